@@ -1,0 +1,201 @@
+/*
+ * journal: the database of one device — the only user of LMDB.
+ *
+ * One LMDB environment per database directory (open it after any fork), one
+ * per process.  Every local write is one change, appended to the journal
+ * together with the state it produces in one transaction; remote changes are
+ * applied idempotently in per-origin order.  Named databases:
+ *   meta        "self" -> origin, "dbid" -> 32 bytes, "hlc" -> last clock, ...
+ *   changes     origin|seq -> change blob (as sealed at its origin)
+ *   vv          origin -> highest contiguous seq applied
+ *   fields      register key -> entries (multi-value register)
+ *   superseded  origin|seq -> register keys replaced before it arrived
+ *   records     coll\0rec -> mtime | canonical length | canonical | raw bytes
+ *   collections coll -> "" (visible collections)
+ *   conflicts   register key -> "" (registers holding several entries)
+ *   rejects     coll\0rec -> reason \0 rejected bytes (local only)
+ *
+ * Register keys are coll\0rec\0 then M (marker), F+field (fields up to
+ * 100 bytes) or G+BLAKE2b(field); the register value starts with the field
+ * name.  superseded is a dupsort db.
+ *
+ * Durability (DESIGN §3): commits flush data pages (MDB_NOMETASYNC), so a
+ * write whose call returned survives a crash of the process (D1) and the
+ * database is never corrupted (D3); journal_sync() flushes the meta page too
+ * (D2), and journal_missing() only hands out changes after a journal_sync()
+ * (D4).  MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
+ *
+ * Errors: functions return 0 (or a count) or -1 with errno; LMDB codes map
+ * to errno in one place: MDB_NOTFOUND -> ENOENT, MDB_MAP_FULL -> ENOSPC, else
+ * EIO (or the system errno LMDB passed through).
+ */
+#ifndef BLAZEFS_JOURNAL_H
+#define BLAZEFS_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/change.h"
+
+struct journal;
+
+#define JOURNAL_NOSYNC 0x1 /* tests and benchmarks of the floor only: no fsync */
+#define JOURNAL_RDONLY 0x2 /* read-only (status, log, export) */
+
+/* A version vector: sorted by origin, no duplicates. */
+struct vv {
+	size_t n;
+	struct vv_entry {
+		uint64_t origin;
+		uint64_t seq;
+	} *e;
+};
+
+/* Seq of origin in v (0 if absent). */
+uint64_t vv_get(const struct vv *v, uint64_t origin);
+/* Sets origin's seq in v (inserting it sorted).  Returns 0 or -1. */
+int vv_set(struct vv *v, uint64_t origin, uint64_t seq);
+/* Frees the entries of v. */
+void vv_clear(struct vv *v);
+
+/*
+ * Seals and opens change blobs (DESIGN §4).  seal turns an encoded change
+ * (header in clear) into the blob stored and sent; open turns a blob back.
+ * Both return a malloc'd buffer in *out, 0, or -1 (open: forged or corrupt).
+ * Without hooks, blobs are the encoded changes.
+ */
+struct journal_crypto {
+	int (*seal)(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
+	int (*open)(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
+	void *ctx;
+};
+
+/*
+ * Called after a remote change is committed, once for every record it
+ * touched (rec is "" for a change to a collection marker).
+ */
+typedef void journal_observer(void *ctx, const char *coll, const char *rec);
+
+/* Called for each name listed; return nonzero to stop the listing. */
+typedef int journal_list_cb(void *ctx, const char *name);
+
+/*
+ * Creates a database in directory dir (made 0700 if missing) for device self,
+ * with database id dbid.  Fails with EEXIST if one is there.  Returns 0 or -1.
+ */
+int journal_create(const char *dir, uint64_t self, const uint8_t dbid[32]);
+
+/* Opens the database in dir.  Returns a journal or NULL with errno. */
+struct journal *journal_open(const char *dir, int flags);
+
+/* Closes j.  journal_close(NULL) does nothing. */
+void journal_close(struct journal *j);
+
+uint64_t journal_self(const struct journal *j);
+/* Copies the database id. */
+void journal_dbid(const struct journal *j, uint8_t dbid[32]);
+void journal_set_crypto(struct journal *j, const struct journal_crypto *c);
+void journal_set_observer(struct journal *j, journal_observer *cb, void *ctx);
+
+/* Flushes everything to disk (D2).  Returns 0 or -1. */
+int journal_sync(struct journal *j);
+
+/* Local metadata (not synced): small values by key. */
+int journal_meta_put(struct journal *j, const char *key, const void *val, size_t len);
+/* *val is malloc'd.  -1 with ENOENT if absent. */
+int journal_meta_get(struct journal *j, const char *key, void **val, size_t *len);
+
+/* ---- local writes: each is at most one change, in one transaction ---- */
+
+/*
+ * Writes record rec of coll from the bytes a user wrote.  Creates the
+ * collection's marker if it has none.  An unchanged write makes no change.
+ * Bad content fails with EINVAL (or EFBIG) and *why set; the record is then
+ * untouched.  Remembers the bytes so reads return them as written while the
+ * record keeps the state they parse to.
+ */
+int journal_write_record(struct journal *j, const char *coll, const char *rec,
+                         const char *buf, size_t len, const char **why);
+/* Deletes a record (ENOENT if not visible). */
+int journal_delete_record(struct journal *j, const char *coll, const char *rec);
+/* Renames a record in one change: the old one deleted, the new one written
+ * (replacing what was there). */
+int journal_rename_record(struct journal *j, const char *c1, const char *r1, const char *c2,
+                          const char *r2);
+/* Creates a collection (EEXIST if visible). */
+int journal_mkcol(struct journal *j, const char *coll);
+/* Removes an empty collection (ENOENT, ENOTEMPTY if it holds records). */
+int journal_rmcol(struct journal *j, const char *coll);
+
+/* ---- reads ---- */
+
+struct journal_stat {
+	uint64_t size;     /* bytes a read returns */
+	uint64_t mtime_ms; /* of the record's last change */
+	uint64_t version;  /* hlc of that change */
+};
+
+int journal_stat_record(struct journal *j, const char *coll, const char *rec,
+                        struct journal_stat *st);
+/* The bytes a read of the record returns (malloc'd, NUL-terminated). */
+int journal_read_record(struct journal *j, const char *coll, const char *rec, char **buf,
+                        size_t *len);
+/* 1 if the collection is visible, 0 if not, -1 on error. */
+int journal_col_exists(struct journal *j, const char *coll);
+/* Lists collections (or coll's records) in byte order, from the first name
+ * after `after` ("" for the start), without loading them all. */
+int journal_list_cols(struct journal *j, const char *after, journal_list_cb *cb, void *ctx);
+int journal_list_records(struct journal *j, const char *coll, const char *after,
+                         journal_list_cb *cb, void *ctx);
+/* Counts collections and records (for status). */
+int journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nconflicts);
+
+/*
+ * The conflicts of one record, or of the whole database when coll is NULL,
+ * as a malloc'd JSON text: an array of {"collection", "record", "field",
+ * "value", "entries": [{"device", "hlc", "value"}...]} with the visible
+ * winner first.
+ */
+char *journal_conflicts_json(struct journal *j, const char *coll, const char *rec);
+
+/* ---- rejected writes (DESIGN §7), local only ---- */
+
+int journal_reject_put(struct journal *j, const char *coll, const char *rec, const char *why,
+                       const char *buf, size_t len);
+/* The rejected bytes (malloc'd) and reason; -1 ENOENT if none. */
+int journal_reject_get(struct journal *j, const char *coll, const char *rec, char **buf,
+                       size_t *len, char **why);
+int journal_reject_del(struct journal *j, const char *coll, const char *rec);
+/* All rejects as a malloc'd JSON array of {"collection","record","error"}. */
+char *journal_rejects_json(struct journal *j);
+
+/* ---- sync ---- */
+
+/* The version vector.  Returns 0 or -1; v is to be vv_clear'ed. */
+int journal_vv(struct journal *j, struct vv *v);
+
+/*
+ * Applies a remote change blob.  Returns 0 if applied, 1 if a duplicate
+ * (seq <= vv[origin]), 2 if it does not follow (seq > vv[origin] + 1), or -1
+ * with errno (EINVAL: forged, corrupt or not decodable; ENOSPC; EIO).
+ */
+int journal_apply_remote(struct journal *j, const uint8_t *blob, size_t len);
+
+/*
+ * Calls cb for the changes not covered by have, per origin in seq order,
+ * up to max_bytes of blobs (at least one).  Only durable changes are handed
+ * out.  Returns how many were handed out, or -1.  cb returns nonzero to stop.
+ */
+typedef int journal_blob_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob,
+                            size_t len);
+long journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
+                     journal_blob_cb *cb, void *ctx);
+
+/* Reads one change blob (malloc'd).  -1 ENOENT if absent. */
+int journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob,
+                       size_t *len);
+
+/* Test hook: initial map size in bytes (0 = default).  Set before open. */
+void journal_set_initial_mapsize(size_t bytes);
+
+#endif

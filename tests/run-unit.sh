@@ -1,0 +1,19 @@
+#!/bin/sh
+# Runs every unit test binary in $1 from the repo root; one line per binary,
+# then "N passed, N failed".
+dir=${1:-build/plain/tests}
+pass=0 fail=0
+for t in "$dir"/*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	if "$t" >"$t.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "PASS unit/$name ($(grep -o '[0-9]* test(s)' "$t.log" | tail -1))"
+	else
+		fail=$((fail + 1))
+		echo "FAIL unit/$name"
+		sed 's/^/    /' "$t.log" | tail -40
+	fi
+done
+echo "unit: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

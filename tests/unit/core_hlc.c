@@ -1,0 +1,66 @@
+#include "tests/unit/core_test.h"
+
+#include "core/hlc.h"
+
+static void
+test_monotonic_when_wall_steps_back(void **state)
+{
+	struct hlc c = {0};
+	uint64_t a, b, d;
+
+	(void)state;
+	a = hlc_now(&c, 1000000);
+	b = hlc_now(&c, 1000000);
+	d = hlc_now(&c, 500000); /* the wall clock went back 500 s */
+	assert_true(b > a);
+	assert_true(d > b);
+	assert_int_equal(hlc_ms(d), 1000000);
+	assert_int_equal(hlc_ms(hlc_now(&c, 2000000)), 2000000);
+}
+
+static void
+test_counter_overflow_carries(void **state)
+{
+	struct hlc c = {0};
+	uint64_t prev = 0, t;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 70000; i++) {
+		t = hlc_now(&c, 5000);
+		assert_true(t > prev);
+		prev = t;
+	}
+	assert_int_equal(hlc_ms(prev), 5001);
+}
+
+static void
+test_recv_merges_and_is_bounded(void **state)
+{
+	struct hlc c = {0};
+	uint64_t wall = 1000000, t;
+
+	(void)state;
+	/* A remote clock a little ahead moves ours past it. */
+	assert_int_equal(hlc_recv(&c, (wall + 500) << 16, wall), 0);
+	t = hlc_now(&c, wall);
+	assert_true(t > ((wall + 500) << 16));
+	/* One a day ahead does not drag ours beyond the documented bound. */
+	assert_int_equal(hlc_recv(&c, (wall + 86400000ULL) << 16, wall), -1);
+	t = hlc_now(&c, wall);
+	assert_true(hlc_ms(t) <= wall + HLC_MAX_DRIFT_MS + 1);
+	/* An older remote clock changes nothing. */
+	assert_int_equal(hlc_recv(&c, 1 << 16, wall), 0);
+	assert_true(hlc_now(&c, wall) > t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_monotonic_when_wall_steps_back),
+	    cmocka_unit_test(test_counter_overflow_carries),
+	    cmocka_unit_test(test_recv_merges_and_is_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
