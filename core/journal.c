@@ -216,7 +216,19 @@ reg_get(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct reg
 }
 
 static int
-reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, const struct reg *r)
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->origin != y->origin)
+		return x->origin < y->origin ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Stores r with its entries sorted by id, so that every replica stores (and
+ * lists) the same register the same way whatever the order of arrival. */
+static int
+reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct reg *r)
 {
 	MDB_val key = val(k, kl), v;
 	size_t n = 4, i, nl = r->field ? strlen(r->field) : 0;
@@ -229,6 +241,7 @@ reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, const stru
 			rc = mdb_del(txn, j->conflicts, &key, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
+	qsort(r->e, r->n, sizeof(*r->e), entry_cmp);
 	n += nl;
 	for (i = 0; i < r->n; i++)
 		n += 28 + r->e[i].vlen;
@@ -250,7 +263,8 @@ reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, const stru
 	free(b);
 	if (rc)
 		return rc;
-	if (r->n > 1) {
+	/* Markers hold "true" only: several entries there are no conflict. */
+	if (r->n > 1 && r->field != NULL) {
 		v = val("", 0);
 		return mdb_put(txn, j->conflicts, &key, &v, 0);
 	}
@@ -1303,25 +1317,46 @@ jn_names_valid(const char *coll, const char *rec)
 	return 0;
 }
 
-int
-journal_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
-                     size_t len, const char **why)
+static int
+jn_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
+                size_t len, const char **why)
 {
 	struct write_arg a = {coll, rec, NULL, NULL, NULL, buf, len};
 	json_t *obj;
 	int rc;
 
-	*why = NULL;
-	if (jn_names_valid(coll, rec)) {
-		*why = "invalid name";
-		return -1;
-	}
 	if ((obj = record_parse(buf, len, why)) == NULL)
 		return -1;
 	a.obj = obj;
 	rc = jn_write(j, write_fn, &a);
 	json_decref(obj);
 	return rc;
+}
+
+int
+journal_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
+                     size_t len, const char **why)
+{
+	*why = NULL;
+	if (jn_names_valid(coll, rec)) {
+		*why = "invalid name";
+		return -1;
+	}
+	return jn_write_record(j, coll, rec, buf, len, why);
+}
+
+int
+journal_write_device(struct journal *j, const char *devid, const char *json, const char **why)
+{
+	uint64_t origin;
+
+	*why = NULL;
+	if (change_devid_parse(devid, &origin)) {
+		*why = "invalid device id";
+		errno = EINVAL;
+		return -1;
+	}
+	return jn_write_record(j, ".devices", devid, json, strlen(json), why);
 }
 
 /* Deleting a record also drops its rejected bytes; either must exist. */
@@ -1599,6 +1634,8 @@ jn_list(struct journal *j, MDB_dbi db, const uint8_t *prefix, size_t pl, const c
 	memcpy(k, prefix, pl);
 	memcpy(k + pl, after, al);
 	key = val(k, pl + al);
+	if (pl + al == 0)
+		op = MDB_FIRST; /* LMDB refuses empty keys */
 	if ((rc = jn_read_begin(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_cursor_open(txn, db, &cur))) {

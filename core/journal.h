@@ -116,7 +116,13 @@ int journal_meta_get(struct journal *j, const char *key, void **val, size_t *len
  */
 int journal_write_record(struct journal *j, const char *coll, const char *rec,
                          const char *buf, size_t len, const char **why);
-/* Deletes a record (ENOENT if not visible). */
+/*
+ * Writes the internal, synced record .devices/<devid> (DESIGN §4: id, name,
+ * public key, priority).  Its "priority" field orders concurrent writes.
+ */
+int journal_write_device(struct journal *j, const char *devid, const char *json,
+                         const char **why);
+/* Deletes a record (ENOENT if not visible) and any rejected bytes kept for it. */
 int journal_delete_record(struct journal *j, const char *coll, const char *rec);
 /* Renames a record in one change: the old one deleted, the new one written
  * (replacing what was there). */

@@ -1,0 +1,715 @@
+#include <errno.h>
+
+#include "tests/unit/core_test.h"
+
+#include "core/journal.h"
+#include "core/record.h"
+
+#define NREPLICAS 3
+
+/* A database in a fresh directory, for device `self`. */
+struct db {
+	char *dir;
+	struct journal *j;
+};
+
+static void
+db_open(struct db *d, uint64_t self)
+{
+	uint8_t dbid[32] = {1};
+
+	d->dir = test_tmpdir();
+	assert_int_equal(journal_create(d->dir, self, dbid), 0);
+	assert_non_null(d->j = journal_open(d->dir, JOURNAL_NOSYNC));
+}
+
+static void
+db_close(struct db *d)
+{
+	journal_close(d->j);
+	test_rmdir(d->dir);
+}
+
+static void
+put(struct journal *j, const char *coll, const char *rec, const char *json)
+{
+	const char *why = NULL;
+
+	if (journal_write_record(j, coll, rec, json, strlen(json), &why) != 0)
+		fail_msg("write %s/%s: %s (%s)", coll, rec, strerror(errno), why ? why : "");
+}
+
+static char *
+get(struct journal *j, const char *coll, const char *rec)
+{
+	char *buf;
+	size_t len;
+
+	if (journal_read_record(j, coll, rec, &buf, &len) != 0)
+		return NULL;
+	return buf;
+}
+
+static void
+expect(struct journal *j, const char *coll, const char *rec, const char *want)
+{
+	char *got = get(j, coll, rec);
+
+	if (want == NULL) {
+		assert_null(got);
+		assert_int_equal(errno, ENOENT);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* Copies every change of `from` that `to` lacks, in journal order. */
+struct copy_ctx {
+	struct journal *to;
+	int applied;
+};
+
+static int
+copy_one(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t len)
+{
+	struct copy_ctx *c = ctx;
+	int rc = journal_apply_remote(c->to, blob, len);
+
+	(void)origin;
+	(void)seq;
+	assert_true(rc == 0 || rc == 1 || rc == 2);
+	c->applied += rc == 0;
+	return 0;
+}
+
+static int
+sync_one_way(struct journal *from, struct journal *to)
+{
+	struct copy_ctx c = {to, 0};
+	struct vv have;
+
+	assert_int_equal(journal_vv(to, &have), 0);
+	assert_true(journal_missing(from, &have, SIZE_MAX, copy_one, &c) >= 0);
+	vv_clear(&have);
+	return c.applied;
+}
+
+static void
+sync_pair(struct journal *a, struct journal *b)
+{
+	while (sync_one_way(a, b) + sync_one_way(b, a) > 0)
+		;
+}
+
+static void
+test_write_read_and_read_your_writes(void **state)
+{
+	struct journal_stat st;
+	struct vv v;
+	struct db d;
+
+	(void)state;
+	db_open(&d, 1);
+	put(d.j, "bugs", "b-1", "{\"title\":\"crash\",\"n\":1}");
+	/* Exactly the bytes written, not the canonical form. */
+	expect(d.j, "bugs", "b-1", "{\"title\":\"crash\",\"n\":1}");
+	assert_int_equal(journal_stat_record(d.j, "bugs", "b-1", &st), 0);
+	assert_int_equal(st.size, strlen("{\"title\":\"crash\",\"n\":1}"));
+	assert_true(st.mtime_ms > 1600000000000ULL);
+	assert_int_equal(journal_col_exists(d.j, "bugs"), 1);
+	/* An unchanged write (even reformatted) makes no change... */
+	put(d.j, "bugs", "b-1", "{ \"n\": 1, \"title\": \"crash\" }");
+	assert_int_equal(journal_vv(d.j, &v), 0);
+	assert_int_equal(vv_get(&v, 1), 1);
+	vv_clear(&v);
+	/* ...but reads return what was written last. */
+	expect(d.j, "bugs", "b-1", "{ \"n\": 1, \"title\": \"crash\" }");
+	put(d.j, "bugs", "b-1", "{\"n\": 2}");
+	assert_int_equal(journal_vv(d.j, &v), 0);
+	assert_int_equal(vv_get(&v, 1), 2);
+	vv_clear(&v);
+	db_close(&d);
+}
+
+static void
+test_bad_input_changes_nothing(void **state)
+{
+	const char *bad[] = {"{\"a\":", "[1]", "{\"a\":1,\"a\":2}", "{\"s\":\"\xff\"}", "null"};
+	const char *why;
+	struct vv v;
+	struct db d;
+	size_t i;
+
+	(void)state;
+	db_open(&d, 1);
+	put(d.j, "bugs", "b-1", "{\"a\":1}");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(journal_write_record(d.j, "bugs", "b-1", bad[i], strlen(bad[i]), &why),
+		                 -1);
+		assert_int_equal(errno, EINVAL);
+		assert_non_null(why);
+	}
+	assert_int_equal(journal_write_record(d.j, "bugs", ".x", "{}", 2, &why), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(journal_mkcol(d.j, "a/b"), -1);
+	assert_int_equal(errno, EINVAL);
+	expect(d.j, "bugs", "b-1", "{\"a\":1}");
+	assert_int_equal(journal_vv(d.j, &v), 0);
+	assert_int_equal(vv_get(&v, 1), 1);
+	vv_clear(&v);
+	/* A corrupt remote change is refused and changes nothing. */
+	/* A valid header (origin 5, seq 1) followed by garbage. */
+	assert_int_equal(journal_apply_remote(d.j,
+	                                      (const uint8_t *)"\x01\0\0\0\0\0\0\0\x05"
+	                                                       "\0\0\0\0\0\0\0\x01garbage",
+	                                      24),
+	                 -1);
+	assert_int_equal(errno, EINVAL);
+	expect(d.j, "bugs", "b-1", "{\"a\":1}");
+	db_close(&d);
+}
+
+static void
+test_rejects_are_kept_until_replaced(void **state)
+{
+	char *buf, *why, *all;
+	size_t len;
+	struct db d;
+
+	(void)state;
+	db_open(&d, 1);
+	put(d.j, "bugs", "b-1", "{\"a\":1}");
+	assert_int_equal(journal_reject_put(d.j, "bugs", "b-1", "invalid JSON", "{oops", 5), 0);
+	assert_int_equal(journal_reject_get(d.j, "bugs", "b-1", &buf, &len, &why), 0);
+	assert_string_equal(buf, "{oops");
+	assert_string_equal(why, "invalid JSON");
+	free(buf);
+	free(why);
+	all = journal_rejects_json(d.j);
+	assert_non_null(strstr(all, "\"record\": \"b-1\""));
+	free(all);
+	put(d.j, "bugs", "b-1", "{\"a\":2}"); /* a valid write clears it */
+	assert_int_equal(journal_reject_get(d.j, "bugs", "b-1", &buf, &len, &why), -1);
+	assert_int_equal(errno, ENOENT);
+	db_close(&d);
+}
+
+static void
+test_collections(void **state)
+{
+	struct db d;
+
+	(void)state;
+	db_open(&d, 1);
+	assert_int_equal(journal_col_exists(d.j, "notes"), 0);
+	assert_int_equal(journal_mkcol(d.j, "notes"), 0);
+	assert_int_equal(journal_col_exists(d.j, "notes"), 1);
+	assert_int_equal(journal_mkcol(d.j, "notes"), -1);
+	assert_int_equal(errno, EEXIST);
+	put(d.j, "notes", "n1", "{}"); /* empty-object records exist */
+	expect(d.j, "notes", "n1", "{}");
+	assert_int_equal(journal_rmcol(d.j, "notes"), -1);
+	assert_int_equal(errno, ENOTEMPTY);
+	assert_int_equal(journal_delete_record(d.j, "notes", "n1"), 0);
+	expect(d.j, "notes", "n1", NULL);
+	assert_int_equal(journal_delete_record(d.j, "notes", "n1"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(journal_rmcol(d.j, "notes"), 0);
+	assert_int_equal(journal_col_exists(d.j, "notes"), 0);
+	/* The first record of a collection creates it. */
+	put(d.j, "fresh", "r", "{\"x\":true}");
+	assert_int_equal(journal_col_exists(d.j, "fresh"), 1);
+	db_close(&d);
+}
+
+static void
+test_rename(void **state)
+{
+	struct db d;
+
+	(void)state;
+	db_open(&d, 1);
+	put(d.j, "a", "r1", "{\"x\": 1}");
+	put(d.j, "a", "r2", "{\"y\": 2}");
+	assert_int_equal(journal_rename_record(d.j, "a", "r1", "a", "r2"), 0);
+	expect(d.j, "a", "r1", NULL);
+	expect(d.j, "a", "r2", "{\"x\": 1}"); /* the bytes travel with the rename */
+	assert_int_equal(journal_rename_record(d.j, "a", "r2", "b", "r3"), 0);
+	expect(d.j, "b", "r3", "{\"x\": 1}");
+	assert_int_equal(journal_col_exists(d.j, "b"), 1);
+	assert_int_equal(journal_rename_record(d.j, "a", "nope", "a", "r9"), -1);
+	assert_int_equal(errno, ENOENT);
+	db_close(&d);
+}
+
+/* Two replicas that have synced record r. */
+static void
+pair_with(struct db *a, struct db *b, const char *json)
+{
+	db_open(a, 1);
+	db_open(b, 2);
+	put(a->j, "c", "r", json);
+	sync_pair(a->j, b->j);
+}
+
+static void
+test_concurrent_edits_of_different_fields_both_survive(void **state)
+{
+	struct db a, b;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0,\"y\":0}");
+	put(a.j, "c", "r", "{\"x\":1,\"y\":0}");
+	put(b.j, "c", "r", "{\"x\":0,\"y\":2}");
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", "{\n  \"x\": 1,\n  \"y\": 2\n}\n");
+	expect(b.j, "c", "r", "{\n  \"x\": 1,\n  \"y\": 2\n}\n");
+	db_close(&a);
+	db_close(&b);
+}
+
+static void
+test_concurrent_edits_of_one_field_conflict(void **state)
+{
+	struct db a, b;
+	char *ca, *cb, *ra, *rb;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0}");
+	/* Canonical bytes, so read-your-writes does not mask the comparison. */
+	put(a.j, "c", "r", "{\n  \"x\": \"from a\"\n}\n");
+	put(b.j, "c", "r", "{\n  \"x\": \"from b\"\n}\n");
+	sync_pair(a.j, b.j);
+	ra = get(a.j, "c", "r");
+	rb = get(b.j, "c", "r");
+	assert_string_equal(ra, rb); /* the same winner everywhere */
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	cb = journal_conflicts_json(b.j, "c", "r");
+	assert_string_equal(ca, cb);
+	/* The loser stays visible. */
+	assert_non_null(strstr(ca, "from a"));
+	assert_non_null(strstr(ca, "from b"));
+	free(ca);
+	free(cb);
+	/* A later write of the field replaces both. */
+	put(b.j, "c", "r", "{\"x\":\"settled\"}");
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", "{\n  \"x\": \"settled\"\n}\n");
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	assert_string_equal(ca, "[]");
+	free(ca);
+	free(ra);
+	free(rb);
+	db_close(&a);
+	db_close(&b);
+}
+
+static void
+test_priority_wins_concurrent_conflicts(void **state)
+{
+	char id[DEVID_LEN + 1], prio[64];
+	struct db a, b;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0}");
+	change_devid(1, id);
+	snprintf(prio, sizeof(prio), "{\"priority\": 5}");
+	/* Device 1 (a) is the "server": it wins even with the older clock. */
+	{
+		const char *why;
+		assert_int_equal(journal_write_device(b.j, id, prio, &why), 0);
+	}
+	sync_pair(a.j, b.j);
+	put(a.j, "c", "r", "{\n  \"x\": \"a, earlier\"\n}\n");
+	put(b.j, "c", "r", "{\n  \"x\": \"b, later\"\n}\n");
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", "{\n  \"x\": \"a, earlier\"\n}\n");
+	expect(b.j, "c", "r", "{\n  \"x\": \"a, earlier\"\n}\n");
+	db_close(&a);
+	db_close(&b);
+}
+
+static void
+test_delete_vs_concurrent_edit_keeps_the_edit(void **state)
+{
+	struct db a, b;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0,\"y\":0}");
+	assert_int_equal(journal_delete_record(a.j, "c", "r"), 0);
+	put(b.j, "c", "r", "{\"x\":0,\"y\":\"edited\"}");
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", "{\n  \"y\": \"edited\"\n}\n");
+	expect(b.j, "c", "r", "{\n  \"y\": \"edited\"\n}\n");
+	db_close(&a);
+	db_close(&b);
+}
+
+/* Remote changes are reported to the observer, local ones are not. */
+static int observed;
+static void
+observer(void *ctx, const char *coll, const char *rec)
+{
+	(void)ctx;
+	if (strcmp(coll, "c") == 0 && strcmp(rec, "r") == 0)
+		observed++;
+}
+
+static void
+test_observer_and_gaps(void **state)
+{
+	struct db a, b;
+	uint8_t *blob;
+	size_t len;
+
+	(void)state;
+	db_open(&a, 1);
+	db_open(&b, 2);
+	journal_set_observer(b.j, observer, NULL);
+	put(a.j, "c", "r", "{\"v\":1}");
+	put(a.j, "c", "r", "{\"v\":2}");
+	assert_int_equal(journal_get_change(a.j, 1, 2, &blob, &len), 0);
+	assert_int_equal(journal_apply_remote(b.j, blob, len), 2); /* seq 1 missing */
+	free(blob);
+	assert_int_equal(journal_get_change(a.j, 1, 1, &blob, &len), 0);
+	assert_int_equal(journal_apply_remote(b.j, blob, len), 0);
+	assert_int_equal(journal_apply_remote(b.j, blob, len), 1); /* duplicate */
+	free(blob);
+	assert_int_equal(observed, 1);
+	sync_pair(a.j, b.j);
+	assert_int_equal(observed, 2);
+	expect(b.j, "c", "r", "{\n  \"v\": 2\n}\n");
+	db_close(&a);
+	db_close(&b);
+}
+
+/* Collects (origin, seq) handed out by journal_missing. */
+struct ids {
+	size_t n;
+	uint64_t o[64], s[64];
+};
+
+static int
+collect(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t len)
+{
+	struct ids *ids = ctx;
+
+	(void)blob;
+	(void)len;
+	assert_true(ids->n < 64);
+	ids->o[ids->n] = origin;
+	ids->s[ids->n++] = seq;
+	return 0;
+}
+
+static void
+test_missing_returns_exactly_what_lacks(void **state)
+{
+	struct vv have = {0};
+	struct ids ids = {0};
+	struct db a, b;
+	char rec[16];
+	int i;
+
+	(void)state;
+	db_open(&a, 1);
+	db_open(&b, 2);
+	for (i = 0; i < 5; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		put(a.j, "c", rec, "{}");
+		put(b.j, "c", rec, "{\"b\":1}");
+	}
+	sync_pair(a.j, b.j);
+	vv_set(&have, 1, 3);
+	vv_set(&have, 2, 5);
+	assert_int_equal(journal_missing(a.j, &have, SIZE_MAX, collect, &ids), 2);
+	assert_int_equal(ids.n, 2);
+	assert_int_equal(ids.o[0], 1);
+	assert_int_equal(ids.s[0], 4);
+	assert_int_equal(ids.s[1], 5);
+	/* A byte budget hands out at least one change, then stops. */
+	ids.n = 0;
+	vv_clear(&have);
+	assert_int_equal(journal_missing(a.j, &have, 1, collect, &ids), 1);
+	assert_int_equal(ids.s[0], 1);
+	db_close(&a);
+	db_close(&b);
+}
+
+/* ---- property: any delivery order, with duplicates, converges ---- */
+
+static uint64_t rng;
+static uint32_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)rng;
+}
+
+/* Everything a replica shows: collections, records and conflicts. */
+struct dump {
+	struct journal *j;
+	char *out;
+	size_t len;
+};
+
+static void
+dump_add(struct dump *d, const char *s)
+{
+	size_t n = strlen(s);
+
+	d->out = realloc(d->out, d->len + n + 1);
+	memcpy(d->out + d->len, s, n + 1);
+	d->len += n;
+}
+
+static char *cur_coll;
+static int
+dump_rec(void *ctx, const char *name)
+{
+	struct dump *d = ctx;
+	char *b = get(d->j, cur_coll, name);
+
+	assert_non_null(b);
+	dump_add(d, name);
+	dump_add(d, "=");
+	dump_add(d, b);
+	free(b);
+	return 0;
+}
+
+static int
+dump_col(void *ctx, const char *name)
+{
+	struct dump *d = ctx;
+
+	dump_add(d, "[");
+	dump_add(d, name);
+	dump_add(d, "]\n");
+	cur_coll = strdup(name);
+	assert_int_equal(journal_list_records(d->j, name, "", dump_rec, d), 0);
+	free(cur_coll);
+	return 0;
+}
+
+static char *
+dump(struct journal *j)
+{
+	struct dump d = {j, NULL, 0};
+	char *c;
+
+	dump_add(&d, "");
+	assert_int_equal(journal_list_cols(j, "", dump_col, &d), 0);
+	c = journal_conflicts_json(j, NULL, NULL);
+	dump_add(&d, c);
+	free(c);
+	return d.out;
+}
+
+/* A random local action on replica j. */
+static void
+random_action(struct journal *j)
+{
+	static const char *colls[] = {"c1", "c2"}, *recs[] = {"r1", "r2", "r3"};
+	static const char *fields[] = {"a", "b", "c", "d"};
+	const char *coll = colls[rnd() % 2], *rec = recs[rnd() % 3];
+	json_t *o;
+	char *s;
+	size_t len, i;
+	int k = rnd() % 10;
+
+	if (k == 0) {
+		journal_delete_record(j, coll, rec);
+		return;
+	}
+	if (k == 1) {
+		journal_rmcol(j, coll);
+		return;
+	}
+	if (k == 2) {
+		journal_mkcol(j, coll);
+		return;
+	}
+	/* Edit: start from what is there, change a random field or two. */
+	s = get(j, coll, rec);
+	o = s ? json_loads(s, 0, NULL) : json_object();
+	free(s);
+	for (i = 0; i < 1 + rnd() % 2; i++) {
+		if (rnd() % 4 == 0)
+			json_object_del(o, fields[rnd() % 4]);
+		else
+			json_object_set_new(o, fields[rnd() % 4], json_integer(rnd() % 5));
+	}
+	s = record_render(o, &len);
+	put(j, coll, rec, s);
+	free(s);
+	json_decref(o);
+}
+
+/* Delivers one random change of any replica to replica `to`. */
+static void
+random_delivery(struct db *r, int to)
+{
+	int from = rnd() % NREPLICAS;
+	struct vv v;
+	uint64_t top, seq;
+	uint8_t *blob;
+	size_t len;
+
+	assert_int_equal(journal_vv(r[from].j, &v), 0);
+	if (v.n == 0) {
+		vv_clear(&v);
+		return;
+	}
+	top = v.e[rnd() % v.n].seq;
+	seq = 1 + rnd() % top;
+	if (journal_get_change(r[from].j, v.e[rnd() % v.n].origin, seq, &blob, &len) == 0) {
+		int rc = journal_apply_remote(r[to].j, blob, len);
+
+		assert_true(rc >= 0);
+		free(blob);
+	}
+	vv_clear(&v);
+}
+
+static void
+test_property_any_order_converges(void **state)
+{
+	struct db r[NREPLICAS];
+	char *d0, *d;
+	int seed, i, k, step;
+
+	(void)state;
+	for (seed = 1; seed <= 150; seed++) {
+		rng = 0x9e3779b97f4a7c15ULL * (uint64_t)seed;
+		for (i = 0; i < NREPLICAS; i++)
+			db_open(&r[i], (uint64_t)(i + 1) * 0x1111);
+		for (step = 0; step < 120; step++) {
+			i = rnd() % NREPLICAS;
+			if (rnd() % 3 == 0)
+				random_action(r[i].j);
+			else
+				for (k = 0; k < 3; k++)
+					random_delivery(r, i);
+		}
+		for (i = 0; i < NREPLICAS; i++)
+			for (k = 0; k < NREPLICAS; k++)
+				if (i != k)
+					sync_pair(r[i].j, r[k].j);
+		d0 = dump(r[0].j);
+		for (i = 1; i < NREPLICAS; i++) {
+			d = dump(r[i].j);
+			if (strcmp(d0, d) != 0) {
+				FILE *f = fopen("/tmp/blazefs-property-0.txt", "w");
+
+				fputs(d0, f);
+				fclose(f);
+				f = fopen("/tmp/blazefs-property-1.txt", "w");
+				fputs(d, f);
+				fclose(f);
+				fail_msg("seed %d: replica %d differs (see /tmp/blazefs-property-*.txt)",
+				         seed, i);
+			}
+			free(d);
+		}
+		free(d0);
+		for (i = 0; i < NREPLICAS; i++)
+			db_close(&r[i]);
+	}
+}
+
+static int
+count_cb(void *ctx, const char *name)
+{
+	static char last[64];
+
+	(void)name;
+	assert_true(strcmp(last, name) < 0 || (*(long *)ctx) == 0);
+	snprintf(last, sizeof(last), "%s", name);
+	(*(long *)ctx)++;
+	return 0;
+}
+
+static void
+test_100k_records_reopen_identical(void **state)
+{
+	char rec[32], json[128], *before, *after;
+	uint64_t nc, nr, nf;
+	long n = 0;
+	struct db d;
+	int i;
+
+	(void)state;
+	db_open(&d, 1);
+	for (i = 0; i < 100000; i++) {
+		snprintf(rec, sizeof(rec), "r%06d", i);
+		snprintf(json, sizeof(json), "{\"i\":%d,\"name\":\"record %d\"}", i, i);
+		put(d.j, "big", rec, json);
+	}
+	assert_int_equal(journal_list_records(d.j, "big", "", count_cb, &n), 0);
+	assert_int_equal(n, 100000);
+	before = get(d.j, "big", "r054321");
+	journal_close(d.j);
+	assert_non_null(d.j = journal_open(d.dir, 0));
+	after = get(d.j, "big", "r054321");
+	assert_string_equal(before, after);
+	assert_string_equal(after, "{\"i\":54321,\"name\":\"record 54321\"}");
+	assert_int_equal(journal_counts(d.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nr, 100000);
+	assert_int_equal(nc, 1);
+	/* Listing resumes after a name without loading what came before. */
+	n = 0;
+	assert_int_equal(journal_list_records(d.j, "big", "r099990", count_cb, &n), 0);
+	assert_int_equal(n, 9);
+	free(before);
+	free(after);
+	db_close(&d);
+}
+
+static void
+test_map_grows_when_full(void **state)
+{
+	char rec[32], json[2048];
+	struct db d;
+	int i;
+
+	(void)state;
+	journal_set_initial_mapsize(256 * 1024);
+	db_open(&d, 1);
+	memset(json, 'x', sizeof(json));
+	memcpy(json, "{\"pad\":\"", 8);
+	memcpy(json + sizeof(json) - 3, "\"}", 3);
+	for (i = 0; i < 2000; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		put(d.j, "c", rec, json);
+	}
+	expect(d.j, "c", "r1999", json);
+	db_close(&d);
+	journal_set_initial_mapsize(0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_write_read_and_read_your_writes),
+	    cmocka_unit_test(test_bad_input_changes_nothing),
+	    cmocka_unit_test(test_rejects_are_kept_until_replaced),
+	    cmocka_unit_test(test_collections),
+	    cmocka_unit_test(test_rename),
+	    cmocka_unit_test(test_concurrent_edits_of_different_fields_both_survive),
+	    cmocka_unit_test(test_concurrent_edits_of_one_field_conflict),
+	    cmocka_unit_test(test_priority_wins_concurrent_conflicts),
+	    cmocka_unit_test(test_delete_vs_concurrent_edit_keeps_the_edit),
+	    cmocka_unit_test(test_observer_and_gaps),
+	    cmocka_unit_test(test_missing_returns_exactly_what_lacks),
+	    cmocka_unit_test(test_property_any_order_converges),
+	    cmocka_unit_test(test_100k_records_reopen_identical),
+	    cmocka_unit_test(test_map_grows_when_full),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
