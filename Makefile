@@ -76,7 +76,7 @@ unit: $(UNIT_BIN)
 	$(Q)./tests/run-unit.sh $(O)/tests
 
 test: blazefs unit
-	$(Q)./tests/run-integration.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./tests/run-integration.sh
 
 # Fuzzing: every target links the core and net sources built by clang with libFuzzer.
 FUZZ_CC     ?= clang-14

@@ -23,10 +23,13 @@ struct journal {
 	uint8_t dbid[32];
 	int flags;
 	int unsynced;      /* commits not yet flushed with the meta page (atomic) */
+	int local_commit;  /* the transaction in hand made a local change */
 	struct hlc clock;  /* protected by the LMDB write lock */
 	struct journal_crypto crypto;
 	journal_observer *observer;
 	void *observer_ctx;
+	void (*on_local)(void *ctx);
+	void *on_local_ctx;
 };
 
 static size_t initial_mapsize;
@@ -791,7 +794,7 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 {
 	MDB_envinfo info;
 	MDB_txn *txn;
-	int rc, tries;
+	int rc, tries, local;
 
 	for (tries = 0;; tries++) {
 		if ((rc = mdb_txn_begin(j->env, NULL, 0, &txn)) == MDB_MAP_RESIZED) {
@@ -801,14 +804,18 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 		}
 		if (rc)
 			return jn_errno(rc);
+		j->local_commit = 0; /* protected by the write lock, like the clock */
 		if ((rc = fn(j, txn, arg)) < 0 && rc > -1000) {
 			mdb_txn_abort(txn);
 			return 0;
 		}
 		if (rc == 0) {
+			local = j->local_commit; /* read while still holding the lock */
 			rc = mdb_txn_commit(txn);
 			if (rc == 0)
 				__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
+			if (rc == 0 && local && j->on_local != NULL)
+				j->on_local(j->on_local_ctx);
 		} else {
 			mdb_txn_abort(txn);
 		}
@@ -1047,6 +1054,13 @@ journal_set_observer(struct journal *j, journal_observer *cb, void *ctx)
 }
 
 void
+journal_set_local_hook(struct journal *j, void (*fn)(void *ctx), void *ctx)
+{
+	j->on_local = fn;
+	j->on_local_ctx = ctx;
+}
+
+void
 journal_set_initial_mapsize(size_t bytes)
 {
 	initial_mapsize = bytes;
@@ -1261,6 +1275,7 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 		enc = NULL;
 	}
 	be64(h, c->hlc);
+	j->local_commit = 1;
 	if ((rc = jn_commit_change(j, txn, c, blob, blen, &t, raw_coll, raw_rec, raw, rawlen)) ==
 	    0)
 		rc = jn_meta_put(j, txn, "hlc", h, 8);

@@ -76,6 +76,9 @@ struct journal_crypto {
  */
 typedef void journal_observer(void *ctx, const char *coll, const char *rec);
 
+/* fn(ctx) runs after every local change commits (to wake the network). */
+void journal_set_local_hook(struct journal *j, void (*fn)(void *ctx), void *ctx);
+
 /* Called for each name listed; return nonzero to stop the listing. */
 typedef int journal_list_cb(void *ctx, const char *name);
 
@@ -94,6 +97,7 @@ void journal_close(struct journal *j);
 uint64_t journal_self(const struct journal *j);
 /* Copies the database id. */
 void journal_dbid(const struct journal *j, uint8_t dbid[32]);
+/* Installs the seal/open hooks (copied). */
 void journal_set_crypto(struct journal *j, const struct journal_crypto *c);
 void journal_set_observer(struct journal *j, journal_observer *cb, void *ctx);
 
