@@ -1,0 +1,89 @@
+/*
+ * msg: the sync messages of DESIGN §5 as pure encoders and decoders over
+ * bytes.  Every message is
+ *     u8 MSG_VERSION | u8 type | body
+ * with integers big-endian:
+ *   HELLO    u16 protocol | 32 dbid | u64 device | u8 namelen | name |
+ *            vv                                   (vv: u32 n | n * (u64 origin, u64 seq),
+ *                                                  origins strictly increasing)
+ *   CHANGES  u32 n | n * (u32 len | sealed change blob)
+ *   ACK      vv (the sender's version vector)
+ *   PING, PONG  (no body)
+ *   JOIN     u8 namelen | name | i64 priority     (joiner -> inviter, after XXpsk3)
+ *   WELCOME  32 dbid | 32 content key             (inviter -> joiner)
+ * Messages travel in conn frames (conn.h reassembles ones longer than a frame).
+ *
+ * Decoders never read outside their input and reject anything malformed,
+ * short, long or with trailing bytes with -1 (errno EBADMSG).  Encoders
+ * return a malloc'd buffer the caller frees.  A decoded HELLO/ACK vv is
+ * malloc'd (vv_clear it).
+ */
+#ifndef NET_MSG_H
+#define NET_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/journal.h"
+
+#define MSG_VERSION 1
+#define MSG_PROTOCOL 1
+#define MSG_BATCH_BYTES 65536 /* a CHANGES batch holds up to this (or one change) */
+#define MSG_MAX (CHANGE_MAX_BYTES + 4096) /* the longest message accepted */
+#define MSG_NAME_MAX 255
+
+enum msg_type {
+	MSG_HELLO = 1,
+	MSG_CHANGES = 2,
+	MSG_ACK = 3,
+	MSG_PING = 4,
+	MSG_PONG = 5,
+	MSG_JOIN = 6,
+	MSG_WELCOME = 7
+};
+
+struct msg_hello {
+	uint16_t protocol;
+	uint8_t dbid[32];
+	uint64_t device;
+	char name[MSG_NAME_MAX + 1];
+	struct vv vv;
+};
+
+/* A growable output buffer (p malloc'd; free(p) when done). */
+struct msg_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* The type of message buf, or -1 (EBADMSG) if the header is bad. */
+int msg_type(const uint8_t *buf, size_t len);
+
+int msg_hello_encode(const struct msg_hello *h, uint8_t **buf, size_t *len);
+/* On success h->vv is malloc'd; on failure h->vv is empty. */
+int msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *h);
+
+int msg_ack_encode(const struct vv *v, uint8_t **buf, size_t *len);
+int msg_ack_decode(const uint8_t *buf, size_t len, struct vv *v);
+
+/* PING or PONG. */
+int msg_empty_encode(enum msg_type t, uint8_t **buf, size_t *len);
+
+/* CHANGES: start an empty batch in b, add blobs (0 or -1 ENOMEM). */
+int msg_changes_init(struct msg_buf *b);
+int msg_changes_add(struct msg_buf *b, const uint8_t *blob, size_t len);
+/* Checks a CHANGES message is well formed; returns the count or -1. */
+long msg_changes_check(const uint8_t *buf, size_t len);
+/* Iterates a checked CHANGES message: *off starts at 0; returns 1 with the
+ * next blob (pointing into buf), 0 at the end, -1 if malformed. */
+int msg_changes_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **blob,
+                     size_t *blen);
+
+int msg_join_encode(const char *name, int64_t priority, uint8_t **buf, size_t *len);
+int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1],
+                    int64_t *priority);
+int msg_welcome_encode(const uint8_t dbid[32], const uint8_t key[32], uint8_t **buf,
+                       size_t *len);
+int msg_welcome_decode(const uint8_t *buf, size_t len, uint8_t dbid[32], uint8_t key[32]);
+
+#endif

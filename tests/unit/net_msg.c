@@ -1,0 +1,182 @@
+/* Unit tests for net/msg: every message round-trips; every truncation,
+ * extension and bad header is refused. */
+#include <errno.h>
+
+#include "net/msg.h"
+#include "tests/unit/core_test.h"
+
+/* Every proper prefix and a one-byte extension of buf must fail dec. */
+static void
+refuse_damage(const uint8_t *buf, size_t len, int (*dec)(const uint8_t *, size_t))
+{
+	uint8_t *x = malloc(len + 1);
+
+	assert_non_null(x);
+	memcpy(x, buf, len);
+	x[len] = 0;
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(dec(x, n), -1);
+	assert_int_equal(dec(x, len + 1), -1);
+	x[0] ^= 1;
+	assert_int_equal(dec(x, len), -1);
+	free(x);
+}
+
+static int
+dec_hello(const uint8_t *b, size_t n)
+{
+	struct msg_hello h;
+	int rc = msg_hello_decode(b, n, &h);
+
+	vv_clear(&h.vv);
+	return rc;
+}
+
+static int
+dec_ack(const uint8_t *b, size_t n)
+{
+	struct vv v;
+	int rc = msg_ack_decode(b, n, &v);
+
+	vv_clear(&v);
+	return rc;
+}
+
+static int
+dec_changes(const uint8_t *b, size_t n)
+{
+	return msg_changes_check(b, n) < 0 ? -1 : 0;
+}
+
+static void
+test_hello(void **state)
+{
+	struct msg_hello h = {0}, g;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	h.protocol = MSG_PROTOCOL;
+	memset(h.dbid, 7, 32);
+	h.device = 0x1122334455667788ULL;
+	strcpy(h.name, "laptop");
+	assert_int_equal(vv_set(&h.vv, 5, 10), 0);
+	assert_int_equal(vv_set(&h.vv, 2, 3), 0);
+	assert_int_equal(msg_hello_encode(&h, &buf, &len), 0);
+	assert_int_equal(msg_type(buf, len), MSG_HELLO);
+	assert_int_equal(msg_hello_decode(buf, len, &g), 0);
+	assert_int_equal(g.protocol, MSG_PROTOCOL);
+	assert_memory_equal(g.dbid, h.dbid, 32);
+	assert_true(g.device == h.device);
+	assert_string_equal(g.name, "laptop");
+	assert_int_equal(g.vv.n, 2);
+	assert_int_equal(vv_get(&g.vv, 5), 10);
+	assert_int_equal(vv_get(&g.vv, 2), 3);
+	vv_clear(&g.vv);
+	refuse_damage(buf, len, dec_hello);
+	/* Unsorted vv entries are refused. */
+	{
+		size_t off = len - 32;
+		uint8_t t[16];
+
+		memcpy(t, buf + off, 16);
+		memmove(buf + off, buf + off + 16, 16);
+		memcpy(buf + off + 16, t, 16);
+		assert_int_equal(msg_hello_decode(buf, len, &g), -1);
+		assert_int_equal(errno, EBADMSG);
+	}
+	free(buf);
+	vv_clear(&h.vv);
+}
+
+static void
+test_ack_ping(void **state)
+{
+	struct vv v = {0, NULL}, w;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(msg_ack_encode(&v, &buf, &len), 0);
+	assert_int_equal(msg_ack_decode(buf, len, &w), 0);
+	assert_int_equal(w.n, 0);
+	free(buf);
+	vv_set(&v, 1, 99);
+	assert_int_equal(msg_ack_encode(&v, &buf, &len), 0);
+	assert_int_equal(msg_ack_decode(buf, len, &w), 0);
+	assert_int_equal(vv_get(&w, 1), 99);
+	vv_clear(&w);
+	refuse_damage(buf, len, dec_ack);
+	free(buf);
+	vv_clear(&v);
+	assert_int_equal(msg_empty_encode(MSG_PING, &buf, &len), 0);
+	assert_int_equal(msg_type(buf, len), MSG_PING);
+	assert_int_equal(len, 2);
+	free(buf);
+}
+
+static void
+test_changes(void **state)
+{
+	struct msg_buf b;
+	const uint8_t *blob;
+	size_t off = 0, blen;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(msg_changes_init(&b), 0);
+	assert_int_equal(msg_changes_check(b.p, b.len), 0);
+	assert_int_equal(msg_changes_add(&b, (const uint8_t *)"abc", 3), 0);
+	assert_int_equal(msg_changes_add(&b, (const uint8_t *)"", 0), 0);
+	assert_int_equal(msg_changes_add(&b, (const uint8_t *)"hello", 5), 0);
+	assert_int_equal(msg_changes_check(b.p, b.len), 3);
+	while (msg_changes_next(b.p, b.len, &off, &blob, &blen) == 1) {
+		if (n == 0)
+			assert_memory_equal(blob, "abc", 3);
+		if (n == 2)
+			assert_memory_equal(blob, "hello", 5);
+		n++;
+	}
+	assert_int_equal(n, 3);
+	refuse_damage(b.p, b.len, dec_changes);
+	/* A count that disagrees with the blobs is refused. */
+	b.p[5] = 4;
+	assert_int_equal(msg_changes_check(b.p, b.len), -1);
+	free(b.p);
+}
+
+static void
+test_join_welcome(void **state)
+{
+	uint8_t *buf, d[32], k[32], dbid[32] = {1}, key[32] = {2};
+	char name[MSG_NAME_MAX + 1];
+	int64_t prio;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(msg_join_encode("phone", -5, &buf, &len), 0);
+	assert_int_equal(msg_join_decode(buf, len, name, &prio), 0);
+	assert_string_equal(name, "phone");
+	assert_int_equal(prio, -5);
+	assert_int_equal(msg_join_decode(buf, len - 1, name, &prio), -1);
+	free(buf);
+	assert_int_equal(msg_welcome_encode(dbid, key, &buf, &len), 0);
+	assert_int_equal(msg_welcome_decode(buf, len, d, k), 0);
+	assert_memory_equal(d, dbid, 32);
+	assert_memory_equal(k, key, 32);
+	assert_int_equal(msg_welcome_decode(buf, len - 1, d, k), -1);
+	free(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hello),
+	    cmocka_unit_test(test_ack_ping),
+	    cmocka_unit_test(test_changes),
+	    cmocka_unit_test(test_join_welcome),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
