@@ -1,0 +1,138 @@
+/*
+ * blazefs invite DB [--ttl SECONDS] [--address HOST:PORT]: prints a one-time
+ * join code.  The code is hex(secret(32) | database id(32)) then, if known,
+ * "@HOST:PORT" (where the inviter listens).  Only the psk derived from the
+ * secret is kept, in journal meta with its expiry; the running mount answers
+ * one join with it and burns it.  A new invite replaces the previous one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "core/journal.h"
+#include "net/identity.h"
+#include "net/net.h"
+
+#define INVITE_USAGE "Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT]\n"
+
+int cmd_invite(int argc, char **argv);
+
+/* The listen address of the running mount, from DB/peers.json. */
+static void
+running_address(const char *db, char *out, size_t len)
+{
+	char path[PATH_MAX + 16], host[256];
+	const char *l;
+	json_t *o;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/peers.json", db);
+	if ((o = json_load_file(path, 0, NULL)) == NULL)
+		return;
+	l = json_string_value(json_object_get(o, "listen"));
+	if (l != NULL && strncmp(l, "*:", 2) == 0) {
+		if (gethostname(host, sizeof(host)))
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(out, len, "%s%s", host, l + 1);
+	} else if (l != NULL && strcmp(l, "none") != 0) {
+		snprintf(out, len, "%s", l);
+	}
+	json_decref(o);
+}
+
+int
+cmd_invite(int argc, char **argv)
+{
+	static const struct option opts[] = {{"ttl", required_argument, NULL, 't'},
+	                                     {"address", required_argument, NULL, 'a'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	uint8_t secret[32], val[NET_INVITE_LEN], dbid[32], raw[64];
+	char hex[129], addr[300] = "", dev[DEVID_LEN + 1], *buf;
+	const char *db;
+	struct journal *j;
+	struct timespec ts;
+	long ttl = 3600;
+	uint64_t exp;
+	size_t len;
+	int c, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "t:a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			ttl = strtol(optarg, NULL, 10);
+			break;
+		case 'a':
+			snprintf(addr, sizeof(addr), "%s", optarg);
+			break;
+		case 'h':
+			printf(INVITE_USAGE, cli_prog);
+			return 0;
+		default:
+			fprintf(stderr, INVITE_USAGE, cli_prog);
+			return 1;
+		}
+	}
+	if (optind != argc - 1 || ttl < 0) {
+		fprintf(stderr, INVITE_USAGE, cli_prog);
+		return 1;
+	}
+	db = argv[optind];
+	if (sodium_init() < 0)
+		return 1;
+	if ((j = journal_open(db, 0)) == NULL) {
+		fprintf(stderr, "%s invite: %s: no blazefs database there (%s)\n", cli_prog, db,
+		        strerror(errno));
+		return 1;
+	}
+	/* The inviter must be a listed member for the new device to trust it. */
+	change_devid(journal_self(j), dev);
+	if (journal_read_record(j, ".devices", dev, &buf, &len) == 0)
+		free(buf);
+	else if (identity_register_self(j, db, 0)) {
+		fprintf(stderr, "%s invite: %s: cannot record this device: %s\n", cli_prog, db,
+		        strerror(errno));
+		goto out;
+	}
+	randombytes_buf(secret, sizeof(secret));
+	net_join_psk(val, secret);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	exp = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + (uint64_t)ttl * 1000;
+	for (int i = 0; i < 8; i++)
+		val[32 + i] = (uint8_t)(exp >> (56 - 8 * i));
+	val[40] = 0;
+	if (journal_meta_put(j, NET_INVITE_META, val, sizeof(val)) || journal_sync(j)) {
+		fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
+		goto out;
+	}
+	journal_dbid(j, dbid);
+	memcpy(raw, secret, 32);
+	memcpy(raw + 32, dbid, 32);
+	sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+	if (addr[0] == '\0')
+		running_address(db, addr, sizeof(addr));
+	printf("%s%s%s\n", hex, addr[0] ? "@" : "", addr);
+	if (addr[0] == '\0')
+		fprintf(stderr, "%s invite: no mount of %s is listening: mount it with --listen "
+		                "before the other device joins\n",
+		        cli_prog, db);
+	rc = 0;
+out:
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(hex, sizeof(hex));
+	sodium_memzero(val, sizeof(val));
+	journal_close(j);
+	return rc;
+}

@@ -1,0 +1,263 @@
+/*
+ * blazefs join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]:
+ * makes DB a new replica of the database the code invites to.  Runs
+ * Noise_XXpsk3 with the code's secret against the inviter's running mount,
+ * sends this device's name and priority, receives the database id and the
+ * content key, and only then creates DB (so a refused code leaves nothing).
+ * The records arrive at the first `blazefs mount DB ... --peer`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "core/change.h"
+#include "core/journal.h"
+#include "net/conn.h"
+#include "net/identity.h"
+#include "net/msg.h"
+#include "net/net.h"
+
+#define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
+#define JOIN_TIMEOUT_MS 15000
+
+int cmd_join(int argc, char **argv);
+
+static int
+dial_blocking(const char *hostport)
+{
+	struct addrinfo hints = {0}, *res, *r;
+	char host[256], *c;
+	int fd = -1;
+
+	snprintf(host, sizeof(host), "%s", hostport);
+	if ((c = strrchr(host, ':')) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	*c++ = '\0';
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, c, &hints, &res)) {
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	for (r = res; r != NULL; r = r->ai_next) {
+		if ((fd = socket(r->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			continue;
+		if (connect(fd, r->ai_addr, r->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Writes len bytes to DB/name (mode 0600, new). */
+static int
+write_key(const char *db, const char *name, const uint8_t *buf, size_t len)
+{
+	char path[PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", db, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd)) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/*
+ * Runs the join over fd.  On success the database id and content key are in
+ * dbid and key.  Returns 0, or -1 with a message printed.
+ */
+static int
+exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
+         long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
+{
+	struct conn *c;
+	const uint8_t *m, *o;
+	uint8_t buf[65536], *j;
+	struct pollfd pfd = {fd, POLLIN, 0};
+	size_t len, jl;
+	ssize_t r;
+	int ev, ready = 0, rc = -1;
+	struct timespec t0, t;
+
+	if ((c = conn_new(1, keypair, psk)) == NULL)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		while ((ev = conn_poll(c, &m, &len)) > 0) {
+			if (ev == CONN_READY) {
+				ready = 1;
+				if (msg_join_encode(name, prio, &j, &jl) || conn_send(c, j, jl))
+					goto out;
+				free(j);
+			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
+				conn_remote_key(c, rs);
+				rc = 0;
+				goto out;
+			} else {
+				goto refused;
+			}
+		}
+		if (ev == CONN_DEAD)
+			goto refused;
+		while ((len = conn_out(c, &o)) > 0) {
+			if ((r = send(fd, o, len, MSG_NOSIGNAL)) < 0)
+				goto refused;
+			conn_drain(c, (size_t)r);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 > JOIN_TIMEOUT_MS) {
+			fprintf(stderr, "%s join: timed out waiting for the inviting device\n",
+			        cli_prog);
+			goto out;
+		}
+		if (poll(&pfd, 1, 1000) < 0)
+			goto out;
+		if (pfd.revents == 0)
+			continue;
+		if ((r = recv(fd, buf, sizeof(buf), 0)) <= 0)
+			goto refused;
+		if (conn_feed(c, buf, (size_t)r))
+			goto out;
+	}
+refused:
+	fprintf(stderr,
+	        "%s join: the inviting device refused the code%s: it is wrong, expired or "
+	        "already used (make a new one with '%s invite')\n",
+	        cli_prog, ready ? " after the handshake" : "", cli_prog);
+out:
+	conn_free(c);
+	return rc;
+}
+
+int
+cmd_join(int argc, char **argv)
+{
+	static const struct option opts[] = {{"peer", required_argument, NULL, 'p'},
+	                                     {"name", required_argument, NULL, 'n'},
+	                                     {"priority", required_argument, NULL, 'P'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	uint8_t raw[64], psk[32], dbid[32], key[32], rs[32], *kp = NULL;
+	char host[256], *name = NULL, dev[DEVID_LEN + 1];
+	const char *db, *code, *peer = NULL, *at;
+	long long prio = 0;
+	struct journal *j;
+	struct stat st;
+	uint64_t origin;
+	int c, fd = -1, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:n:P:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			peer = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'P':
+			prio = strtoll(optarg, NULL, 10);
+			break;
+		case 'h':
+			printf(JOIN_USAGE, cli_prog);
+			return 0;
+		default:
+			fprintf(stderr, JOIN_USAGE, cli_prog);
+			return 1;
+		}
+	}
+	if (optind != argc - 2) {
+		fprintf(stderr, JOIN_USAGE, cli_prog);
+		return 1;
+	}
+	db = argv[optind];
+	code = argv[optind + 1];
+	if (sodium_init() < 0)
+		return 1;
+	at = strchr(code, '@');
+	if (sodium_hex2bin(raw, sizeof(raw), code, at ? (size_t)(at - code) : strlen(code), NULL,
+	                   NULL, NULL) ||
+	    (at ? (size_t)(at - code) : strlen(code)) != 128) {
+		fprintf(stderr, "%s join: this is not a join code (expected what '%s invite' "
+		                "printed)\n",
+		        cli_prog, cli_prog);
+		return 1;
+	}
+	if (peer == NULL && at != NULL)
+		peer = at + 1;
+	if (peer == NULL) {
+		fprintf(stderr, "%s join: the code has no address: give --peer HOST:PORT\n",
+		        cli_prog);
+		goto out;
+	}
+	if (stat(db, &st) == 0) {
+		fprintf(stderr, "%s join: %s already exists: give a new directory\n", cli_prog, db);
+		goto out;
+	}
+	if (name == NULL) {
+		if (gethostname(host, sizeof(host) - 1))
+			snprintf(host, sizeof(host), "blazefs");
+		host[sizeof(host) - 1] = '\0';
+		name = host;
+	}
+	/* This device's identity: secret key then public key, as init writes it. */
+	if ((kp = sodium_malloc(64)) == NULL)
+		goto out;
+	crypto_box_keypair(kp + 32, kp);
+	origin = identity_origin(kp + 32);
+	net_join_psk(psk, raw);
+	if ((fd = dial_blocking(peer)) < 0) {
+		fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
+		        strerror(errno));
+		goto out;
+	}
+	if (exchange(fd, kp, psk, name, prio, dbid, key, rs))
+		goto out;
+	if (sodium_memcmp(dbid, raw + 32, 32) != 0) {
+		fprintf(stderr, "%s join: %s answered for another database\n", cli_prog, peer);
+		goto out;
+	}
+	if (journal_create(db, origin, dbid) || write_key(db, "device.key", kp, 64) ||
+	    write_key(db, "content.key", key, 32) || (j = journal_open(db, 0)) == NULL) {
+		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
+		goto out;
+	}
+	if (journal_meta_put(j, "name", name, strlen(name)) ||
+	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || journal_sync(j))
+		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
+	else
+		rc = 0;
+	journal_close(j);
+	change_devid(origin, dev);
+	if (rc == 0)
+		printf("%s\n", dev);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (kp)
+		sodium_free(kp);
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(psk, sizeof(psk));
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}

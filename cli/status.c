@@ -1,0 +1,104 @@
+/*
+ * blazefs status DB: this device, the database and, while a mount of DB
+ * runs, its peers (from DB/peers.json, which the network thread rewrites
+ * every second), as one JSON object on stdout.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "core/change.h"
+#include "core/journal.h"
+
+int cmd_status(int argc, char **argv);
+
+/* The running mount's peers.json, or NULL if no mount of DB runs. */
+static json_t *
+running(const char *db)
+{
+	char path[PATH_MAX + 16];
+	json_t *o;
+	json_int_t pid;
+
+	snprintf(path, sizeof(path), "%s/peers.json", db);
+	if ((o = json_load_file(path, 0, NULL)) == NULL)
+		return NULL;
+	pid = json_integer_value(json_object_get(o, "pid"));
+	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	char dev[DEVID_LEN + 1], hex[65], *name = NULL, *text, *conf;
+	uint64_t ncols, nrecs, nconf;
+	uint8_t dbid[32];
+	struct vv v = {0, NULL};
+	struct journal *j;
+	json_t *o, *vo, *run, *c;
+	void *val;
+	size_t len;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: %s status DB\n", cli_prog);
+		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 1;
+	}
+	if ((j = journal_open(argv[1], JOURNAL_RDONLY)) == NULL) {
+		fprintf(stderr, "%s status: %s: no blazefs database there (%s)\n", cli_prog, argv[1],
+		        strerror(errno));
+		return 1;
+	}
+	if (journal_counts(j, &ncols, &nrecs, &nconf) || journal_vv(j, &v)) {
+		fprintf(stderr, "%s status: %s: %s\n", cli_prog, argv[1], strerror(errno));
+		journal_close(j);
+		return 1;
+	}
+	if (journal_meta_get(j, "name", &val, &len) == 0) {
+		name = strndup(val, len);
+		free(val);
+	}
+	change_devid(journal_self(j), dev);
+	journal_dbid(j, dbid);
+	sodium_bin2hex(hex, sizeof(hex), dbid, 32);
+	vo = json_object();
+	for (size_t i = 0; i < v.n; i++) {
+		char d[DEVID_LEN + 1];
+
+		change_devid(v.e[i].origin, d);
+		json_object_set_new(vo, d, json_integer((json_int_t)v.e[i].seq));
+	}
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "device", dev, "name",
+	              name ? name : "", "database", hex, "collections", (json_int_t)ncols,
+	              "records", (json_int_t)nrecs, "conflicts", (json_int_t)nconf,
+	              "version_vector", vo);
+	if ((conf = journal_conflicts_json(j, NULL, NULL)) != NULL) {
+		if ((c = json_loads(conf, 0, NULL)) != NULL)
+			json_object_set_new(o, "conflict_list", c);
+		free(conf);
+	}
+	if ((run = running(argv[1])) != NULL) {
+		json_object_set(o, "listen", json_object_get(run, "listen"));
+		json_object_set(o, "peers", json_object_get(run, "peers"));
+		json_decref(run);
+	}
+	json_object_set_new(o, "mounted", json_boolean(run != NULL));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	json_decref(o);
+	free(name);
+	vv_clear(&v);
+	journal_close(j);
+	return 0;
+}

@@ -1,0 +1,1043 @@
+/* net: the network thread; see net.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/change.h"
+#include "core/journal.h"
+#include "net/conn.h"
+#include "net/identity.h"
+#include "net/msg.h"
+#include "net/net.h"
+#include "net/seal.h"
+
+#define TICK_MS 100
+#define HANDSHAKE_MS 10000
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+
+enum pstate { P_CONNECTING, P_HANDSHAKE, P_OPEN, P_SYNC };
+
+struct peer {
+	int fd;
+	struct conn *c;
+	enum pstate state;
+	int dialled;      /* we dialled it */
+	int target;       /* index of the static peer dialled, or -1 */
+	int closing;      /* close once the output is written */
+	int hello_sent, want_out;
+	uint64_t device;  /* from HELLO */
+	char name[MSG_NAME_MAX + 1];
+	char addr[80];
+	struct vv sent;   /* what the peer has, or was sent */
+	struct vv acked;  /* the peer's last ACK */
+	uint64_t since, last_rx, last_tx;
+	uint64_t changes_out, changes_in;
+};
+
+struct target {
+	char host[256], port[16];
+	struct peer *p;   /* the live connection dialled for it */
+	uint64_t device;  /* learned from HELLO; 0 until then */
+	uint64_t next;    /* ms: next dial */
+	uint64_t backoff; /* ms */
+};
+
+struct net {
+	struct journal *j;
+	char db[PATH_MAX];
+	uint64_t self;
+	uint8_t dbid[32];
+	char name[MSG_NAME_MAX + 1];
+	uint8_t *priv; /* sodium_malloc'd static secret key */
+	struct seal *seal;
+	int ep, evfd, lfd;
+	char listen[300];
+	pthread_t thread;
+	int stop;
+	struct peer *peers[NET_MAX_PEERS];
+	struct target *targets;
+	size_t ntargets;
+	uint64_t last_status;
+};
+
+static struct net *the_net;
+
+static void
+net_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsyslog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+net_join_psk(uint8_t psk[32], const uint8_t secret[32])
+{
+	static const uint8_t ctx[] = "blazefs/join";
+
+	crypto_generichash(psk, 32, secret, 32, ctx, sizeof(ctx) - 1);
+}
+
+int
+net_parse_listen(const char *arg, char **addr, int *port)
+{
+	const char *colon = strrchr(arg, ':'), *p = colon ? colon + 1 : arg;
+	char *end;
+	long n;
+
+	*addr = NULL;
+	n = strtol(p, &end, 10);
+	if (*p == '\0' || *end != '\0' || n < 1 || n > 65535) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (colon != NULL && colon != arg && (*addr = strndup(arg, (size_t)(colon - arg))) == NULL)
+		return -1;
+	*port = (int)n;
+	return 0;
+}
+
+/* ---- peers ---- */
+
+static void
+ep_update(struct net *n, struct peer *p)
+{
+	const uint8_t *b;
+	struct epoll_event ev = {0};
+	int want = conn_out(p->c, &b) > 0 || p->state == P_CONNECTING;
+
+	if (want == p->want_out)
+		return;
+	p->want_out = want;
+	ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	ev.data.ptr = p;
+	epoll_ctl(n->ep, EPOLL_CTL_MOD, p->fd, &ev);
+}
+
+static struct peer *
+peer_add(struct net *n, int fd, int dialled, int target, const char *addr)
+{
+	struct epoll_event ev = {0};
+	struct peer *p;
+	size_t i;
+
+	for (i = 0; i < NET_MAX_PEERS && n->peers[i] != NULL; i++)
+		;
+	if (i == NET_MAX_PEERS || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->c = conn_new(dialled, n->priv, NULL)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->fd = fd;
+	p->dialled = dialled;
+	p->target = target;
+	p->state = dialled ? P_CONNECTING : P_HANDSHAKE;
+	p->since = p->last_rx = p->last_tx = now_ms();
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
+	p->want_out = dialled;
+	ev.data.ptr = p;
+	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		conn_free(p->c);
+		free(p);
+		return NULL;
+	}
+	n->peers[i] = p;
+	return p;
+}
+
+static void
+peer_close(struct net *n, struct peer *p, const char *why)
+{
+	struct target *t;
+
+	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+		if (n->peers[i] == p)
+			n->peers[i] = NULL;
+	if (p->target >= 0) {
+		t = &n->targets[p->target];
+		t->p = NULL;
+		/* Backoff grows while connections fail; jitter spreads redials. */
+		t->next = now_ms() + t->backoff + randombytes_uniform((uint32_t)t->backoff / 2 + 1);
+		t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff * 2;
+	}
+	if (why != NULL)
+		net_log("peer %s%s%s: %s", p->addr, p->name[0] ? " " : "", p->name, why);
+	epoll_ctl(n->ep, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
+	conn_free(p->c);
+	vv_clear(&p->sent);
+	vv_clear(&p->acked);
+	free(p);
+}
+
+/* Writes what the conn has queued.  0, or -1 if the socket failed. */
+static int
+peer_flush(struct net *n, struct peer *p)
+{
+	const uint8_t *b;
+	size_t len;
+	ssize_t w;
+
+	while ((len = conn_out(p->c, &b)) > 0) {
+		if ((w = send(p->fd, b, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		conn_drain(p->c, (size_t)w);
+		p->last_tx = now_ms();
+	}
+	ep_update(n, p);
+	return 0;
+}
+
+static int
+peer_send(struct peer *p, uint8_t *m, size_t len)
+{
+	int rc = conn_send(p->c, m, len);
+
+	free(m);
+	return rc;
+}
+
+static int
+send_hello(struct net *n, struct peer *p)
+{
+	struct msg_hello h;
+	uint8_t *m;
+	size_t len;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	h.protocol = MSG_PROTOCOL;
+	memcpy(h.dbid, n->dbid, 32);
+	h.device = n->self;
+	snprintf(h.name, sizeof(h.name), "%s", n->name);
+	if (journal_vv(n->j, &h.vv))
+		return -1;
+	rc = msg_hello_encode(&h, &m, &len);
+	vv_clear(&h.vv);
+	if (rc)
+		return -1;
+	p->hello_sent = 1;
+	return peer_send(p, m, len);
+}
+
+static int
+send_ack(struct net *n, struct peer *p)
+{
+	struct vv v = {0, NULL};
+	uint8_t *m;
+	size_t len;
+	int rc;
+
+	if (journal_vv(n->j, &v))
+		return -1;
+	rc = msg_ack_encode(&v, &m, &len);
+	vv_clear(&v);
+	return rc ? -1 : peer_send(p, m, len);
+}
+
+struct batch {
+	struct msg_buf b;
+	struct vv *sent;
+	long n;
+};
+
+static int
+batch_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t len)
+{
+	struct batch *bt = ctx;
+
+	if (msg_changes_add(&bt->b, blob, len) || vv_set(bt->sent, origin, seq))
+		return -1;
+	bt->n++;
+	return 0;
+}
+
+/* Streams what p lacks until its output reaches NET_OUT_MAX. */
+static int
+peer_pump(struct net *n, struct peer *p)
+{
+	const uint8_t *b;
+	struct batch bt;
+	long got;
+
+	if (p->state != P_SYNC || p->closing)
+		return 0;
+	while (conn_out(p->c, &b) < NET_OUT_MAX) {
+		if (msg_changes_init(&bt.b))
+			return -1;
+		bt.sent = &p->sent;
+		bt.n = 0;
+		got = journal_missing(n->j, &p->sent, MSG_BATCH_BYTES, batch_cb, &bt);
+		if (got <= 0 || bt.n == 0) {
+			free(bt.b.p);
+			return got < 0 ? -1 : 0;
+		}
+		p->changes_out += (uint64_t)bt.n;
+		if (conn_send(p->c, bt.b.p, bt.b.len)) {
+			free(bt.b.p);
+			return -1;
+		}
+		free(bt.b.p);
+	}
+	return 0;
+}
+
+static void
+pump_all(struct net *n)
+{
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p == NULL)
+			continue;
+		if (peer_pump(n, p) || peer_flush(n, p))
+			peer_close(n, p, "send failed");
+	}
+}
+
+/* Of two connections to one device, keeps the one the lower id dialled. */
+static int
+dedupe(struct net *n, struct peer *p)
+{
+	uint64_t keep_dialler = n->self < p->device ? n->self : p->device;
+	uint64_t mine = p->dialled ? n->self : p->device;
+
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *q = n->peers[i];
+		uint64_t theirs;
+
+		if (q == NULL || q == p || q->state != P_SYNC || q->closing ||
+		    q->device != p->device)
+			continue;
+		theirs = q->dialled ? n->self : q->device;
+		if (mine == keep_dialler && theirs != keep_dialler) {
+			peer_close(n, q, "duplicate connection closed");
+			return 0;
+		}
+		return -1; /* p is the duplicate (or both the same way: keep the older) */
+	}
+	return 0;
+}
+
+static int
+on_hello(struct net *n, struct peer *p, const uint8_t *m, size_t len)
+{
+	struct msg_hello h;
+
+	if (msg_hello_decode(m, len, &h))
+		return -1;
+	if (h.protocol != MSG_PROTOCOL || sodium_memcmp(h.dbid, n->dbid, 32) != 0 ||
+	    h.device == n->self || (p->device != 0 && h.device != p->device)) {
+		vv_clear(&h.vv);
+		errno = EPROTO;
+		return -1;
+	}
+	/* A HELLO on a running connection restarts streaming from its vv. */
+	vv_clear(&p->sent);
+	p->sent = h.vv;
+	snprintf(p->name, sizeof(p->name), "%s", h.name);
+	if (p->state != P_SYNC) {
+		p->device = h.device;
+		p->state = P_SYNC;
+		if (p->target >= 0) {
+			n->targets[p->target].device = h.device;
+			n->targets[p->target].backoff = BACKOFF_MIN_MS;
+		}
+		if (dedupe(n, p)) {
+			p->closing = 1;
+			return 0;
+		}
+		net_log("peer %s %s: in sync session", p->addr, p->name);
+	}
+	if (!p->hello_sent && send_hello(n, p))
+		return -1;
+	return 0;
+}
+
+/* Applies a batch; any applied change is then pushed to the other peers. */
+static int
+on_changes(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied)
+{
+	const uint8_t *blob;
+	size_t off = 0, blen;
+	uint64_t origin, seq;
+	int rc, gap = 0;
+
+	if (p->state != P_SYNC || msg_changes_check(m, len) < 0)
+		return -1;
+	while (msg_changes_next(m, len, &off, &blob, &blen) == 1) {
+		if (change_peek(blob, blen, &origin, &seq))
+			return -1;
+		rc = journal_apply_remote(n->j, blob, blen);
+		if (rc < 0) {
+			net_log("peer %s %s: change %llu/%llu refused: %s", p->addr, p->name,
+			        (unsigned long long)origin, (unsigned long long)seq, strerror(errno));
+			return -1;
+		}
+		if (rc == 2) {
+			gap = 1;
+			continue;
+		}
+		if (rc == 0)
+			*applied = 1;
+		p->changes_in++;
+		/* The sender has it: never send it back. */
+		if (vv_get(&p->sent, origin) < seq && vv_set(&p->sent, origin, seq))
+			return -1;
+	}
+	/* A gap: tell the sender where we really are (it restarts from there). */
+	if (gap)
+		return send_hello(n, p);
+	return send_ack(n, p);
+}
+
+static int
+on_ack(struct peer *p, const uint8_t *m, size_t len)
+{
+	struct vv v;
+
+	if (p->state != P_SYNC || msg_ack_decode(m, len, &v))
+		return -1;
+	for (size_t i = 0; i < v.n; i++)
+		if (vv_get(&p->sent, v.e[i].origin) < v.e[i].seq &&
+		    vv_set(&p->sent, v.e[i].origin, v.e[i].seq))
+			break;
+	vv_clear(&p->acked);
+	p->acked = v;
+	return 0;
+}
+
+static int
+read_content_key(struct net *n, uint8_t key[32])
+{
+	char path[PATH_MAX + 16];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/content.key", n->db);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = read(fd, key, 32);
+	close(fd);
+	return r == 32 ? 0 : -1;
+}
+
+/* The inviter's side of a join: record the device, hand over the key. */
+static int
+on_join(struct net *n, struct peer *p, const uint8_t *m, size_t len)
+{
+	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1];
+	uint8_t rs[32], key[32], *w;
+	int64_t prio;
+	size_t wlen;
+	int rc;
+
+	if (msg_join_decode(m, len, name, &prio))
+		return -1;
+	conn_remote_key(p->c, rs);
+	if (identity_register(n->j, rs, name, prio) || read_content_key(n, key))
+		return -1;
+	rc = msg_welcome_encode(n->dbid, key, &w, &wlen);
+	sodium_memzero(key, sizeof(key));
+	if (rc)
+		return -1;
+	rc = conn_send(p->c, w, wlen);
+	sodium_memzero(w, wlen);
+	free(w);
+	change_devid(identity_origin(rs), dev);
+	net_log("device %s (%s) joined", dev, name);
+	p->closing = 1;
+	return rc;
+}
+
+/* The psk of the pending invite, if any is valid.  1 if found, else 0. */
+static int
+invite_psk(struct net *n, uint8_t psk[32])
+{
+	struct timespec ts;
+	uint8_t *v;
+	size_t len;
+	uint64_t exp = 0, wall;
+	int ok;
+
+	if (journal_meta_get(n->j, NET_INVITE_META, (void **)&v, &len))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (len == NET_INVITE_LEN)
+		for (int i = 0; i < 8; i++)
+			exp = exp << 8 | v[32 + i];
+	ok = len == NET_INVITE_LEN && v[40] == 0 && wall < exp;
+	if (ok)
+		memcpy(psk, v, 32);
+	sodium_memzero(v, len);
+	free(v);
+	return ok;
+}
+
+/* Single use: burn the invite as soon as a join handshake succeeds. */
+static void
+invite_burn(struct net *n)
+{
+	uint8_t *v;
+	size_t len;
+
+	if (journal_meta_get(n->j, NET_INVITE_META, (void **)&v, &len))
+		return;
+	if (len == NET_INVITE_LEN) {
+		sodium_memzero(v, 32);
+		v[40] = 1;
+		journal_meta_put(n->j, NET_INVITE_META, v, len);
+	}
+	free(v);
+}
+
+static int
+on_ready(struct net *n, struct peer *p)
+{
+	uint8_t rs[32];
+	int member;
+
+	if (conn_is_join(p->c)) {
+		invite_burn(n);
+		p->state = P_OPEN;
+		return 0;
+	}
+	conn_remote_key(p->c, rs);
+	if ((member = identity_is_member(n->j, rs)) != 1) {
+		errno = EACCES;
+		return -1;
+	}
+	p->state = P_OPEN;
+	return send_hello(n, p);
+}
+
+static int
+on_msg(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied)
+{
+	uint8_t *r;
+	size_t rlen;
+
+	if (conn_is_join(p->c))
+		return msg_type(m, len) == MSG_JOIN ? on_join(n, p, m, len) : -1;
+	switch (msg_type(m, len)) {
+	case MSG_HELLO:
+		return on_hello(n, p, m, len);
+	case MSG_CHANGES:
+		return on_changes(n, p, m, len, applied);
+	case MSG_ACK:
+		return on_ack(p, m, len);
+	case MSG_PING:
+		return msg_empty_encode(MSG_PONG, &r, &rlen) ? -1 : peer_send(p, r, rlen);
+	case MSG_PONG:
+		return 0;
+	default:
+		errno = EBADMSG;
+		return -1;
+	}
+}
+
+/* Reads what the socket has and runs the state machine over it. */
+static void
+peer_readable(struct net *n, struct peer *p, int *applied)
+{
+	uint8_t buf[65536];
+	const uint8_t *m;
+	size_t len;
+	ssize_t r;
+	int ev, loops = 0;
+
+	while (loops++ < 16) {
+		if ((r = recv(p->fd, buf, sizeof(buf), 0)) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			peer_close(n, p, strerror(errno));
+			return;
+		}
+		if (r == 0) {
+			peer_close(n, p, p->state == P_SYNC ? "disconnected" : NULL);
+			return;
+		}
+		p->last_rx = now_ms();
+		if (conn_feed(p->c, buf, (size_t)r)) {
+			peer_close(n, p, "out of memory");
+			return;
+		}
+		while ((ev = conn_poll(p->c, &m, &len)) > 0) {
+			if (ev == CONN_READY && on_ready(n, p)) {
+				peer_close(n, p, errno == EACCES ? "refused: not a member" : "failed");
+				return;
+			}
+			if (ev == CONN_MSG && on_msg(n, p, m, len, applied)) {
+				peer_close(n, p, "protocol error");
+				return;
+			}
+		}
+		if (ev == CONN_DEAD) {
+			peer_close(n, p, "handshake or decryption failed");
+			return;
+		}
+	}
+	if (peer_pump(n, p) || peer_flush(n, p))
+		peer_close(n, p, "send failed");
+	else if (p->closing && conn_out(p->c, &m) == 0)
+		peer_close(n, p, NULL);
+}
+
+static void
+peer_writable(struct net *n, struct peer *p)
+{
+	const uint8_t *m, *b;
+	size_t len;
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	if (p->state == P_CONNECTING) {
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+			peer_close(n, p, NULL);
+			return;
+		}
+		p->state = P_HANDSHAKE;
+		conn_poll(p->c, &m, &len); /* writes the selector and message 1 */
+	}
+	if (peer_flush(n, p)) {
+		peer_close(n, p, "send failed");
+		return;
+	}
+	if (p->closing && conn_out(p->c, &b) == 0) {
+		peer_close(n, p, NULL);
+		return;
+	}
+	if (peer_pump(n, p) || peer_flush(n, p))
+		peer_close(n, p, "send failed");
+}
+
+/* ---- dialling and accepting ---- */
+
+static void
+dial(struct net *n, size_t ti)
+{
+	struct target *t = &n->targets[ti];
+	struct addrinfo hints = {0}, *res = NULL;
+	char addr[300];
+	int fd;
+
+	hints.ai_socktype = SOCK_STREAM;
+	t->next = now_ms() + t->backoff;
+	if (getaddrinfo(t->host, t->port, &hints, &res) || res == NULL)
+		goto fail;
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	if (connect(fd, res->ai_addr, res->ai_addrlen) && errno != EINPROGRESS) {
+		close(fd);
+		goto fail;
+	}
+	snprintf(addr, sizeof(addr), "%s:%s", t->host, t->port);
+	if ((t->p = peer_add(n, fd, 1, (int)ti, addr)) == NULL)
+		close(fd);
+	freeaddrinfo(res);
+	return;
+fail:
+	if (res)
+		freeaddrinfo(res);
+	t->next = now_ms() + t->backoff + randombytes_uniform((uint32_t)t->backoff / 2 + 1);
+	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff * 2;
+}
+
+static void
+accept_all(struct net *n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], addr[80];
+	uint8_t psk[32];
+	struct peer *p;
+	int fd, one = 1;
+
+	while ((fd = accept4(n->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	       0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		host[0] = '\0';
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+			          sizeof(host));
+		snprintf(addr, sizeof(addr), "%s:%u", host,
+		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		if ((p = peer_add(n, fd, 0, -1, addr)) == NULL) {
+			close(fd);
+			continue;
+		}
+		/* A pending invite lets this connection join with its psk. */
+		if (invite_psk(n, psk)) {
+			conn_free(p->c);
+			p->c = conn_new(0, n->priv, psk);
+			sodium_memzero(psk, sizeof(psk));
+			if (p->c == NULL)
+				peer_close(n, p, "out of memory");
+		}
+		sl = sizeof(ss);
+	}
+}
+
+static int
+listen_on(struct net *n, const char *addr, int port)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char ps[16];
+	int fd = -1, one = 1;
+
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if (getaddrinfo(addr, ps, &hints, &res) || res == NULL) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 64)) {
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	n->lfd = fd;
+	snprintf(n->listen, sizeof(n->listen), "%s:%d", addr ? addr : "*", port);
+	return 0;
+}
+
+/* ---- status file ---- */
+
+static json_t *
+vv_json(const struct vv *v)
+{
+	json_t *o = json_object();
+	char dev[DEVID_LEN + 1];
+
+	for (size_t i = 0; i < v->n; i++) {
+		change_devid(v->e[i].origin, dev);
+		json_object_set_new(o, dev, json_integer((json_int_t)v->e[i].seq));
+	}
+	return o;
+}
+
+static void
+write_status(struct net *n)
+{
+	static const char *states[] = {"connecting", "handshake", "authenticated", "syncing"};
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], dev[DEVID_LEN + 1];
+	json_t *o = json_object(), *a = json_array();
+	const uint8_t *b;
+
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *p = n->peers[i];
+		json_t *e;
+
+		if (p == NULL)
+			continue;
+		change_devid(p->device, dev);
+		e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "device",
+		              p->device ? dev : "", "name", p->name, "address", p->addr, "direction",
+		              p->dialled ? "out" : "in", "changes_sent", (json_int_t)p->changes_out,
+		              "changes_received", (json_int_t)p->changes_in, "bytes_queued",
+		              (json_int_t)conn_out(p->c, &b));
+		json_object_set_new(e, "state", json_string(states[p->state]));
+		json_object_set_new(e, "acked", vv_json(&p->acked));
+		json_array_append_new(a, e);
+	}
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "listen", json_string(n->listen));
+	json_object_set_new(o, "peers", a);
+	snprintf(path, sizeof(path), "%s/peers.json", n->db);
+	snprintf(tmp, sizeof(tmp), "%s/.peers.json.tmp", n->db);
+	if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
+		rename(tmp, path);
+	json_decref(o);
+}
+
+/* ---- the loop ---- */
+
+static void
+tick(struct net *n)
+{
+	uint64_t t = now_ms();
+	uint8_t *m;
+	size_t len;
+
+	for (size_t i = 0; i < n->ntargets; i++) {
+		struct target *tg = &n->targets[i];
+		int connected = 0;
+
+		if (tg->p != NULL || t < tg->next)
+			continue;
+		/* Already connected to that device the other way: no redial. */
+		for (size_t k = 0; tg->device && k < NET_MAX_PEERS; k++)
+			if (n->peers[k] && n->peers[k]->device == tg->device &&
+			    n->peers[k]->state == P_SYNC && !n->peers[k]->closing)
+				connected = 1;
+		if (connected)
+			tg->next = t + 1000;
+		else
+			dial(n, i);
+	}
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p == NULL)
+			continue;
+		if (p->closing && conn_out(p->c, (const uint8_t **)&m) == 0) {
+			peer_close(n, p, NULL);
+			continue;
+		}
+		if (p->state < P_OPEN && t - p->since > HANDSHAKE_MS) {
+			peer_close(n, p, "handshake timed out");
+			continue;
+		}
+		if (t - p->last_rx > NET_DEAD_MS) {
+			peer_close(n, p, "dead: no traffic");
+			continue;
+		}
+		if (p->state == P_SYNC && t - p->last_tx > NET_PING_MS) {
+			if (msg_empty_encode(MSG_PING, &m, &len) || peer_send(p, m, len) ||
+			    peer_flush(n, p)) {
+				peer_close(n, p, "send failed");
+				continue;
+			}
+		}
+	}
+	if (t - n->last_status >= 1000) {
+		n->last_status = t;
+		write_status(n);
+	}
+}
+
+static void *
+loop(void *arg)
+{
+	struct net *n = arg;
+	struct epoll_event evs[32];
+	uint64_t last_tick = 0, v;
+	int nev, applied;
+
+	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
+		nev = epoll_wait(n->ep, evs, 32, TICK_MS);
+		applied = 0;
+		for (int i = 0; i < nev; i++) {
+			void *ptr = evs[i].data.ptr;
+
+			if (ptr == &n->evfd) {
+				if (read(n->evfd, &v, sizeof(v)) < 0) {
+					/* nothing to do: the counter was already read */
+				}
+				applied = 1;
+			} else if (ptr == &n->lfd) {
+				accept_all(n);
+			} else {
+				struct peer *p = ptr;
+				int live = 0;
+
+				/* p may have been closed by an earlier event in this batch. */
+				for (size_t k = 0; k < NET_MAX_PEERS; k++)
+					live |= n->peers[k] == p;
+				if (!live)
+					continue;
+				if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+					peer_readable(n, p, &applied);
+				live = 0;
+				for (size_t k = 0; k < NET_MAX_PEERS; k++)
+					live |= n->peers[k] == p;
+				if (live && (evs[i].events & EPOLLOUT))
+					peer_writable(n, p);
+			}
+		}
+		if (applied)
+			pump_all(n);
+		if (now_ms() - last_tick >= TICK_MS) {
+			last_tick = now_ms();
+			tick(n);
+			pump_all(n); /* retries what backpressure or a gap held back */
+		}
+	}
+	return NULL;
+}
+
+static void
+local_hook(void *ctx)
+{
+	struct net *n = ctx;
+	uint64_t one = 1;
+
+	if (write(n->evfd, &one, sizeof(one)) < 0) {
+		/* the counter is saturated: a wake-up is pending anyway */
+	}
+}
+
+static void
+net_free(struct net *n)
+{
+	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+		if (n->peers[i])
+			peer_close(n, n->peers[i], NULL);
+	if (n->lfd >= 0)
+		close(n->lfd);
+	if (n->evfd >= 0)
+		close(n->evfd);
+	if (n->ep >= 0)
+		close(n->ep);
+	free(n->targets);
+	seal_free(n->seal);
+	if (n->priv)
+		sodium_free(n->priv);
+	free(n);
+}
+
+int
+net_start(struct journal *j, const struct net_config *cfg)
+{
+	struct journal_crypto jc;
+	struct epoll_event ev = {0};
+	uint8_t pub[32];
+	struct net *n;
+	void *v;
+	size_t len;
+	int port;
+
+	if (the_net != NULL || sodium_init() < 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return -1;
+	n->ep = n->evfd = n->lfd = -1;
+	n->j = j;
+	snprintf(n->db, sizeof(n->db), "%s", cfg->db);
+	n->self = journal_self(j);
+	journal_dbid(j, n->dbid);
+	snprintf(n->name, sizeof(n->name), "blazefs");
+	if (journal_meta_get(j, "name", &v, &len) == 0) {
+		snprintf(n->name, sizeof(n->name), "%.*s", (int)(len < MSG_NAME_MAX ? len : MSG_NAME_MAX),
+		         (char *)v);
+		free(v);
+	}
+	if ((n->priv = sodium_malloc(32)) == NULL || identity_load(cfg->db, n->priv, pub)) {
+		net_log("%s: cannot read the device key: %s", cfg->db, strerror(errno));
+		goto err;
+	}
+	if ((n->seal = seal_load(cfg->db)) == NULL) {
+		net_log("%s: cannot read the content key: %s", cfg->db, strerror(errno));
+		goto err;
+	}
+	if ((n->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		goto err;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &n->evfd;
+	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->evfd, &ev))
+		goto err;
+	if (cfg->listen_port >= 0) {
+		port = cfg->listen_port ? cfg->listen_port : NET_DEFAULT_PORT;
+		if (listen_on(n, cfg->listen_addr, port)) {
+			net_log("cannot listen on %s:%d: %s",
+			        cfg->listen_addr ? cfg->listen_addr : "*", port, strerror(errno));
+			goto err;
+		}
+		ev.events = EPOLLIN;
+		ev.data.ptr = &n->lfd;
+		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->lfd, &ev))
+			goto err;
+	} else {
+		snprintf(n->listen, sizeof(n->listen), "none");
+	}
+	if (cfg->npeers && (n->targets = calloc(cfg->npeers, sizeof(*n->targets))) == NULL)
+		goto err;
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		const char *s = cfg->peers[i], *c = strrchr(s, ':');
+		struct target *t = &n->targets[n->ntargets];
+
+		if (c == NULL || c == s || (size_t)(c - s) >= sizeof(t->host) ||
+		    strlen(c + 1) >= sizeof(t->port)) {
+			net_log("bad peer address %s (want HOST:PORT)", s);
+			errno = EINVAL;
+			goto err;
+		}
+		/* [v6]:port */
+		if (*s == '[' && c[-1] == ']')
+			snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s - 2), s + 1);
+		else
+			snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s), s);
+		snprintf(t->port, sizeof(t->port), "%s", c + 1);
+		t->backoff = BACKOFF_MIN_MS;
+		n->ntargets++;
+	}
+	seal_hooks(n->seal, &jc);
+	journal_set_crypto(j, &jc);
+	journal_set_local_hook(j, local_hook, n);
+	if ((errno = pthread_create(&n->thread, NULL, loop, n)) != 0) {
+		journal_set_local_hook(j, NULL, NULL);
+		goto err;
+	}
+	the_net = n;
+	net_log("network up: listening on %s, %zu static peer(s)", n->listen, n->ntargets);
+	return 0;
+err:
+	net_free(n);
+	return -1;
+}
+
+void
+net_stop(void)
+{
+	struct net *n = the_net;
+	struct journal_crypto none = {NULL, NULL, NULL};
+	char path[PATH_MAX + 16];
+
+	if (n == NULL)
+		return;
+	__atomic_store_n(&n->stop, 1, __ATOMIC_RELEASE);
+	local_hook(n);
+	pthread_join(n->thread, NULL);
+	journal_set_local_hook(n->j, NULL, NULL);
+	journal_set_crypto(n->j, &none);
+	snprintf(path, sizeof(path), "%s/peers.json", n->db);
+	unlink(path);
+	net_free(n);
+	the_net = NULL;
+}

@@ -1,0 +1,61 @@
+/*
+ * net: the network thread (DESIGN §5).  One thread, one epoll loop: the
+ * listening socket, peer connections, a 100 ms tick for timers, and an
+ * eventfd that the journal's local-commit hook writes.  Both serves and
+ * dials; HELLO both ways, then each side streams what the other lacks
+ * (journal_missing, batches of at most MSG_BATCH_BYTES, remembering per peer
+ * what it has or was sent so nothing goes twice), then pushes new local and
+ * forwarded changes live.  Keepalive PING every NET_PING_MS, a peer silent for
+ * NET_DEAD_MS is dropped; static peers are redialled with exponential backoff
+ * and jitter.  Two connections to one device: the one dialled by the lower
+ * device id stays.  A peer whose output exceeds NET_OUT_MAX gets nothing more
+ * from the journal until it drains (backpressure).
+ *
+ * net_start also installs the seal hooks (DB/content.key) on the journal and
+ * answers joins (Noise_XXpsk3) for the pending `blazefs invite`.  The thread
+ * rewrites DB/peers.json (for `blazefs status`) once a second.
+ *
+ * One network per process.  The journal stays the caller's; call net_stop()
+ * before closing it.
+ */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+#define NET_DEFAULT_PORT 7717
+#define NET_PING_MS 3000
+#define NET_DEAD_MS 10000
+#define NET_OUT_MAX (1024 * 1024)
+#define NET_MAX_PEERS 64
+
+/* The pending invite in journal meta "invite": psk(32) | expiry ms (u64 BE) | used(1). */
+#define NET_INVITE_META "invite"
+#define NET_INVITE_LEN 41
+
+struct net_config {
+	const char *db;          /* database directory: keys, peers.json */
+	const char *listen_addr; /* NULL: all addresses */
+	int listen_port;         /* 0: NET_DEFAULT_PORT; -1: do not listen */
+	const char *const *peers; /* HOST:PORT to dial */
+	size_t npeers;
+};
+
+/* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */
+int net_parse_listen(const char *arg, char **addr, int *port);
+
+/* Loads the keys, installs the seal hooks and starts the thread.  0, or -1
+ * with errno (and a log line). */
+int net_start(struct journal *j, const struct net_config *cfg);
+
+/* Stops the thread, closes every connection, removes the hooks.  Does nothing
+ * if not started. */
+void net_stop(void);
+
+/* The psk a join code's secret gives (both sides derive it the same way). */
+void net_join_psk(uint8_t psk[32], const uint8_t secret[32]);
+
+#endif
