@@ -1,0 +1,14 @@
+/*
+ * cli: the `blazefs` command — one file per subcommand, each exporting
+ * cmd_<name>(argc, argv) with argv[0] the subcommand's name.  A subcommand
+ * returns the process exit status and prints its own errors.
+ */
+#ifndef BLAZEFS_CLI_H
+#define BLAZEFS_CLI_H
+
+extern const char *cli_prog; /* argv[0] of the process, for messages */
+
+int cmd_init(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+
+#endif

@@ -1,0 +1,43 @@
+/* The `blazefs` command: dispatches to one subcommand from a flat table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char *cli_prog = "blazefs";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{"init", cmd_init, "DB [--name NAME]"},
+	{"mount", cmd_mount, "DB MNT [-f] [-o FUSEOPT]"},
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "Usage: %s COMMAND [ARGS]\n", cli_prog);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s %s %s\n", cli_prog, commands[i].name, commands[i].usage);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command '%s'\n", cli_prog, argv[1]);
+	usage(stderr);
+	return 1;
+}

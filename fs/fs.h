@@ -1,0 +1,44 @@
+/*
+ * fs: the FUSE low-level operations of a mounted database (DESIGN §1, §7).
+ *
+ * The root holds one directory per collection and the read-only `.blazefs/`
+ * directory (status, conflicts, errors).  A collection holds its records as
+ * `<id>.json` files and scratch files: any other name, kept as a real file in
+ * DB/scratch/<collection>/ on this device only.  A record is read into one
+ * buffer per inode when first opened; a dirty buffer becomes one change when
+ * a handle is flushed (close) or fsync'ed.  fs/ knows nothing of the network:
+ * remote changes reach it through the journal's observer.
+ *
+ * The loop may be single-threaded; only the inode table is shared with the
+ * observer, which may run on another thread.
+ */
+#ifndef BLAZEFS_FS_H
+#define BLAZEFS_FS_H
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+struct fs;
+struct journal;
+
+/* The operations table for fuse_session_new, with a struct fs as userdata. */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* Creates the state for the database in directory db (an absolute path).
+ * Returns NULL with errno on failure. */
+struct fs *fs_new(const char *db);
+
+/*
+ * Attaches the opened journal j (still owned by the caller) and the session;
+ * registers the journal observer.  Call before fuse_session_loop.  Returns 0,
+ * or -1 with errno if the scratch directory cannot be opened.
+ */
+int fs_attach(struct fs *fs, struct journal *j, struct fuse_session *se);
+
+/* Frees fs, not the journal (whose observer the caller unsets first).  fs_free(NULL) does nothing. */
+void fs_free(struct fs *fs);
+
+/* Logs one line to syslog (and stderr in the foreground). */
+void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
