@@ -10,5 +10,8 @@ extern const char *cli_prog; /* argv[0] of the process, for messages */
 
 int cmd_init(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ static const struct {
 } commands[] = {
 	{"init", cmd_init, "DB [--name NAME]"},
 	{"mount", cmd_mount, "DB MNT [-f] [-o FUSEOPT]"},
+	{"invite", cmd_invite, "DB"},
+	{"join", cmd_join, "DB CODE [--peer HOST:PORT]"},
+	{"status", cmd_status, "DB|MNT"},
 };
 
 static void
