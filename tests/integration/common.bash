@@ -59,9 +59,13 @@ umount_fs() {
 	PID=
 }
 
+# Unmounts and mounts again, staying in the same directory of the mount.
 remount() {
+	local d=$PWD
+	cd /
 	umount_fs
 	mount_fs
+	cd "$d" || fail "cd $d after remount"
 }
 
 # The version vector as compact JSON (changes journalled so far).
