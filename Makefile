@@ -91,7 +91,7 @@ fuzz-run: fuzz
 	$(Q)./tests/run-fuzz.sh build/fuzz $(or $(FUZZ_SECONDS),20)
 
 bench: blazefs
-	$(Q)./bench/run.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
 
 deps:
 	./contrib/install-deps.sh

@@ -196,6 +196,38 @@ test_rejects_are_kept_until_replaced(void **state)
 	db_close(&d);
 }
 
+/* Two replicas that have synced record r. */
+static void
+pair_with(struct db *a, struct db *b, const char *json)
+{
+	db_open(a, 1);
+	db_open(b, 2);
+	put(a->j, "c", "r", json);
+	sync_pair(a->j, b->j);
+}
+
+static void
+test_long_field_names(void **state)
+{
+	char json[512], name[160];
+	struct db a, b;
+
+	(void)state;
+	/* Names longer than fit in an LMDB key are hashed there; two that share
+	 * a long prefix stay apart. */
+	memset(name, 'f', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(json, sizeof(json), "{\n  \"%sA\": 1,\n  \"%sB\": 2\n}\n", name, name);
+	pair_with(&a, &b, json);
+	expect(b.j, "c", "r", json);
+	snprintf(json, sizeof(json), "{\n  \"%sB\": 3\n}\n", name);
+	put(b.j, "c", "r", json);
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", json);
+	db_close(&a);
+	db_close(&b);
+}
+
 static void
 test_collections(void **state)
 {
@@ -242,16 +274,6 @@ test_rename(void **state)
 	assert_int_equal(journal_rename_record(d.j, "a", "nope", "a", "r9"), -1);
 	assert_int_equal(errno, ENOENT);
 	db_close(&d);
-}
-
-/* Two replicas that have synced record r. */
-static void
-pair_with(struct db *a, struct db *b, const char *json)
-{
-	db_open(a, 1);
-	db_open(b, 2);
-	put(a->j, "c", "r", json);
-	sync_pair(a->j, b->j);
 }
 
 static void
@@ -700,6 +722,7 @@ main(void)
 	    cmocka_unit_test(test_bad_input_changes_nothing),
 	    cmocka_unit_test(test_rejects_are_kept_until_replaced),
 	    cmocka_unit_test(test_collections),
+	    cmocka_unit_test(test_long_field_names),
 	    cmocka_unit_test(test_rename),
 	    cmocka_unit_test(test_concurrent_edits_of_different_fields_both_survive),
 	    cmocka_unit_test(test_concurrent_edits_of_one_field_conflict),
