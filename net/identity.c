@@ -13,6 +13,7 @@
 #include "core/change.h"
 #include "core/journal.h"
 #include "net/identity.h"
+#include "net/seal.h"
 
 uint64_t
 identity_origin(const uint8_t pub[32])
@@ -85,13 +86,15 @@ out:
 int
 identity_register_self(struct journal *j, const char *db, long long priority)
 {
+	struct journal_crypto jc, none = {NULL, NULL, NULL};
 	uint8_t priv[32], pub[32];
+	struct seal *s;
 	char *name = NULL;
 	void *v;
 	size_t n;
 	int rc;
 
-	if (identity_load(db, priv, pub))
+	if (identity_load(db, priv, pub) || (s = seal_load(db)) == NULL)
 		return -1;
 	sodium_memzero(priv, sizeof(priv));
 	if (journal_meta_get(j, "name", &v, &n) == 0) {
@@ -101,7 +104,12 @@ identity_register_self(struct journal *j, const char *db, long long priority)
 		}
 		free(v);
 	}
+	/* Like every change, it leaves sealed. */
+	seal_hooks(s, &jc);
+	journal_set_crypto(j, &jc);
 	rc = identity_register(j, pub, name ? name : "blazefs", priority);
+	journal_set_crypto(j, &none);
+	seal_free(s);
 	free(name);
 	return rc;
 }

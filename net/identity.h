@@ -25,7 +25,8 @@ int identity_load(const char *db, uint8_t priv[32], uint8_t pub[32]);
 int identity_register(struct journal *j, const uint8_t pub[32], const char *name,
                       long long priority);
 
-/* Writes this device's own record (name from meta "name").  For init and join. */
+/* Writes this device's own record (name from meta "name"), sealed with
+ * DB/content.key.  For init (and invite, if init did not). */
 int identity_register_self(struct journal *j, const char *db, long long priority);
 
 /* Journal meta key: the public key of the device a join went through, a
