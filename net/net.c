@@ -77,6 +77,7 @@ struct net {
 	struct target *targets;
 	size_t ntargets;
 	uint64_t last_status;
+	int status_dirty; /* a peer came or went: rewrite peers.json at the next tick */
 };
 
 static struct net *the_net;
@@ -174,6 +175,7 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr)
 		return NULL;
 	}
 	n->peers[i] = p;
+	n->status_dirty = 1;
 	return p;
 }
 
@@ -185,6 +187,7 @@ peer_close(struct net *n, struct peer *p, const char *why)
 	for (size_t i = 0; i < NET_MAX_PEERS; i++)
 		if (n->peers[i] == p)
 			n->peers[i] = NULL;
+	n->status_dirty = 1;
 	if (p->target >= 0) {
 		t = &n->targets[p->target];
 		t->p = NULL;
@@ -383,6 +386,7 @@ on_hello(struct net *n, struct peer *p, const uint8_t *m, size_t len)
 			return 0;
 		}
 		net_log("peer %s %s: in sync session", p->addr, p->name);
+		n->status_dirty = 1;
 	}
 	if (!p->hello_sent && send_hello(n, p))
 		return -1;
@@ -843,8 +847,9 @@ tick(struct net *n)
 			}
 		}
 	}
-	if (t - n->last_status >= 1000) {
+	if (n->status_dirty || t - n->last_status >= 1000) {
 		n->last_status = t;
+		n->status_dirty = 0;
 		write_status(n);
 	}
 }
@@ -975,14 +980,19 @@ net_start(struct journal *j, const struct net_config *cfg)
 	if (cfg->listen_port >= 0) {
 		port = cfg->listen_port ? cfg->listen_port : NET_DEFAULT_PORT;
 		if (listen_on(n, cfg->listen_addr, port)) {
-			net_log("cannot listen on %s:%d: %s",
-			        cfg->listen_addr ? cfg->listen_addr : "*", port, strerror(errno));
-			goto err;
+			net_log("cannot listen on %s:%d: %s%s",
+			        cfg->listen_addr ? cfg->listen_addr : "*", port, strerror(errno),
+			        cfg->listen_port ? "" : " (dialling only; give --listen PORT)");
+			/* Only an explicit --listen is a must. */
+			if (cfg->listen_port)
+				goto err;
+			snprintf(n->listen, sizeof(n->listen), "none");
+		} else {
+			ev.events = EPOLLIN;
+			ev.data.ptr = &n->lfd;
+			if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->lfd, &ev))
+				goto err;
 		}
-		ev.events = EPOLLIN;
-		ev.data.ptr = &n->lfd;
-		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->lfd, &ev))
-			goto err;
 	} else {
 		snprintf(n->listen, sizeof(n->listen), "none");
 	}

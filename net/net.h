@@ -39,7 +39,7 @@ struct journal;
 struct net_config {
 	const char *db;          /* database directory: keys, peers.json */
 	const char *listen_addr; /* NULL: all addresses */
-	int listen_port;         /* 0: NET_DEFAULT_PORT; -1: do not listen */
+	int listen_port;         /* 0: NET_DEFAULT_PORT (if free); -1: do not listen */
 	const char *const *peers; /* HOST:PORT to dial */
 	size_t npeers;
 };
