@@ -83,7 +83,7 @@ serve(struct fuse_session *se, struct fs *fs, const char *db)
 	}
 	if (fs_attach(fs, j, se))
 		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
-	else if (fuse_session_loop(se) == 0)
+	else if (fuse_session_loop(se) >= 0) /* 0 when unmounted, the signal's number */
 		rc = 0;
 	journal_set_observer(j, NULL, NULL);
 	if (journal_sync(j))
