@@ -799,6 +799,7 @@ write_status(struct net *n)
 
 /* ---- the loop ---- */
 
+/* Timers.  Peers dialled here are newer than t: compare without subtracting. */
 static void
 tick(struct net *n)
 {
@@ -831,15 +832,15 @@ tick(struct net *n)
 			peer_close(n, p, NULL);
 			continue;
 		}
-		if (p->state < P_OPEN && t - p->since > HANDSHAKE_MS) {
+		if (p->state < P_OPEN && t > p->since + HANDSHAKE_MS) {
 			peer_close(n, p, "handshake timed out");
 			continue;
 		}
-		if (t - p->last_rx > NET_DEAD_MS) {
+		if (t > p->last_rx + NET_DEAD_MS) {
 			peer_close(n, p, "dead: no traffic");
 			continue;
 		}
-		if (p->state == P_SYNC && t - p->last_tx > NET_PING_MS) {
+		if (p->state == P_SYNC && t > p->last_tx + NET_PING_MS) {
 			if (msg_empty_encode(MSG_PING, &m, &len) || peer_send(p, m, len) ||
 			    peer_flush(n, p)) {
 				peer_close(n, p, "send failed");
@@ -1017,6 +1018,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 		t->backoff = BACKOFF_MIN_MS;
 		n->ntargets++;
 	}
+	write_status(n); /* before the thread: `blazefs invite` can read it at once */
 	seal_hooks(n->seal, &jc);
 	journal_set_crypto(j, &jc);
 	journal_set_local_hook(j, local_hook, n);
