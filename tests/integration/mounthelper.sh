@@ -1,0 +1,31 @@
+#!/bin/bash
+# mount -t fuse.blazefs and an fstab line, through contrib/mount.fuse.blazefs
+# installed as /sbin/mount.fuse.blazefs (removed again if this test put it there).
+. "$(dirname "$0")/common.bash"
+helper=/sbin/mount.fuse.blazefs
+ours=$(cd "$(dirname "$0")/../.." && pwd)/contrib/mount.fuse.blazefs
+installed=
+if [ ! -e "$helper" ]; then
+	ln -s "$ours" "$helper" || fail "cannot install $helper"
+	installed=1
+fi
+trap '[ -n "$installed" ] && rm -f "$helper"; cleanup' EXIT
+export BLAZEFS
+
+init_db
+mount -t fuse.blazefs -o noatime "$DB" "$MNT" || fail "mount -t fuse.blazefs"
+mountpoint -q "$MNT" || fail "not mounted"
+expect_eq "$(findmnt -n -o FSTYPE "$MNT")" fuse.blazefs "fstype"
+findmnt -n -o OPTIONS "$MNT" | grep -q noatime || fail "noatime not passed on"
+mkdir "$MNT/c" && echo '{"h": 1}' > "$MNT/c/h.json" || fail "write"
+daemon=$(pgrep -f "mount $DB $MNT") || fail "no daemon"
+umount "$MNT" || fail "umount"
+for _ in $(seq 50); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$daemon" 2>/dev/null && fail "the daemon survived umount"
+
+printf '%s %s fuse.blazefs defaults,_netdev,nofail 0 0\n' "$DB" "$MNT" > "$T/fstab"
+mount -T "$T/fstab" "$MNT" || fail "mount through an fstab line"
+expect_eq "$(cat "$MNT/c/h.json")" '{"h": 1}' "read after an fstab mount"
+fusermount3 -u "$MNT" || fail "fusermount3 -u"
+mountpoint -q "$MNT" && fail "still mounted"
+exit 0
