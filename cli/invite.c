@@ -24,8 +24,6 @@
 
 #define INVITE_USAGE "Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT]\n"
 
-int cmd_invite(int argc, char **argv);
-
 /* The listen address of the running mount, from DB/peers.json. */
 static void
 running_address(const char *db, char *out, size_t len)

@@ -33,8 +33,6 @@
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
 #define JOIN_TIMEOUT_MS 15000
 
-int cmd_join(int argc, char **argv);
-
 static int
 dial_blocking(const char *hostport)
 {

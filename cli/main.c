@@ -12,9 +12,10 @@ static const struct {
 	const char *usage;
 } commands[] = {
 	{"init", cmd_init, "DB [--name NAME]"},
-	{"mount", cmd_mount, "DB MNT [-f] [-o FUSEOPT]"},
-	{"invite", cmd_invite, "DB"},
-	{"join", cmd_join, "DB CODE [--peer HOST:PORT]"},
+	{"mount", cmd_mount,
+	 "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... [--no-mdns]"},
+	{"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT]"},
+	{"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]"},
 	{"status", cmd_status, "DB|MNT"},
 };
 

@@ -17,8 +17,11 @@
 #include "cli/cli.h"
 #include "core/journal.h"
 #include "fs/fs.h"
+#include "net/net.h"
 
-#define USAGE "Usage: %s mount DB MNT [-f] [-o FUSEOPT]\n"
+#define USAGE                                                                          \
+	"Usage: %s mount DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen]\n"   \
+	"       [--peer HOST:PORT]... [--no-mdns]   (default: listen on port 7717)\n"
 
 /* Checks that mnt is a directory nothing is mounted on.  Returns 0 or -1. */
 static int
@@ -72,7 +75,7 @@ base_options(const char *db)
 
 /* Serves the mounted session until unmounted or signalled. */
 static int
-serve(struct fuse_session *se, struct fs *fs, const char *db)
+serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config *net)
 {
 	struct journal *j;
 	int rc = 1;
@@ -81,10 +84,18 @@ serve(struct fuse_session *se, struct fs *fs, const char *db)
 		fs_log("%s: cannot open the database: %s", db, strerror(errno));
 		return 1;
 	}
+	/* The network installs the seal hooks: before any local write. */
+	net->db = db;
+	if (net_start(j, net)) {
+		fs_log("%s: cannot start the network: %s", db, strerror(errno));
+		journal_close(j);
+		return 1;
+	}
 	if (fs_attach(fs, j, se))
 		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
 	else if (fuse_session_loop(se) >= 0) /* 0 when unmounted, the signal's number */
 		rc = 0;
+	net_stop();
 	journal_set_observer(j, NULL, NULL);
 	if (journal_sync(j))
 		fs_log("%s: final sync failed: %s", db, strerror(errno));
@@ -101,11 +112,46 @@ cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct journal *j;
 	struct fs *fs = NULL;
+	static const struct option longopts[] = {{"listen", required_argument, NULL, 'L'},
+	                                         {"no-listen", no_argument, NULL, 'N'},
+	                                         {"peer", required_argument, NULL, 'p'},
+	                                         {"no-mdns", no_argument, NULL, 'M'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
+	struct net_config net = {0};
+	const char **peers = NULL;
+	char *laddr = NULL;
 	int c, foreground = 0, rc = 1;
 
 	optind = 1;
-	while ((c = getopt(argc, argv, "fo:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'L':
+			free(laddr);
+			if (net_parse_listen(optarg, &laddr, &net.listen_port)) {
+				fprintf(stderr, "%s mount: --listen %s: want [ADDR:]PORT\n", cli_prog,
+				        optarg);
+				goto out;
+			}
+			net.listen_addr = laddr;
+			break;
+		case 'N':
+			net.listen_port = -1;
+			break;
+		case 'p': {
+			const char **more = realloc(peers, (net.npeers + 1) * sizeof(*peers));
+
+			if (more == NULL) {
+				perror(cli_prog);
+				goto out;
+			}
+			peers = more;
+			peers[net.npeers++] = optarg;
+			net.peers = peers;
+			break;
+		}
+		case 'M':
+			break; /* mDNS discovery is not built yet: static peers only */
 		case 'f':
 			foreground = 1;
 			break;
@@ -168,7 +214,7 @@ cmd_mount(int argc, char **argv)
 		fs_log("cannot daemonize");
 		goto out_unmount;
 	}
-	rc = serve(se, fs, db);
+	rc = serve(se, fs, db, &net);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
@@ -180,5 +226,7 @@ out:
 	fuse_opt_free_args(&args);
 	free(base);
 	free(opts);
+	free(peers);
+	free(laddr);
 	return rc;
 }

@@ -17,8 +17,6 @@
 #include "core/change.h"
 #include "core/journal.h"
 
-int cmd_status(int argc, char **argv);
-
 /* The running mount's peers.json, or NULL if no mount of DB runs. */
 static json_t *
 running(const char *db)
