@@ -1,7 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <lmdb.h>
@@ -15,6 +19,7 @@
 #define FIELD_INLINE_MAX 100                /* longer field names are hashed in keys */
 #define REGKEY_MAX 512
 #define MAX_GROW 16
+#define BATCH_MS 2 /* the longest a local write waits to be committed */
 
 struct journal {
 	MDB_env *env;
@@ -30,6 +35,13 @@ struct journal {
 	void *observer_ctx;
 	void (*on_local)(void *ctx);
 	void *on_local_ctx;
+	/* JOURNAL_BATCH: owned by the thread that opened the journal. */
+	pid_t owner;
+	int walfd;         /* the write-ahead file, -1 without batching */
+	off_t wal_len;
+	MDB_txn *batch;    /* open write transaction holding local writes */
+	uint64_t batch_ms; /* when it began (monotonic) */
+	int batch_local;   /* it holds a local change */
 };
 
 static size_t initial_mapsize;
@@ -828,14 +840,373 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 	}
 }
 
-/* Read transactions: MDB_NOTLS lets any thread hold one. */
+/* A read transaction of what is committed: MDB_NOTLS lets any thread hold
+ * one.  The network side reads only these (D4). */
 static int
-jn_read_begin(struct journal *j, MDB_txn **txn)
+jn_snapshot(struct journal *j, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
 
 	if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(j->env, 0)) == 0)
 		rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
+	return rc;
+}
+
+/* The calling thread's id, cached (no thread library in core/). */
+static pid_t
+jn_tid(void)
+{
+	static __thread pid_t tid;
+
+	if (tid == 0)
+		tid = gettid();
+	return tid;
+}
+
+static int
+jn_owner(const struct journal *j)
+{
+	return j->walfd >= 0 && j->owner == jn_tid();
+}
+
+/* Reads of the owner see its open batch: every write is visible at once. */
+static int
+jn_read_begin(struct journal *j, MDB_txn **txn)
+{
+	if (j->batch != NULL && jn_owner(j)) {
+		*txn = j->batch;
+		return 0;
+	}
+	return jn_snapshot(j, txn);
+}
+
+static void
+jn_read_end(struct journal *j, MDB_txn *txn)
+{
+	if (txn != j->batch)
+		mdb_txn_abort(txn);
+}
+
+/* ---- batching: local writes share one transaction for BATCH_MS ---- */
+
+/*
+ * With JOURNAL_BATCH, the owner's local writes run as nested transactions of
+ * one open write transaction, committed at most BATCH_MS later (or at
+ * journal_flush / journal_sync): one fdatasync for many writes.  Each write
+ * is first appended to the write-ahead file DB/wal (write(2), no fsync), so a
+ * write whose call returned survives a crash of the process (D1); a reopen
+ * replays the file unless its batch was committed.  The network side reads
+ * committed snapshots only, and only after they are synced (D4).
+ *
+ * WAL entry: u32 body length | 16-byte BLAKE2b of body | body, where body is
+ * u8 op | args (u32 length + bytes each).  The first entry of a batch is 'B'
+ * with the batch's LMDB transaction id.
+ */
+struct wal_arg {
+	const void *p;
+	size_t n;
+};
+
+#define WAL_MAX_ARGS 4
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+wal_append(struct journal *j, char op, const struct wal_arg *a, int na)
+{
+	size_t n = 1, off, i;
+	uint8_t *b;
+	ssize_t w;
+	int rc = 0;
+
+	for (i = 0; i < (size_t)na; i++)
+		n += 4 + a[i].n;
+	if ((b = malloc(20 + n)) == NULL)
+		return ENOMEM;
+	be32(b, (uint32_t)n);
+	b[20] = (uint8_t)op;
+	for (off = 21, i = 0; i < (size_t)na; i++) {
+		be32(b + off, (uint32_t)a[i].n);
+		memcpy(b + off + 4, a[i].p, a[i].n);
+		off += 4 + a[i].n;
+	}
+	crypto_generichash(b + 4, 16, b + 20, n, NULL, 0);
+	for (off = 0; off < 20 + n; off += (size_t)w) {
+		if ((w = write(j->walfd, b + off, 20 + n - off)) < 0) {
+			rc = errno;
+			/* A torn entry would hide the ones after it: cut it off. */
+			if (ftruncate(j->walfd, j->wal_len) != 0)
+				rc = EIO;
+			break;
+		}
+	}
+	if (rc == 0)
+		j->wal_len += (off_t)(20 + n);
+	free(b);
+	return rc;
+}
+
+/* Commits the open batch.  Returns 0 or an LMDB code / errno. */
+static int
+jn_flush(struct journal *j)
+{
+	int rc, local = j->batch_local;
+
+	if (j->batch == NULL)
+		return 0;
+	rc = mdb_txn_commit(j->batch);
+	j->batch = NULL;
+	j->batch_local = 0;
+	if (rc)
+		return rc; /* the wal keeps the writes for the next open */
+	__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
+	if (ftruncate(j->walfd, 0) == 0)
+		j->wal_len = 0;
+	if (local && j->on_local != NULL)
+		j->on_local(j->on_local_ctx);
+	return 0;
+}
+
+static int
+jn_batch_begin(struct journal *j)
+{
+	uint8_t id[8];
+	struct wal_arg a = {id, 8};
+	int rc;
+
+	if ((rc = mdb_txn_begin(j->env, NULL, 0, &j->batch)) == MDB_MAP_RESIZED) {
+		if ((rc = mdb_env_set_mapsize(j->env, 0)) == 0)
+			rc = mdb_txn_begin(j->env, NULL, 0, &j->batch);
+	}
+	if (rc) {
+		j->batch = NULL;
+		return rc;
+	}
+	j->batch_ms = mono_ms();
+	be64(id, (uint64_t)mdb_txn_id(j->batch));
+	if (ftruncate(j->walfd, 0) == 0)
+		j->wal_len = 0;
+	if ((rc = wal_append(j, 'B', &a, 1))) {
+		mdb_txn_abort(j->batch);
+		j->batch = NULL;
+	}
+	return rc;
+}
+
+/*
+ * A local write: in the owner's batch (logged to the wal first) or, for
+ * other threads and without batching, in a transaction of its own.
+ */
+static int
+jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg *wa, int nwa)
+{
+	MDB_envinfo info;
+	MDB_txn *child;
+	off_t mark;
+	int rc, tries;
+
+	if (!jn_owner(j))
+		return jn_write(j, fn, arg);
+	for (tries = 0;; tries++) {
+		if (j->batch == NULL && (rc = jn_batch_begin(j)))
+			return jn_errno(rc);
+		if ((rc = mdb_txn_begin(j->env, j->batch, 0, &child)))
+			return jn_errno(rc);
+		j->local_commit = 0;
+		mark = j->wal_len;
+		if ((rc = fn(j, child, arg)) < 0 && rc > -1000) {
+			mdb_txn_abort(child);
+			return 0;
+		}
+		if (rc == 0)
+			rc = wal_append(j, op, wa, nwa);
+		if (rc == 0) {
+			if ((rc = mdb_txn_commit(child)) && ftruncate(j->walfd, mark) == 0)
+				j->wal_len = mark;
+		} else {
+			mdb_txn_abort(child);
+		}
+		if (rc == 0)
+			j->batch_local |= j->local_commit;
+		if (rc != MDB_MAP_FULL || tries >= MAX_GROW)
+			return jn_errno(rc);
+		/* Commit what the batch holds, then grow the map and retry. */
+		if (mark > 0 && ftruncate(j->walfd, mark) == 0)
+			j->wal_len = mark;
+		if ((rc = jn_flush(j)) || (rc = mdb_env_info(j->env, &info)) ||
+		    (rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2)))
+			return jn_errno(rc);
+	}
+}
+
+int
+journal_flush(struct journal *j)
+{
+	if (!jn_owner(j))
+		return 0;
+	return jn_errno(jn_flush(j));
+}
+
+int
+journal_batch_due(struct journal *j)
+{
+	uint64_t age;
+
+	if (j->batch == NULL || !jn_owner(j))
+		return -1;
+	age = mono_ms() - j->batch_ms;
+	return age >= BATCH_MS ? 0 : (int)(BATCH_MS - age);
+}
+
+/* Reads a u32-length-prefixed argument as a NUL-terminated copy. */
+static char *
+wal_str(const uint8_t **p, const uint8_t *end, size_t *len)
+{
+	uint32_t n;
+	char *s;
+
+	if (end - *p < 4 || (n = get32(*p)) > (size_t)(end - *p - 4))
+		return NULL;
+	if ((s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	memcpy(s, *p + 4, n);
+	s[n] = '\0';
+	*p += 4 + n;
+	if (len != NULL)
+		*len = n;
+	return s;
+}
+
+/* Re-runs one logged write (each in a transaction of its own). */
+static void
+wal_replay_one(struct journal *j, const uint8_t *p, const uint8_t *end)
+{
+	char op = (char)*p++, *a[WAL_MAX_ARGS] = {0};
+	size_t len[WAL_MAX_ARGS] = {0};
+	const char *why;
+	int i, n;
+
+	for (n = 0; n < WAL_MAX_ARGS && p < end; n++)
+		if ((a[n] = wal_str(&p, end, &len[n])) == NULL)
+			goto out;
+	switch (op) {
+	case 'W':
+		if (n == 3)
+			journal_write_record(j, a[0], a[1], a[2], len[2], &why);
+		break;
+	case 'V':
+		if (n == 2)
+			journal_write_device(j, a[0], a[1], &why);
+		break;
+	case 'D':
+		if (n == 2)
+			journal_delete_record(j, a[0], a[1]);
+		break;
+	case 'R':
+		if (n == 4)
+			journal_rename_record(j, a[0], a[1], a[2], a[3]);
+		break;
+	case 'M':
+		if (n == 1)
+			journal_mkcol(j, a[0]);
+		break;
+	case 'X':
+		if (n == 1)
+			journal_rmcol(j, a[0]);
+		break;
+	case 'P':
+		if (n == 2)
+			journal_meta_put(j, a[0], a[1], len[1]);
+		break;
+	case 'J':
+		if (n == 4)
+			journal_reject_put(j, a[0], a[1], a[2], a[3], len[3]);
+		break;
+	case 'K':
+		if (n == 2)
+			journal_reject_del(j, a[0], a[1]);
+		break;
+	}
+out:
+	for (i = 0; i < WAL_MAX_ARGS; i++)
+		free(a[i]);
+}
+
+/*
+ * Replays the wal if its batch never reached LMDB (the process died before
+ * the commit), then empties it.  Entries after a damaged one are dropped.
+ */
+static int
+wal_recover(struct journal *j, const char *dir)
+{
+	MDB_envinfo info;
+	struct stat st;
+	uint8_t *b = NULL, h[16];
+	char *path;
+	size_t off, n;
+	ssize_t r;
+	int fd, rc = 0;
+
+	if (asprintf(&path, "%s/wal", dir) < 0)
+		return ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return errno;
+	/* A running mount owns its wal (and holds this lock): leave it be. */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		if (errno != EWOULDBLOCK)
+			return errno;
+		if (j->flags & JOURNAL_BATCH)
+			return EBUSY;
+		return 0;
+	}
+	if (fstat(fd, &st) != 0 || (b = malloc((size_t)st.st_size + 1)) == NULL) {
+		rc = errno ? errno : ENOMEM;
+		goto out;
+	}
+	for (off = 0; off < (size_t)st.st_size; off += (size_t)r)
+		if ((r = pread(fd, b + off, (size_t)st.st_size - off, (off_t)off)) <= 0)
+			break;
+	n = off;
+	if ((rc = mdb_env_info(j->env, &info)))
+		goto out;
+	for (off = 0; n - off >= 21; off += 20 + get32(b + off)) {
+		size_t bl = get32(b + off);
+
+		if (bl == 0 || bl > n - off - 20)
+			break;
+		crypto_generichash(h, 16, b + off + 20, bl, NULL, 0);
+		if (memcmp(h, b + off + 4, 16) != 0)
+			break;
+		if (off == 0) {
+			/* 'B' id: replay only if that transaction never committed. */
+			if (b[20] != 'B' || bl != 13 || get64(b + 25) <= info.me_last_txnid)
+				break;
+			continue;
+		}
+		wal_replay_one(j, b + off + 20, b + off + 20 + bl);
+	}
+	if (ftruncate(fd, 0) != 0)
+		rc = errno;
+	else
+		rc = mdb_env_sync(j->env, 1);
+out:
+	free(b);
+	if (rc == 0 && (j->flags & JOURNAL_BATCH)) {
+		j->walfd = fd;
+		j->owner = jn_tid();
+	} else {
+		close(fd);
+	}
 	return rc;
 }
 
@@ -885,6 +1256,7 @@ jn_env(const char *dir, int flags, unsigned int create)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
 	j->flags = flags;
+	j->walfd = -1;
 	if (flags & JOURNAL_NOSYNC)
 		ef |= MDB_NOSYNC;
 	else
@@ -1009,6 +1381,8 @@ journal_open(const char *dir, int flags)
 	if (jn_meta_get(j, txn, "hlc", &v) == 0 && v.mv_size == 8)
 		j->clock.last = get64(v.mv_data);
 	mdb_txn_abort(txn);
+	if (!(flags & JOURNAL_RDONLY) && (rc = wal_recover(j, dir)))
+		goto err;
 	return j;
 err:
 	mdb_env_close(j->env);
@@ -1022,6 +1396,10 @@ journal_close(struct journal *j)
 {
 	if (j == NULL)
 		return;
+	if (jn_owner(j))
+		jn_flush(j);
+	if (j->walfd >= 0)
+		close(j->walfd);
 	if (!(j->flags & JOURNAL_RDONLY))
 		mdb_env_sync(j->env, 1);
 	mdb_env_close(j->env);
@@ -1073,6 +1451,8 @@ journal_sync(struct journal *j)
 
 	if (j->flags & JOURNAL_RDONLY)
 		return 0;
+	if (jn_owner(j) && (rc = jn_flush(j)))
+		return jn_errno(rc);
 	__atomic_store_n(&j->unsynced, 0, __ATOMIC_RELEASE);
 	if ((rc = mdb_env_sync(j->env, 1))) {
 		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
@@ -1101,8 +1481,9 @@ int
 journal_meta_put(struct journal *j, const char *key, const void *v, size_t len)
 {
 	struct meta_arg a = {key, v, len};
+	struct wal_arg w[2] = {{key, strlen(key)}, {v, len}};
 
-	return jn_write(j, meta_put_fn, &a);
+	return jn_local(j, meta_put_fn, &a, 'P', w, 2);
 }
 
 int
@@ -1125,7 +1506,7 @@ journal_meta_get(struct journal *j, const char *key, void **out, size_t *len)
 			*len = v.mv_size;
 		}
 	}
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	return jn_errno(rc);
 }
 
@@ -1332,18 +1713,21 @@ jn_names_valid(const char *coll, const char *rec)
 	return 0;
 }
 
+/* op 'W' (a record) or 'V' (a device: coll is .devices, not logged). */
 static int
 jn_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
-                size_t len, const char **why)
+                size_t len, const char **why, char op)
 {
 	struct write_arg a = {coll, rec, NULL, NULL, NULL, buf, len};
+	struct wal_arg all[3] = {{coll, strlen(coll)}, {rec, strlen(rec)}, {buf, len}};
+	const struct wal_arg *w = op == 'W' ? all : all + 1;
 	json_t *obj;
 	int rc;
 
 	if ((obj = record_parse(buf, len, why)) == NULL)
 		return -1;
 	a.obj = obj;
-	rc = jn_write(j, write_fn, &a);
+	rc = jn_local(j, write_fn, &a, op, w, 3);
 	json_decref(obj);
 	return rc;
 }
@@ -1357,7 +1741,7 @@ journal_write_record(struct journal *j, const char *coll, const char *rec, const
 		*why = "invalid name";
 		return -1;
 	}
-	return jn_write_record(j, coll, rec, buf, len, why);
+	return jn_write_record(j, coll, rec, buf, len, why, 'W');
 }
 
 int
@@ -1371,7 +1755,7 @@ journal_write_device(struct journal *j, const char *devid, const char *json, con
 		errno = EINVAL;
 		return -1;
 	}
-	return jn_write_record(j, ".devices", devid, json, strlen(json), why);
+	return jn_write_record(j, ".devices", devid, json, strlen(json), why, 'V');
 }
 
 /* Deleting a record also drops its rejected bytes; either must exist. */
@@ -1404,10 +1788,11 @@ int
 journal_delete_record(struct journal *j, const char *coll, const char *rec)
 {
 	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, 0};
+	struct wal_arg w[2] = {{coll, strlen(coll)}, {rec, strlen(rec)}};
 
 	if (jn_names_valid(coll, rec))
 		return -1;
-	return jn_write(j, delete_fn, &a);
+	return jn_local(j, delete_fn, &a, 'D', w, 2);
 }
 
 /* The visible bytes of a record: raw if kept, else canonical. */
@@ -1470,12 +1855,13 @@ journal_rename_record(struct journal *j, const char *c1, const char *r1, const c
                       const char *r2)
 {
 	struct write_arg a = {c1, r1, c2, r2, NULL, NULL, 0};
+	struct wal_arg w[4] = {{c1, strlen(c1)}, {r1, strlen(r1)}, {c2, strlen(c2)}, {r2, strlen(r2)}};
 
 	if (jn_names_valid(c1, r1) || jn_names_valid(c2, r2))
 		return -1;
 	if (strcmp(c1, c2) == 0 && strcmp(r1, r2) == 0)
 		return journal_stat_record(j, c1, r1, &(struct journal_stat){0});
-	return jn_write(j, rename_fn, &a);
+	return jn_local(j, rename_fn, &a, 'R', w, 4);
 }
 
 static int
@@ -1502,10 +1888,11 @@ int
 journal_mkcol(struct journal *j, const char *coll)
 {
 	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, 0};
+	struct wal_arg w = {coll, strlen(coll)};
 
 	if (jn_names_valid(coll, NULL))
 		return -1;
-	return jn_write(j, mkcol_fn, &a);
+	return jn_local(j, mkcol_fn, &a, 'M', &w, 1);
 }
 
 /* Does coll hold any record? 1, 0, or an error code < 0. */
@@ -1557,10 +1944,11 @@ int
 journal_rmcol(struct journal *j, const char *coll)
 {
 	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, 0};
+	struct wal_arg w = {coll, strlen(coll)};
 
 	if (jn_names_valid(coll, NULL))
 		return -1;
-	return jn_write(j, rmcol_fn, &a);
+	return jn_local(j, rmcol_fn, &a, 'X', &w, 1);
 }
 
 /* ---- reads ---- */
@@ -1582,7 +1970,7 @@ journal_stat_record(struct journal *j, const char *coll, const char *rec,
 		st->version = get64(v.mv_data);
 		st->mtime_ms = hlc_ms(st->version);
 	}
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	return jn_errno(rc);
 }
 
@@ -1608,7 +1996,7 @@ journal_read_record(struct journal *j, const char *coll, const char *rec, char *
 			(*buf)[*len] = '\0';
 		}
 	}
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	return jn_errno(rc);
 }
 
@@ -1622,7 +2010,7 @@ journal_col_exists(struct journal *j, const char *coll)
 	if ((rc = jn_read_begin(j, &txn)))
 		return jn_errno(rc);
 	rc = mdb_get(txn, j->cols, &key, &v);
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	return rc ? jn_errno(rc) : 1;
@@ -1654,7 +2042,7 @@ jn_list(struct journal *j, MDB_dbi db, const uint8_t *prefix, size_t pl, const c
 	if ((rc = jn_read_begin(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_cursor_open(txn, db, &cur))) {
-		mdb_txn_abort(txn);
+		jn_read_end(j, txn);
 		return jn_errno(rc);
 	}
 	while ((rc = mdb_cursor_get(cur, &key, &v, op)) == 0) {
@@ -1671,7 +2059,7 @@ jn_list(struct journal *j, MDB_dbi db, const uint8_t *prefix, size_t pl, const c
 			break;
 	}
 	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	return rc == MDB_NOTFOUND ? 0 : jn_errno(rc);
 }
 
@@ -1709,7 +2097,7 @@ journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nc
 				*nconflicts = st.ms_entries;
 		}
 	}
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	return jn_errno(rc);
 }
 
@@ -1771,7 +2159,7 @@ journal_conflicts_json(struct journal *j, const char *coll, const char *rec)
 	if ((rc = jn_read_begin(j, &txn)))
 		goto out;
 	if ((rc = mdb_cursor_open(txn, j->conflicts, &cur))) {
-		mdb_txn_abort(txn);
+		jn_read_end(j, txn);
 		goto out;
 	}
 	k = val(p, pl);
@@ -1788,7 +2176,7 @@ journal_conflicts_json(struct journal *j, const char *coll, const char *rec)
 		reg_clear(&r);
 	}
 	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	rc = rc == MDB_NOTFOUND ? 0 : rc;
 out:
 	if (rc == 0)
@@ -1831,10 +2219,11 @@ journal_reject_put(struct journal *j, const char *coll, const char *rec, const c
                    const char *buf, size_t len)
 {
 	struct reject_arg a = {coll, rec, why, buf, len};
+	struct wal_arg w[4] = {{coll, strlen(coll)}, {rec, strlen(rec)}, {why, strlen(why)}, {buf, len}};
 
 	if (jn_names_valid(coll, rec))
 		return -1;
-	return jn_write(j, reject_put_fn, &a);
+	return jn_local(j, reject_put_fn, &a, 'J', w, 4);
 }
 
 int
@@ -1868,7 +2257,7 @@ journal_reject_get(struct journal *j, const char *coll, const char *rec, char **
 			(*buf)[*len] = '\0';
 		}
 	}
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	if (rc) {
 		free(*why);
 		free(*buf);
@@ -1890,10 +2279,11 @@ int
 journal_reject_del(struct journal *j, const char *coll, const char *rec)
 {
 	struct reject_arg a = {coll, rec, NULL, NULL, 0};
+	struct wal_arg w[2] = {{coll, strlen(coll)}, {rec, strlen(rec)}};
 
 	if (jn_names_valid(coll, rec))
 		return -1;
-	return jn_write(j, reject_del_fn, &a);
+	return jn_local(j, reject_del_fn, &a, 'K', w, 2);
 }
 
 char *
@@ -1911,7 +2301,7 @@ journal_rejects_json(struct journal *j)
 	if ((rc = jn_read_begin(j, &txn)))
 		goto out;
 	if ((rc = mdb_cursor_open(txn, j->rejects, &cur))) {
-		mdb_txn_abort(txn);
+		jn_read_end(j, txn);
 		goto out;
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
@@ -1929,7 +2319,7 @@ journal_rejects_json(struct journal *j)
 		json_array_append_new(arr, o);
 	}
 	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	jn_read_end(j, txn);
 	rc = rc == MDB_NOTFOUND ? 0 : rc;
 out:
 	if (rc == 0)
@@ -1951,7 +2341,7 @@ journal_vv(struct journal *j, struct vv *out)
 	int rc, op = MDB_FIRST;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = jn_read_begin(j, &txn)))
+	if ((rc = jn_snapshot(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_cursor_open(txn, j->vv, &cur)) == 0) {
 		while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
@@ -2049,10 +2439,15 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
 	long count = 0;
 	int rc, op = MDB_FIRST, stop = 0;
 
-	/* D4: nothing leaves this device before it is durable here. */
-	if (__atomic_load_n(&j->unsynced, __ATOMIC_ACQUIRE) && journal_sync(j))
-		return -1;
-	if ((rc = jn_read_begin(j, &txn)))
+	/* D4: nothing leaves this device before it is durable here (and the
+	 * snapshot below holds only what this sync covers or later commits,
+	 * which mark unsynced again). */
+	if (__atomic_exchange_n(&j->unsynced, 0, __ATOMIC_ACQ_REL) &&
+	    (rc = mdb_env_sync(j->env, 1))) {
+		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
+		return jn_errno(rc);
+	}
+	if ((rc = jn_snapshot(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_cursor_open(txn, j->vv, &vc)) || (rc = mdb_cursor_open(txn, j->changes, &cc)))
 		goto out;
@@ -2108,7 +2503,7 @@ journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **b
 	*len = 0;
 	be64(id, origin);
 	be64(id + 8, seq);
-	if ((rc = jn_read_begin(j, &txn)))
+	if ((rc = jn_snapshot(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_get(txn, j->changes, &k, &v)) == 0) {
 		if ((*blob = malloc(v.mv_size)) == NULL) {

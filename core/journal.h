@@ -19,11 +19,12 @@
  * 100 bytes) or G+BLAKE2b(field); the register value starts with the field
  * name.  superseded is a dupsort db.
  *
- * Durability (DESIGN §3): commits flush data pages (MDB_NOMETASYNC), so a
- * write whose call returned survives a crash of the process (D1) and the
- * database is never corrupted (D3); journal_sync() flushes the meta page too
- * (D2), and journal_missing() only hands out changes after a journal_sync()
- * (D4).  MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
+ * Durability (DESIGN §3): commits flush data pages (MDB_NOMETASYNC), so the
+ * database is never corrupted (D3); a write whose call returned survives a
+ * crash of the process (D1: committed, or logged to DB/wal with
+ * JOURNAL_BATCH); journal_sync() commits and flushes the meta page too (D2),
+ * and journal_missing() syncs before it hands out changes (D4).
+ * MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
  *
  * Errors: functions return 0 (or a count) or -1 with errno; LMDB codes map
  * to errno in one place: MDB_NOTFOUND -> ENOENT, MDB_MAP_FULL -> ENOSPC, else
@@ -41,6 +42,7 @@ struct journal;
 
 #define JOURNAL_NOSYNC 0x1 /* tests and benchmarks of the floor only: no fsync */
 #define JOURNAL_RDONLY 0x2 /* read-only (status, log, export) */
+#define JOURNAL_BATCH 0x4  /* group the opening thread's writes (see journal_flush) */
 
 /* A version vector: sorted by origin, no duplicates. */
 struct vv {
@@ -103,6 +105,19 @@ void journal_set_observer(struct journal *j, journal_observer *cb, void *ctx);
 
 /* Flushes everything to disk (D2).  Returns 0 or -1. */
 int journal_sync(struct journal *j);
+
+/*
+ * With JOURNAL_BATCH, the writes of the thread that opened the journal (the
+ * owner) share one LMDB transaction, committed at most a few milliseconds
+ * later: each is logged to DB/wal before its call returns, so a crash of the
+ * process loses none (D1) and a reopen replays them.  The owner calls
+ * journal_batch_due() for how many milliseconds remain before it must call
+ * journal_flush() (-1: nothing pending).  Other threads' calls never see or
+ * join the batch: their writes wait for it to be committed.
+ */
+int journal_batch_due(struct journal *j);
+/* Commits the owner's batch (no fsync: journal_sync does that). 0 or -1. */
+int journal_flush(struct journal *j);
 
 /* Local metadata (not synced): small values by key. */
 int journal_meta_put(struct journal *j, const char *key, const void *val, size_t len);

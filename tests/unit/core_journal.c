@@ -1,4 +1,7 @@
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/unit/core_test.h"
 
@@ -710,8 +713,112 @@ test_map_grows_when_full(void **state)
 		put(d.j, "c", rec, json);
 	}
 	expect(d.j, "c", "r1999", json);
+	/* The same inside a batch: it is committed, the map grows, it goes on. */
+	journal_close(d.j);
+	journal_set_initial_mapsize(256 * 1024);
+	assert_non_null(d.j = journal_open(d.dir, JOURNAL_BATCH | JOURNAL_NOSYNC));
+	for (i = 2000; i < 4000; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		put(d.j, "c", rec, json);
+	}
+	expect(d.j, "c", "r3999", json);
+	expect(d.j, "c", "r5", json);
 	db_close(&d);
 	journal_set_initial_mapsize(0);
+}
+
+static void
+test_batch_reads_see_writes_at_once(void **state)
+{
+	uint8_t dbid[32] = {1};
+	struct journal *j;
+	struct vv v;
+	char *dir = test_tmpdir();
+
+	(void)state;
+	assert_int_equal(journal_create(dir, 1, dbid), 0);
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	assert_int_equal(journal_batch_due(j), -1);
+	put(j, "c", "r", "{\"a\":1}");
+	expect(j, "c", "r", "{\"a\":1}");
+	assert_int_equal(journal_col_exists(j, "c"), 1);
+	assert_true(journal_batch_due(j) >= 0);
+	/* The network side sees only committed changes. */
+	assert_int_equal(journal_vv(j, &v), 0);
+	assert_int_equal(vv_get(&v, 1), 0);
+	vv_clear(&v);
+	assert_int_equal(journal_flush(j), 0);
+	assert_int_equal(journal_batch_due(j), -1);
+	assert_int_equal(journal_vv(j, &v), 0);
+	assert_int_equal(vv_get(&v, 1), 1);
+	vv_clear(&v);
+	/* A failed write inside a batch leaves the batch's other writes. */
+	put(j, "c", "r2", "{\"b\":2}");
+	assert_int_equal(journal_mkcol(j, "c"), -1);
+	expect(j, "c", "r2", "{\"b\":2}");
+	journal_close(j);
+	test_rmdir(dir);
+}
+
+static void
+test_batch_survives_kill_9(void **state)
+{
+	uint8_t dbid[32] = {1};
+	char *dir = test_tmpdir(), rec[16], json[64], *buf, *why;
+	struct journal *j;
+	size_t len;
+	pid_t pid;
+	int status, i;
+
+	(void)state;
+	assert_int_equal(journal_create(dir, 1, dbid), 0);
+	if ((pid = fork()) == 0) {
+		/* The child writes, then dies without committing its batch. */
+		if ((j = journal_open(dir, JOURNAL_BATCH)) == NULL)
+			_exit(1);
+		for (i = 0; i < 300; i++) {
+			const char *w;
+
+			snprintf(rec, sizeof(rec), "r%d", i);
+			snprintf(json, sizeof(json), "{\"i\": %d}", i);
+			if (journal_write_record(j, "c", rec, json, strlen(json), &w))
+				_exit(1);
+			if (i % 50 == 0 && journal_flush(j))
+				_exit(1);
+		}
+		journal_delete_record(j, "c", "r7");
+		journal_reject_put(j, "c", "r8", "invalid JSON", "{oops", 5);
+		kill(getpid(), SIGKILL);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	for (i = 0; i < 300; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		snprintf(json, sizeof(json), "{\"i\": %d}", i);
+		expect(j, "c", rec, i == 7 ? NULL : json);
+	}
+	assert_int_equal(journal_reject_get(j, "c", "r8", &buf, &len, &why), 0);
+	assert_string_equal(buf, "{oops");
+	free(buf);
+	free(why);
+	/* A second mount of the same database is refused while one runs. */
+	if ((pid = fork()) == 0)
+		_exit(journal_open(dir, JOURNAL_BATCH) == NULL && errno == EBUSY ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	journal_close(j);
+	/* Replaying is idempotent: the changes were made once. */
+	assert_non_null(j = journal_open(dir, 0));
+	{
+		struct vv v;
+
+		assert_int_equal(journal_vv(j, &v), 0);
+		assert_int_equal(vv_get(&v, 1), 301);
+		vv_clear(&v);
+	}
+	journal_close(j);
+	test_rmdir(dir);
 }
 
 int
@@ -733,6 +840,8 @@ main(void)
 	    cmocka_unit_test(test_property_any_order_converges),
 	    cmocka_unit_test(test_100k_records_reopen_identical),
 	    cmocka_unit_test(test_map_grows_when_full),
+	    cmocka_unit_test(test_batch_reads_see_writes_at_once),
+	    cmocka_unit_test(test_batch_survives_kill_9),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
