@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "core/journal.h"
 #include "fs/fs.h"
+#include "fs/loop.h"
 #include "net/net.h"
 
 #define USAGE                                                                          \
@@ -80,8 +81,9 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 	struct journal *j;
 	int rc = 1;
 
-	if ((j = journal_open(db, 0)) == NULL) {
-		fs_log("%s: cannot open the database: %s", db, strerror(errno));
+	if ((j = journal_open(db, JOURNAL_BATCH)) == NULL) {
+		fs_log("%s: cannot open the database: %s", db,
+		       errno == EBUSY ? "it is mounted already" : strerror(errno));
 		return 1;
 	}
 	/* The network installs the seal hooks: before any local write. */
@@ -93,7 +95,7 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 	}
 	if (fs_attach(fs, j, se))
 		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
-	else if (fuse_session_loop(se) >= 0) /* 0 when unmounted, the signal's number */
+	else if (fs_loop(se, j) == 0)
 		rc = 0;
 	net_stop();
 	journal_set_observer(j, NULL, NULL);
