@@ -48,8 +48,16 @@
 #define XATTR_CONFLICTS "user.blazefs.conflicts"
 #define XATTR_VERSION "user.blazefs.version"
 
+/* Every open file and directory, so that shutdown frees what the kernel
+ * never released. */
+struct fs_open {
+	struct fs_open *prev, *next;
+	int is_dir;
+};
+
 struct fs {
 	struct fs_table t;
+	struct fs_open opens; /* list head; fuse thread only */
 	struct journal *j;
 	struct fuse_session *se;
 	char *db;
@@ -61,6 +69,7 @@ struct fs {
 
 /* An open file. */
 struct fs_handle {
+	struct fs_open link;
 	enum fs_kind kind; /* what the node was at open: it may be renamed since */
 	int fd;            /* scratch */
 	int append;        /* record opened with O_APPEND */
@@ -80,6 +89,7 @@ enum { PH_DOT, PH_DOTDOT, PH_META, PH_LIST, PH_SCRATCH, PH_END };
 /* An open directory: scratch names (type byte + name) and the positions after
  * each entry of the last reply, so the kernel may resume anywhere in it. */
 struct fs_dir {
+	struct fs_open link;
 	char **scratch;
 	size_t nscratch;
 	struct dpos *marks;
@@ -97,6 +107,23 @@ fs_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsyslog(LOG_NOTICE, fmt, ap);
 	va_end(ap);
+}
+
+static void
+open_link(struct fs *fs, struct fs_open *o, int is_dir)
+{
+	o->is_dir = is_dir;
+	o->next = fs->opens.next;
+	o->prev = &fs->opens;
+	o->next->prev = o;
+	fs->opens.next = o;
+}
+
+static void
+open_unlink(struct fs_open *o)
+{
+	o->prev->next = o->next;
+	o->next->prev = o->prev;
 }
 
 static struct fs *
@@ -761,6 +788,8 @@ dir_free(struct fs_dir *d)
 {
 	if (d == NULL)
 		return;
+	if (d->link.next)
+		open_unlink(&d->link);
 	for (size_t i = 0; i < d->nscratch; i++)
 		free(d->scratch[i]);
 	free(d->scratch);
@@ -817,6 +846,7 @@ fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	open_link(fs, &d->link, 1);
 	if (n->kind == FS_COLL)
 		r = dir_load_scratch(fs, d, n->name);
 	if (r) {
@@ -1007,17 +1037,28 @@ fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* ---- files ---- */
 
 static int
-handle_new(struct fuse_file_info *fi, enum fs_kind kind, int fd)
+handle_new(struct fs *fs, struct fuse_file_info *fi, enum fs_kind kind, int fd)
 {
 	struct fs_handle *h = calloc(1, sizeof(*h));
 
 	if (h == NULL)
 		return ENOMEM;
+	open_link(fs, &h->link, 0);
 	h->kind = kind;
 	h->fd = fd;
 	h->append = (fi->flags & O_APPEND) != 0;
 	fi->fh = (uintptr_t)h;
 	return 0;
+}
+
+static void
+handle_free(struct fs_handle *h)
+{
+	open_unlink(&h->link);
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h->text);
+	free(h);
 }
 
 /* Closes the handle in fi of node n (NULL if forgotten). */
@@ -1030,10 +1071,7 @@ handle_close(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 		record_unhold(fs, n);
 		fs_node_release(&fs->t, n);
 	}
-	if (h->fd >= 0)
-		close(h->fd);
-	free(h->text);
-	free(h);
+	handle_free(h);
 }
 
 static int
@@ -1049,7 +1087,7 @@ scratch_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi, mode_t
 		return e;
 	if ((fd = openat(fs->scratchfd, path, fi->flags & ~O_NOCTTY, mode)) < 0)
 		return errno;
-	if ((e = handle_new(fi, FS_SCRATCH, fd)) != 0)
+	if ((e = handle_new(fs, fi, FS_SCRATCH, fd)) != 0)
 		close(fd);
 	return e;
 }
@@ -1076,7 +1114,7 @@ record_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi, int cre
 		n->dirty = 1;
 		keep = 0;
 	}
-	if ((e = handle_new(fi, FS_RECORD, -1)) != 0) {
+	if ((e = handle_new(fs, fi, FS_RECORD, -1)) != 0) {
 		record_unhold(fs, n);
 		return e;
 	}
@@ -1098,11 +1136,11 @@ do_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi)
 	case FS_METAFILE:
 		if ((fi->flags & O_ACCMODE) != O_RDONLY)
 			return EROFS;
-		if ((e = handle_new(fi, FS_METAFILE, -1)) != 0)
+		if ((e = handle_new(fs, fi, FS_METAFILE, -1)) != 0)
 			return e;
 		h = handle_of(fi);
 		if ((e = meta_text(fs, n->name, &h->text, &h->len)) != 0) {
-			free(h);
+			handle_free(h);
 			return e;
 		}
 		fi->direct_io = 1;
@@ -1875,6 +1913,7 @@ fs_new(const char *db)
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
 		return NULL;
 	fs->scratchfd = -1;
+	fs->opens.next = fs->opens.prev = &fs->opens;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->started = time(NULL);
@@ -1910,6 +1949,15 @@ fs_free(struct fs *fs)
 {
 	if (fs == NULL)
 		return;
+	/* Files still open at unmount: their last close never returned. */
+	while (fs->opens.next != &fs->opens) {
+		struct fs_open *o = fs->opens.next;
+
+		if (o->is_dir)
+			dir_free((struct fs_dir *)o);
+		else
+			handle_free((struct fs_handle *)o);
+	}
 	if (fs->scratchfd >= 0)
 		close(fs->scratchfd);
 	fs_node_fini(&fs->t);
