@@ -35,7 +35,8 @@ struct fs *fs_new(const char *db);
  */
 int fs_attach(struct fs *fs, struct journal *j, struct fuse_session *se);
 
-/* Frees fs, not the journal (whose observer the caller unsets first).  fs_free(NULL) does nothing. */
+/* Frees fs, not the journal (whose observer the caller unsets first).
+ * fs_free(NULL) does nothing. */
 void fs_free(struct fs *fs);
 
 /* Logs one line to syslog (and stderr in the foreground). */

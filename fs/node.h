@@ -29,7 +29,6 @@ struct fs_node {
 	char *buf;
 	size_t len, cap;
 	int dirty;    /* buf differs from what the journal holds */
-	int fresh;    /* created, never written or committed */
 	int unlinked; /* removed while open: never commit */
 };
 

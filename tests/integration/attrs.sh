@@ -61,7 +61,28 @@ except FileExistsError:
     pass
 PY
 
+# Over-long records: EFBIG at the write that crosses the limit (1 MiB).
+python3 - "$MNT/c/big.json" <<'PY' || fail "EFBIG"
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)
+try:
+    os.pwrite(fd, b" ", 1024 * 1024)
+    sys.exit("a write past 1 MiB succeeded")
+except OSError as e:
+    assert e.errno == errno.EFBIG, e
+os.write(fd, b"{}")
+os.close(fd)
+PY
+
+# touch of a new record: an empty file is not a record, so it is kept as a
+# rejected write (listed in errors) until something valid is written.
+touch c/new.json || fail "touch new.json"
+expect_eq "$(stat -c %s c/new.json)" 0 "size of a touched new record"
+expect_eq "$(jq -r '.[].record' .blazefs/errors)" new "errors after touch"
+echo '{}' > c/new.json
+expect_eq "$(jq length .blazefs/errors)" 0 "errors after a valid write"
+
 expect_eq "$(jq -c '[.collections, .records, .conflicts, .pending]' .blazefs/status)" \
-	"[1,2,0,0]" "status counts"
+	"[1,4,0,0]" "status counts"
 expect_eq "$(jq length .blazefs/conflicts)" 0 "conflicts file"
 exit 0
