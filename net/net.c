@@ -597,12 +597,14 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			peer_close(n, p, p->state == P_SYNC ? "disconnected" : NULL);
 			return;
 		}
-		p->last_rx = now_ms();
 		if (conn_feed(p->c, buf, (size_t)r)) {
 			peer_close(n, p, "out of memory");
 			return;
 		}
 		while ((ev = conn_poll(p->c, &m, &len)) > 0) {
+			/* Alive means whole messages arrive, not just bytes (a
+			 * stream cut mid-frame never parses again). */
+			p->last_rx = now_ms();
 			if (ev == CONN_READY && on_ready(n, p)) {
 				peer_close(n, p, errno == EACCES ? "refused: not a member" : "failed");
 				return;
