@@ -1,5 +1,5 @@
 /*
- * blazefs status DB: this device, the database and, while a mount of DB
+ * blazefs status DB|MNT: this device, the database and, while a mount of DB
  * runs, its peers (from DB/peers.json, which the network thread rewrites
  * every second), as one JSON object on stdout.
  */
@@ -16,6 +16,59 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
+
+/* Undoes the octal escapes of /proc mount tables in place. */
+static void
+unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * The database behind mountpoint mnt, from /proc/self/mountinfo, where mount
+ * names its source "blazefs:DB" (with "\\ooo" escapes); NULL if mnt is not
+ * a blazefs mount.  The result is malloc'd.
+ */
+static char *
+db_of_mount(const char *mnt)
+{
+	char real[PATH_MAX], *line = NULL, *db = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	if (realpath(mnt, real) == NULL || (f = fopen("/proc/self/mountinfo", "r")) == NULL)
+		return NULL;
+	while (db == NULL && getline(&line, &cap, f) > 0) {
+		char point[PATH_MAX], type[64], src[PATH_MAX];
+
+		/* id parent maj:min root point opts... - type source superopts */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    strstr(line, " - ") == NULL ||
+		    sscanf(strstr(line, " - "), " - %63s %4095s", type, src) != 2)
+			continue;
+		if (strcmp(type, "fuse.blazefs") != 0 || strncmp(src, "blazefs:", 8) != 0)
+			continue;
+		unescape(point);
+		if (strcmp(point, real) == 0) {
+			unescape(src);
+			db = strdup(src + 8);
+		}
+	}
+	free(line);
+	fclose(f);
+	return db;
+}
 
 /* The running mount's peers.json, or NULL if no mount of DB runs. */
 static json_t *
@@ -45,21 +98,28 @@ cmd_status(int argc, char **argv)
 	struct vv v = {0, NULL};
 	struct journal *j;
 	json_t *o, *vo, *run, *c;
+	const char *db;
+	char *fromfs;
 	void *val;
 	size_t len;
 
 	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: %s status DB\n", cli_prog);
+		fprintf(stderr, "Usage: %s status DB|MNT\n", cli_prog);
 		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 1;
 	}
-	if ((j = journal_open(argv[1], JOURNAL_RDONLY)) == NULL) {
-		fprintf(stderr, "%s status: %s: no blazefs database there (%s)\n", cli_prog, argv[1],
-		        strerror(errno));
+	/* A mountpoint stands for the database mounted there. */
+	fromfs = db_of_mount(argv[1]);
+	db = fromfs ? fromfs : argv[1];
+	if ((j = journal_open(db, JOURNAL_RDONLY)) == NULL) {
+		fprintf(stderr, "%s status: %s: no blazefs database or mount there (%s)\n",
+		        cli_prog, argv[1], strerror(errno));
+		free(fromfs);
 		return 1;
 	}
 	if (journal_counts(j, &ncols, &nrecs, &nconf) || journal_vv(j, &v)) {
 		fprintf(stderr, "%s status: %s: %s\n", cli_prog, argv[1], strerror(errno));
 		journal_close(j);
+		free(fromfs);
 		return 1;
 	}
 	if (journal_meta_get(j, "name", &val, &len) == 0) {
@@ -85,7 +145,8 @@ cmd_status(int argc, char **argv)
 			json_object_set_new(o, "conflict_list", c);
 		free(conf);
 	}
-	if ((run = running(argv[1])) != NULL) {
+	json_object_set_new(o, "path", json_string(db));
+	if ((run = running(db)) != NULL) {
 		json_object_set(o, "listen", json_object_get(run, "listen"));
 		json_object_set(o, "peers", json_object_get(run, "peers"));
 		json_decref(run);
@@ -98,5 +159,6 @@ cmd_status(int argc, char **argv)
 	free(name);
 	vv_clear(&v);
 	journal_close(j);
+	free(fromfs);
 	return 0;
 }

@@ -50,6 +50,7 @@ expect_eq "$(cd "$a/bugs" && ls -- *.json | tr '\n' ' ')" "$(cd "$b/bugs" && ls 
 lists_alpha() {
 	"$BLAZEFS" status "$T/B" | jq -e '[.peers[] | select(.name == "alpha" and .state == "syncing")] | length == 1' >/dev/null
 }
+expect_eq "$("$BLAZEFS" status "$b" | jq -r .device)" "$("$BLAZEFS" status "$T/B" | jq -r .device)" "status of the mountpoint"
 wait_until 5 lists_alpha || fail "status of B does not list alpha: $("$BLAZEFS" status "$T/B")"
 
 # 1000 records A->B, timed until all are readable through B's mount
