@@ -4,7 +4,7 @@
 dir=${1:-build/plain/tests}
 pass=0 fail=0
 for t in "$dir"/*; do
-	[ -x "$t" ] || continue
+	[ -f "$t" ] && [ -x "$t" ] || continue
 	name=$(basename "$t")
 	if "$t" >"$t.log" 2>&1; then
 		pass=$((pass + 1))
