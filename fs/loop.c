@@ -32,15 +32,18 @@ fs_loop(struct fuse_session *se, struct journal *j)
 		}
 		/* Sleep until a request comes or the batch falls due. */
 		if ((rc = poll(&p, 1, due)) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
+			if (errno != EINTR)
+				break;
+			rc = 0; /* a signal: the loop condition tells whether to stop */
+			continue;
 		}
 		if (rc == 0)
 			continue;
 		rc = fuse_session_receive_buf(se, &buf);
-		if (rc == -EINTR || rc == -EAGAIN)
+		if (rc == -EINTR || rc == -EAGAIN) {
+			rc = 0;
 			continue;
+		}
 		if (rc <= 0) { /* 0: unmounted */
 			if (rc < 0)
 				errno = -rc;
