@@ -2080,11 +2080,32 @@ journal_list_records(struct journal *j, const char *coll, const char *after,
 	return jn_list(j, j->records, k, reckey(k, coll, ""), after, cb, ctx);
 }
 
+/* How many keys of db start with the n bytes of prefix. */
+static int
+jn_count_prefix(MDB_txn *txn, MDB_dbi db, const char *prefix, size_t n, uint64_t *count)
+{
+	MDB_cursor *cur;
+	MDB_val k = val(prefix, n), v;
+	int rc, op = MDB_SET_RANGE;
+
+	*count = 0;
+	if ((rc = mdb_cursor_open(txn, db, &cur)))
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0 && k.mv_size >= n &&
+	       memcmp(k.mv_data, prefix, n) == 0) {
+		op = MDB_NEXT;
+		(*count)++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
 int
 journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nconflicts)
 {
 	MDB_txn *txn;
 	MDB_stat st;
+	uint64_t n;
 	int rc;
 
 	if ((rc = jn_read_begin(j, &txn)))
@@ -2096,6 +2117,12 @@ journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nc
 			if ((rc = mdb_stat(txn, j->conflicts, &st)) == 0)
 				*nconflicts = st.ms_entries;
 		}
+	}
+	/* The internal .devices collection is not the user's. */
+	if (rc == 0 && (rc = jn_count_prefix(txn, j->records, ".devices", 9, &n)) == 0) {
+		*nrecs -= n;
+		if ((rc = jn_count_prefix(txn, j->cols, ".devices", 8, &n)) == 0)
+			*ncols -= n;
 	}
 	jn_read_end(j, txn);
 	return jn_errno(rc);

@@ -172,7 +172,7 @@ int journal_col_exists(struct journal *j, const char *coll);
 int journal_list_cols(struct journal *j, const char *after, journal_list_cb *cb, void *ctx);
 int journal_list_records(struct journal *j, const char *coll, const char *after,
                          journal_list_cb *cb, void *ctx);
-/* Counts collections and records (for status). */
+/* Counts the user's collections and records, and the conflicts (for status). */
 int journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nconflicts);
 
 /*

@@ -352,6 +352,15 @@ test_priority_wins_concurrent_conflicts(void **state)
 	sync_pair(a.j, b.j);
 	expect(a.j, "c", "r", "{\n  \"x\": \"a, earlier\"\n}\n");
 	expect(b.j, "c", "r", "{\n  \"x\": \"a, earlier\"\n}\n");
+	/* The internal device records are not counted as the user's. */
+	{
+		uint64_t nc, nr, nf;
+
+		assert_int_equal(journal_counts(a.j, &nc, &nr, &nf), 0);
+		assert_int_equal(nc, 1);
+		assert_int_equal(nr, 1);
+		assert_int_equal(nf, 1);
+	}
 	db_close(&a);
 	db_close(&b);
 }
