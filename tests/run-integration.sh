@@ -10,7 +10,7 @@ for t in tests/integration/*.sh; do
 	name=$(basename "$t" .sh)
 	out=$(mktemp)
 	start=$(date +%s)
-	if timeout -k 10 "${TEST_TIMEOUT:-300}" bash "$t" >"$out" 2>&1; then
+	if timeout -k 10 "${TEST_TIMEOUT:-600}" bash "$t" >"$out" 2>&1; then
 		echo "PASS $name ($(($(date +%s) - start))s)"
 		pass=$((pass + 1))
 	else

@@ -19,6 +19,11 @@ case $out in *"does not exist"*) ;; *) fail "missing mountpoint: [$out]" ;; esac
 out=$("$BLAZEFS" mount "$DB" 2>&1) && fail "mount without a mountpoint succeeded"
 case $out in *"Usage"*) ;; *) fail "usage: [$out]" ;; esac
 
+# No /dev/fuse (a private mount namespace with an empty /dev).
+out=$(unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" mount "$1" "$2"' \
+	"$BLAZEFS" "$DB" "$MNT" 2>&1) && fail "mount without /dev/fuse succeeded"
+case $out in *"/dev/fuse"*) ;; *) fail "no /dev/fuse: [$out]" ;; esac
+
 # Foreground mount: the status names this device; SIGTERM unmounts cleanly.
 mount_fs
 expect_eq "$(jq -r .device "$MNT/.blazefs/status")" "$dev" "status device"
