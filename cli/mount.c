@@ -153,7 +153,8 @@ cmd_mount(int argc, char **argv)
 			break;
 		}
 		case 'M':
-			break; /* mDNS discovery is not built yet: static peers only */
+			net.no_mdns = 1;
+			break;
 		case 'f':
 			foreground = 1;
 			break;

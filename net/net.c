@@ -25,6 +25,7 @@
 #include "core/journal.h"
 #include "net/conn.h"
 #include "net/identity.h"
+#include "net/mdns.h"
 #include "net/msg.h"
 #include "net/net.h"
 #include "net/seal.h"
@@ -59,6 +60,8 @@ struct target {
 	uint64_t device;  /* learned from HELLO; 0 until then */
 	uint64_t next;    /* ms: next dial */
 	uint64_t backoff; /* ms */
+	int mdns;         /* a slot for a service mDNS found (not a --peer) */
+	int unused;       /* an mDNS slot nothing fills now: not dialled */
 };
 
 struct net {
@@ -75,7 +78,9 @@ struct net {
 	int stop;
 	struct peer *peers[NET_MAX_PEERS];
 	struct target *targets;
-	size_t ntargets;
+	size_t ntargets;  /* the --peer ones, then MDNS_MAX slots for mDNS */
+	size_t nstatic;
+	struct mdns *mdns; /* NULL: --no-mdns */
 	uint64_t last_status;
 	int status_dirty; /* a peer came or went: rewrite peers.json at the next tick */
 };
@@ -786,12 +791,30 @@ write_status(struct net *n)
 		              "changes_received", (json_int_t)p->changes_in, "bytes_queued",
 		              (json_int_t)conn_out(p->c, &b));
 		json_object_set_new(e, "state", json_string(states[p->state]));
+		/* How it came: it dialled us, a --peer, or an mDNS discovery. */
+		json_object_set_new(e, "source",
+		                    json_string(!p->dialled ? "incoming"
+		                                : p->target >= 0 && !n->targets[p->target].mdns
+		                                    ? "static"
+		                                    : "mdns"));
 		json_object_set_new(e, "acked", vv_json(&p->acked));
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "listen", json_string(n->listen));
 	json_object_set_new(o, "peers", a);
+	a = json_array();
+	for (size_t i = n->nstatic; i < n->ntargets; i++) {
+		struct target *t = &n->targets[i];
+
+		if (t->unused)
+			continue;
+		change_devid(t->device, dev);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host, "port",
+		                                   t->port, "device", t->device ? dev : "",
+		                                   "connected", t->p != NULL));
+	}
+	json_object_set_new(o, "discovered", a);
 	snprintf(path, sizeof(path), "%s/peers.json", n->db);
 	snprintf(tmp, sizeof(tmp), "%s/.peers.json.tmp", n->db);
 	if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
@@ -813,7 +836,7 @@ tick(struct net *n)
 		struct target *tg = &n->targets[i];
 		int connected = 0;
 
-		if (tg->p != NULL || t < tg->next)
+		if (tg->unused || tg->p != NULL || t < tg->next)
 			continue;
 		/* Already connected to that device the other way: no redial. */
 		for (size_t k = 0; tg->device && k < NET_MAX_PEERS; k++)
@@ -850,6 +873,8 @@ tick(struct net *n)
 			}
 		}
 	}
+	if (n->mdns)
+		mdns_run(n->mdns); /* avahi's timeouts */
 	if (n->status_dirty || t - n->last_status >= 1000) {
 		n->last_status = t;
 		n->status_dirty = 0;
@@ -878,6 +903,8 @@ loop(void *arg)
 				applied = 1;
 			} else if (ptr == &n->lfd) {
 				accept_all(n);
+			} else if (ptr == &n->mdns) {
+				mdns_run(n->mdns);
 			} else {
 				struct peer *p = ptr;
 				int live = 0;
@@ -918,9 +945,59 @@ local_hook(void *ctx)
 	}
 }
 
+/* ---- mDNS: a found service fills its target slot, dialled like a --peer ---- */
+
+static void
+mdns_found(void *ctx, int slot, const char *host, int port)
+{
+	struct net *n = ctx;
+	struct target *t = &n->targets[n->nstatic + (size_t)slot];
+
+	if (t->p != NULL) {
+		t->p->target = -1; /* the address changed: a fresh target */
+		t->p = NULL;
+	}
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	snprintf(t->port, sizeof(t->port), "%d", port);
+	t->device = 0;
+	t->next = 0;
+	t->backoff = BACKOFF_MIN_MS;
+	t->unused = 0;
+	n->status_dirty = 1;
+}
+
+/* The connection, if any, lives on: it ends by itself if the peer is gone. */
+static void
+mdns_lost(void *ctx, int slot)
+{
+	struct net *n = ctx;
+	struct target *t = &n->targets[n->nstatic + (size_t)slot];
+
+	if (t->p != NULL)
+		t->p->target = -1;
+	t->p = NULL;
+	t->device = 0;
+	t->unused = 1;
+	n->status_dirty = 1;
+}
+
+static int
+mdns_up(struct net *n, int port)
+{
+	struct mdns_config mc = {n->dbid, port, mdns_found, mdns_lost, n};
+	struct epoll_event ev = {0};
+
+	if ((n->mdns = mdns_new(&mc)) == NULL)
+		return -1;
+	ev.events = EPOLLIN;
+	ev.data.ptr = &n->mdns;
+	return epoll_ctl(n->ep, EPOLL_CTL_ADD, mdns_fd(n->mdns), &ev);
+}
+
 static void
 net_free(struct net *n)
 {
+	mdns_free(n->mdns); /* withdraws the service */
 	for (size_t i = 0; i < NET_MAX_PEERS; i++)
 		if (n->peers[i])
 			peer_close(n, n->peers[i], NULL);
@@ -946,7 +1023,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	struct net *n;
 	void *v;
 	size_t len;
-	int port;
+	int port = -1;
 
 	if (the_net != NULL || sodium_init() < 0) {
 		errno = EBUSY;
@@ -999,7 +1076,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	} else {
 		snprintf(n->listen, sizeof(n->listen), "none");
 	}
-	if (cfg->npeers && (n->targets = calloc(cfg->npeers, sizeof(*n->targets))) == NULL)
+	if ((n->targets = calloc(cfg->npeers + MDNS_MAX, sizeof(*n->targets))) == NULL)
 		goto err;
 	for (size_t i = 0; i < cfg->npeers; i++) {
 		const char *s = cfg->peers[i], *c = strrchr(s, ':');
@@ -1020,6 +1097,14 @@ net_start(struct journal *j, const struct net_config *cfg)
 		t->backoff = BACKOFF_MIN_MS;
 		n->ntargets++;
 	}
+	n->nstatic = n->ntargets;
+	for (size_t i = 0; i < MDNS_MAX; i++) {
+		n->targets[n->ntargets + i].mdns = 1;
+		n->targets[n->ntargets + i].unused = 1;
+	}
+	n->ntargets += MDNS_MAX;
+	if (!cfg->no_mdns && mdns_up(n, n->lfd >= 0 ? port : -1))
+		goto err;
 	write_status(n); /* before the thread: `blazefs invite` can read it at once */
 	seal_hooks(n->seal, &jc);
 	journal_set_crypto(j, &jc);
@@ -1029,7 +1114,8 @@ net_start(struct journal *j, const struct net_config *cfg)
 		goto err;
 	}
 	the_net = n;
-	net_log("network up: listening on %s, %zu static peer(s)", n->listen, n->ntargets);
+	net_log("network up: listening on %s, %zu static peer(s)%s", n->listen, n->nstatic,
+	        n->mdns ? ", mDNS discovery" : "");
 	return 0;
 err:
 	net_free(n);

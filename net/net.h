@@ -42,6 +42,7 @@ struct net_config {
 	int listen_port;         /* 0: NET_DEFAULT_PORT (if free); -1: do not listen */
 	const char *const *peers; /* HOST:PORT to dial */
 	size_t npeers;
+	int no_mdns;              /* 1: no mDNS publishing or browsing */
 };
 
 /* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */
