@@ -4,7 +4,9 @@
  * Noise_XXpsk3 with the code's secret against the inviter's running mount,
  * sends this device's name and priority, receives the database id and the
  * content key, and only then creates DB (so a refused code leaves nothing).
- * The records arrive at the first `blazefs mount DB ... --peer`.
+ * The records arrive at the first mount.  Without --peer or an address in
+ * the code, the inviter is found by mDNS (its announcement carries the tag of
+ * the database id that the code holds).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +29,14 @@
 #include "core/journal.h"
 #include "net/conn.h"
 #include "net/identity.h"
+#include "net/mdns.h"
 #include "net/msg.h"
 #include "net/net.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
 #define JOIN_TIMEOUT_MS 15000
+#define JOIN_FIND_MS 10000 /* browsing for the inviter */
+#define JOIN_FIND_MAX 8
 
 static int
 dial_blocking(const char *hostport)
@@ -162,6 +167,8 @@ cmd_join(int argc, char **argv)
 	struct journal *j;
 	struct stat st;
 	uint64_t origin;
+	char found[JOIN_FIND_MAX][MDNS_HOST_MAX], hp[MDNS_HOST_MAX + 8];
+	int ports[JOIN_FIND_MAX], nfound = 0, k;
 	int c, fd = -1, rc = 1;
 
 	optind = 1;
@@ -203,11 +210,6 @@ cmd_join(int argc, char **argv)
 	}
 	if (peer == NULL && at != NULL)
 		peer = at + 1;
-	if (peer == NULL) {
-		fprintf(stderr, "%s join: the code has no address: give --peer HOST:PORT\n",
-		        cli_prog);
-		goto out;
-	}
 	if (stat(db, &st) == 0) {
 		fprintf(stderr, "%s join: %s already exists: give a new directory\n", cli_prog, db);
 		goto out;
@@ -224,13 +226,33 @@ cmd_join(int argc, char **argv)
 	crypto_box_keypair(kp + 32, kp);
 	origin = identity_origin(kp + 32);
 	net_join_psk(psk, raw);
-	if ((fd = dial_blocking(peer)) < 0) {
-		fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
-		        strerror(errno));
+	/* No address: the inviter announces the database's tag over mDNS. */
+	if (peer == NULL &&
+	    (nfound = mdns_find(raw + 32, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
+		if (nfound == 0)
+			fprintf(stderr, "%s join: no device of that database found by mDNS (is the "
+			                "inviting device mounted, on this network?): give --peer "
+			                "HOST:PORT\n",
+			        cli_prog);
 		goto out;
 	}
-	if (exchange(fd, kp, psk, name, prio, dbid, key, rs))
-		goto out;
+	/* Several members may announce it: the one holding the invite answers. */
+	for (k = 0;; k++) {
+		if (nfound > 0) {
+			snprintf(hp, sizeof(hp), "%s:%d", found[k], ports[k]);
+			peer = hp;
+		}
+		if ((fd = dial_blocking(peer)) < 0)
+			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
+			        strerror(errno));
+		else if (exchange(fd, kp, psk, name, prio, dbid, key, rs) == 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		if (k + 1 >= nfound)
+			goto out;
+	}
 	if (sodium_memcmp(dbid, raw + 32, 32) != 0) {
 		fprintf(stderr, "%s join: %s answered for another database\n", cli_prog, peer);
 		goto out;

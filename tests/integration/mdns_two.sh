@@ -6,7 +6,7 @@
 hosts 2
 init A alpha
 start A h1 --listen "$(addr h1):$PORT"
-JOIN_HOST=h2 pair A B beta --peer "$(addr h1):$PORT"
+JOIN_HOST=h2 pair A B beta
 start B h2 --listen "$(addr h2):$PORT"
 
 mkdir "$T/A.mnt/notes"
