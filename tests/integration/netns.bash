@@ -145,9 +145,12 @@ enable-wide-area=no
 publish-hinfo=no
 publish-workstation=no
 EOF
-	# A private /run (pid file, socket) through a bind mount in its own mount namespace.
+	# A private /run (pid file, socket) through a bind mount in its own mount
+	# namespace.  That namespace starts as a copy of ours: detach the FUSE
+	# mounts it copied, or it would keep them alive after their unmount here.
 	DBUS_SYSTEM_BUS_ADDRESS=$(bus "$h") nsenter --net="/run/netns/${NS}$h" unshare -m \
-		sh -c 'mount --bind "$1" /run && exec avahi-daemon -f "$2" --no-chroot --no-drop-root --no-rlimits' \
+		sh -c 'awk '\''$3 ~ /^fuse/ { print $2 }'\'' /proc/self/mounts | while read -r m; do umount -l "$m"; done
+			mount --bind "$1" /run && exec avahi-daemon -f "$2" --no-chroot --no-drop-root --no-rlimits' \
 		sh "$T/$h/run" "$T/$h/avahi.conf" >>"$T/$h/avahi.log" 2>&1 &
 	AVAHI[$h]=$!
 	wait_until 10 avahi_up "$h" || fail "avahi-daemon did not come up in $h"
@@ -187,7 +190,9 @@ start() {
 	shift 2
 	mkdir -p "$T/$d.mnt"
 	echo "$h" >"$T/$d.host"
-	in_host "$h" "$BLAZEFS" mount "$T/$d" "$T/$d.mnt" -f "$@" </dev/null >>"$T/$d.log" 2>&1 &
+	# A simple command (not a function): $! is the mount itself.
+	DBUS_SYSTEM_BUS_ADDRESS=$(bus "$h") nsenter --net="/run/netns/${NS}$h" \
+		"$BLAZEFS" mount "$T/$d" "$T/$d.mnt" -f "$@" </dev/null >>"$T/$d.log" 2>&1 &
 	PIDS[$d]=$!
 	for _ in $(seq 100); do
 		mountpoint -q "$T/$d.mnt" && return 0
@@ -206,6 +211,7 @@ stop() {
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
+		echo "warning: $d did not exit within 5 s of its unmount: killed" >&2
 		kill -9 "$pid" 2>/dev/null
 		fusermount3 -uz "$T/$d.mnt" 2>/dev/null
 	fi
