@@ -2389,69 +2389,97 @@ journal_vv(struct journal *j, struct vv *out)
 }
 
 struct remote_arg {
-	const uint8_t *blob;
-	size_t len;
-	uint64_t origin, seq;
-	struct touched t;
-	int result;
+	const uint8_t *const *blobs;
+	const size_t *lens;
+	size_t n;
+	int *results;
+	struct touched t; /* every record the batch touched, for the observer */
 };
+
+/* Applies one blob in txn: 0 applied, 1 duplicate, 2 gap, -1 refused
+ * (forged or corrupt: nothing written); an LMDB failure is returned in *rc. */
+static int
+remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
+           struct touched *all, int *rc)
+{
+	struct touched t = {0};
+	struct change *c = NULL;
+	uint8_t *plain = NULL;
+	const uint8_t *p = blob;
+	uint64_t origin, seq, have;
+	size_t n = len, i;
+	int result = -1;
+
+	*rc = 0;
+	if (change_peek(blob, len, &origin, &seq) || seq == 0)
+		return -1;
+	have = jn_vv_get(j, txn, origin);
+	if (seq <= have)
+		return 1;
+	if (seq > have + 1)
+		return 2;
+	if (j->crypto.open != NULL) {
+		if (j->crypto.open(j->crypto.ctx, blob, len, &plain, &n))
+			return -1;
+		p = plain;
+	}
+	if (change_decode(p, n, &c) != 0 || c->origin != origin || c->seq != seq)
+		goto out;
+	/* A clock far ahead is stored as is but does not drag ours along. */
+	hlc_recv(&j->clock, c->hlc, hlc_wall_ms());
+	if ((*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
+		result = 0;
+	for (i = 0; i < t.n && *rc == 0; i++)
+		*rc = touched_add(all, t.t[i].coll, t.t[i].rec);
+out:
+	touched_clear(&t);
+	change_free(c);
+	free(plain);
+	return result;
+}
 
 static int
 remote_fn(struct journal *j, MDB_txn *txn, void *arg)
 {
 	struct remote_arg *a = arg;
-	struct change *c = NULL;
-	uint8_t *plain = NULL;
-	const uint8_t *p = a->blob;
-	size_t n = a->len;
-	uint64_t have = jn_vv_get(j, txn, a->origin);
-	int rc;
+	size_t i;
+	int rc, any = 0;
 
 	touched_clear(&a->t);
-	if (a->seq <= have) {
-		a->result = 1;
-		return -1;
+	for (i = 0; i < a->n; i++) {
+		a->results[i] = remote_one(j, txn, a->blobs[i], a->lens[i], &a->t, &rc);
+		if (rc)
+			return rc;
+		any |= a->results[i] == 0;
 	}
-	if (a->seq > have + 1) {
-		a->result = 2;
-		return -1;
-	}
-	if (j->crypto.open != NULL) {
-		if (j->crypto.open(j->crypto.ctx, a->blob, a->len, &plain, &n))
-			return EINVAL;
-		p = plain;
-	}
-	if (change_decode(p, n, &c) != 0 || c->origin != a->origin || c->seq != a->seq) {
-		rc = EINVAL;
-		goto out;
-	}
-	/* A clock far ahead is stored as is but does not drag ours along. */
-	hlc_recv(&j->clock, c->hlc, hlc_wall_ms());
-	rc = jn_commit_change(j, txn, c, a->blob, a->len, &a->t, NULL, NULL, NULL, 0);
-	a->result = 0;
-out:
-	change_free(c);
-	free(plain);
+	return any ? 0 : -1;
+}
+
+int
+journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens,
+                    size_t n, int *results)
+{
+	struct remote_arg a = {blobs, lens, n, results, {0}};
+	size_t i;
+	int rc;
+
+	if ((rc = jn_write(j, remote_fn, &a)) == 0 && j->observer != NULL)
+		for (i = 0; i < a.t.n; i++)
+			j->observer(j->observer_ctx, a.t.t[i].coll, a.t.t[i].rec);
+	touched_clear(&a.t);
 	return rc;
 }
 
 int
 journal_apply_remote(struct journal *j, const uint8_t *blob, size_t len)
 {
-	struct remote_arg a = {blob, len, 0, 0, {0}, -1};
-	size_t i;
-	int rc;
+	int result;
 
-	if (change_peek(blob, len, &a.origin, &a.seq) || a.seq == 0) {
-		errno = EINVAL;
+	if (journal_apply_batch(j, &blob, &len, 1, &result))
 		return -1;
-	}
-	rc = jn_write(j, remote_fn, &a);
-	if (rc == 0 && a.result == 0 && j->observer != NULL)
-		for (i = 0; i < a.t.n; i++)
-			j->observer(j->observer_ctx, a.t.t[i].coll, a.t.t[i].rec);
-	touched_clear(&a.t);
-	return rc ? rc : a.result;
+	if (result < 0)
+		errno = EINVAL;
+	return result;
 }
 
 long
@@ -2466,16 +2494,16 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
 	long count = 0;
 	int rc, op = MDB_FIRST, stop = 0;
 
-	/* D4: nothing leaves this device before it is durable here (and the
-	 * snapshot below holds only what this sync covers or later commits,
-	 * which mark unsynced again). */
+	/* D4: nothing leaves this device before it is durable here.  The
+	 * snapshot comes first, so the sync covers all it holds. */
+	if ((rc = jn_snapshot(j, &txn)))
+		return jn_errno(rc);
 	if (__atomic_exchange_n(&j->unsynced, 0, __ATOMIC_ACQ_REL) &&
 	    (rc = mdb_env_sync(j->env, 1))) {
 		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
+		mdb_txn_abort(txn);
 		return jn_errno(rc);
 	}
-	if ((rc = jn_snapshot(j, &txn)))
-		return jn_errno(rc);
 	if ((rc = mdb_cursor_open(txn, j->vv, &vc)) || (rc = mdb_cursor_open(txn, j->changes, &cc)))
 		goto out;
 	while (!stop && (rc = mdb_cursor_get(vc, &k, &v, op)) == 0) {

@@ -207,6 +207,15 @@ int journal_vv(struct journal *j, struct vv *v);
 int journal_apply_remote(struct journal *j, const uint8_t *blob, size_t len);
 
 /*
+ * Applies n remote blobs in one transaction, in order; results[i] is what
+ * journal_apply_remote would return for blob i (-1: refused, nothing of it
+ * written).  Returns 0, or -1 with errno if the transaction failed (then
+ * nothing was applied).
+ */
+int journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens,
+                        size_t n, int *results);
+
+/*
  * Calls cb for the changes not covered by have, per origin in seq order,
  * up to max_bytes of blobs (at least one).  Only durable changes are handed
  * out.  Returns how many were handed out, or -1.  cb returns nonzero to stop.

@@ -398,41 +398,57 @@ on_hello(struct net *n, struct peer *p, const uint8_t *m, size_t len)
 	return 0;
 }
 
-/* Applies a batch; any applied change is then pushed to the other peers. */
+/* Applies a batch in one transaction; any applied change is then pushed to
+ * the other peers. */
 static int
 on_changes(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied)
 {
-	const uint8_t *blob;
-	size_t off = 0, blen;
-	uint64_t origin, seq;
-	int rc, gap = 0;
+	const uint8_t *blob, **blobs = NULL;
+	size_t off = 0, blen, *lens = NULL, count = 0, i;
+	uint64_t origin = 0, seq = 0;
+	int *results = NULL, rc = -1, gap = 0;
 
 	if (p->state != P_SYNC || msg_changes_check(m, len) < 0)
 		return -1;
-	while (msg_changes_next(m, len, &off, &blob, &blen) == 1) {
-		if (change_peek(blob, blen, &origin, &seq))
-			return -1;
-		rc = journal_apply_remote(n->j, blob, blen);
-		if (rc < 0) {
-			net_log("peer %s %s: change %llu/%llu refused: %s", p->addr, p->name,
-			        (unsigned long long)origin, (unsigned long long)seq, strerror(errno));
-			return -1;
+	while (msg_changes_next(m, len, &off, &blob, &blen) == 1)
+		count++;
+	if (count == 0)
+		return send_ack(n, p);
+	blobs = malloc(count * sizeof(*blobs));
+	lens = malloc(count * sizeof(*lens));
+	results = malloc(count * sizeof(*results));
+	if (blobs == NULL || lens == NULL || results == NULL)
+		goto out;
+	for (off = 0, i = 0; i < count; i++)
+		msg_changes_next(m, len, &off, &blobs[i], &lens[i]);
+	if (journal_apply_batch(n->j, blobs, lens, count, results)) {
+		net_log("peer %s %s: applying changes failed: %s", p->addr, p->name, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (change_peek(blobs[i], lens[i], &origin, &seq) || results[i] < 0) {
+			net_log("peer %s %s: change %llu/%llu refused", p->addr, p->name,
+			        (unsigned long long)origin, (unsigned long long)seq);
+			goto out;
 		}
-		if (rc == 2) {
+		if (results[i] == 2) {
 			gap = 1;
 			continue;
 		}
-		if (rc == 0)
+		if (results[i] == 0)
 			*applied = 1;
 		p->changes_in++;
 		/* The sender has it: never send it back. */
 		if (vv_get(&p->sent, origin) < seq && vv_set(&p->sent, origin, seq))
-			return -1;
+			goto out;
 	}
 	/* A gap: tell the sender where we really are (it restarts from there). */
-	if (gap)
-		return send_hello(n, p);
-	return send_ack(n, p);
+	rc = gap ? send_hello(n, p) : send_ack(n, p);
+out:
+	free(blobs);
+	free(lens);
+	free(results);
+	return rc;
 }
 
 static int
