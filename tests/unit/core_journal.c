@@ -419,6 +419,48 @@ test_observer_and_gaps(void **state)
 	db_close(&b);
 }
 
+static void
+test_apply_batch_results(void **state)
+{
+	const uint8_t *blobs[5];
+	uint8_t *b1, *b2, *b3, bad[30];
+	size_t lens[5], l1, l2, l3;
+	int results[5];
+	struct db a, b;
+
+	(void)state;
+	db_open(&a, 1);
+	db_open(&b, 2);
+	put(a.j, "c", "r1", "{\"v\":1}");
+	put(a.j, "c", "r2", "{\"v\":2}");
+	put(a.j, "c", "r3", "{\"v\":3}");
+	assert_int_equal(journal_get_change(a.j, 1, 1, &b1, &l1), 0);
+	assert_int_equal(journal_get_change(a.j, 1, 2, &b2, &l2), 0);
+	assert_int_equal(journal_get_change(a.j, 1, 3, &b3, &l3), 0);
+	/* seq 3 before 2 is a gap; 1 twice is a duplicate; a forged one is
+	 * refused alone, and the rest still applies in one transaction. */
+	memcpy(bad, b2, 17);
+	memset(bad + 17, 0xee, sizeof(bad) - 17);
+	blobs[0] = b1, lens[0] = l1;
+	blobs[1] = b3, lens[1] = l3;
+	blobs[2] = b1, lens[2] = l1;
+	blobs[3] = bad, lens[3] = sizeof(bad);
+	blobs[4] = b2, lens[4] = l2;
+	assert_int_equal(journal_apply_batch(b.j, blobs, lens, 5, results), 0);
+	assert_int_equal(results[0], 0);
+	assert_int_equal(results[1], 2);
+	assert_int_equal(results[2], 1);
+	assert_int_equal(results[3], -1);
+	assert_int_equal(results[4], 0);
+	expect(b.j, "c", "r2", "{\n  \"v\": 2\n}\n");
+	expect(b.j, "c", "r3", NULL);
+	free(b1);
+	free(b2);
+	free(b3);
+	db_close(&a);
+	db_close(&b);
+}
+
 /* Collects (origin, seq) handed out by journal_missing. */
 struct ids {
 	size_t n;
@@ -846,6 +888,7 @@ main(void)
 	    cmocka_unit_test(test_delete_vs_concurrent_edit_keeps_the_edit),
 	    cmocka_unit_test(test_observer_and_gaps),
 	    cmocka_unit_test(test_missing_returns_exactly_what_lacks),
+	    cmocka_unit_test(test_apply_batch_results),
 	    cmocka_unit_test(test_property_any_order_converges),
 	    cmocka_unit_test(test_100k_records_reopen_identical),
 	    cmocka_unit_test(test_map_grows_when_full),
