@@ -524,10 +524,25 @@ jn_record_get(struct journal *j, MDB_txn *txn, const char *coll, const char *rec
  * if not NULL, is what a local write used; otherwise the stored raw bytes
  * survive if the canonical rendering did not change.
  */
+/* Does buf parse to the record whose canonical rendering is canon? */
+static int
+jn_renders_as(const char *buf, size_t len, const char *canon, size_t clen)
+{
+	const char *why;
+	json_t *o = record_parse(buf, len, &why);
+	char *r = o ? record_render(o, &len) : NULL;
+	int same = r != NULL && len == clen && memcmp(r, canon, clen) == 0;
+
+	json_decref(o);
+	free(r);
+	return same;
+}
+
 static int
 jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *rec,
                  uint64_t hlc, const char *raw, size_t rawlen)
 {
+	int mine = raw != NULL; /* raw is this write's, not the stored bytes */
 	uint8_t k[REGKEY_MAX];
 	MDB_val key = val(k, reckey(k, coll, rec)), old, v;
 	char *canon = NULL;
@@ -560,6 +575,8 @@ jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *
 	}
 	if (raw != NULL && rawlen == clen && memcmp(raw, canon, clen) == 0)
 		rawlen = 0;
+	else if (raw != NULL && mine && !jn_renders_as(raw, rawlen, canon, clen))
+		raw = NULL; /* the write kept changes made meanwhile: show the state */
 	n = 12 + clen + (raw ? rawlen : 0);
 	if ((b = malloc(n)) == NULL) {
 		free(canon);
@@ -1101,6 +1118,10 @@ wal_replay_one(struct journal *j, const uint8_t *p, const uint8_t *end)
 		if (n == 3)
 			journal_write_record(j, a[0], a[1], a[2], len[2], &why);
 		break;
+	case 'E':
+		if (n == 4)
+			journal_edit_record(j, a[0], a[1], a[2], len[2], a[3], len[3], &why);
+		break;
 	case 'V':
 		if (n == 2)
 			journal_write_device(j, a[0], a[1], &why);
@@ -1558,10 +1579,64 @@ struct diff_ctx {
 	MDB_txn *txn;
 	struct change *c;
 	const char *coll, *rec;
-	const json_t *obj; /* NULL: delete the record */
-	int marker;        /* the record's marker has entries */
+	const json_t *obj;  /* NULL: delete the record */
+	const json_t *base; /* what the writer started from, or NULL */
+	int marker;         /* the record's marker has entries */
 	int err;
 };
+
+/* Adds op to c replacing the entries of r whose value is seen (all of them
+ * when seen is NULL); a DEL that replaces nothing is left out. */
+static int
+jn_add_seen(struct change *c, const char *coll, const char *rec, const char *field,
+            const char *value, const struct reg *r, const char *seen)
+{
+	struct reg sub = {NULL, 0, NULL};
+	size_t i;
+	int rc;
+
+	if (seen == NULL)
+		return jn_add_over(c, coll, rec, field, value, r);
+	if ((sub.e = malloc((r->n ? r->n : 1) * sizeof(*sub.e))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->e[i].value, seen) == 0)
+			sub.e[sub.n++] = r->e[i];
+	rc = value == NULL && sub.n == 0 ? 0 : jn_add_over(c, coll, rec, field, value, &sub);
+	free(sub.e);
+	return rc;
+}
+
+/*
+ * A field against what the writer started from: untouched fields make no
+ * op, so a change that arrived meanwhile is kept; a touched one replaces the
+ * entries the writer saw: all of them if what it saw is still what shows,
+ * else only those (the newer value stays, as a conflict).
+ */
+static int
+diff_field_from_base(struct diff_ctx *d, struct reg *r, const json_t *nv)
+{
+	const json_t *bv = json_object_get(d->base, r->field);
+	char *bt = NULL, *nt = NULL;
+	size_t w;
+
+	if ((bv != NULL && (bt = record_value_text(bv)) == NULL) ||
+	    (nv != NULL && (nt = record_value_text(nv)) == NULL)) {
+		d->err = ENOMEM;
+		goto out;
+	}
+	if ((bt == NULL && nt == NULL) || (bt != NULL && nt != NULL && strcmp(bt, nt) == 0))
+		goto out;
+	w = jn_winner(d->j, d->txn, r);
+	d->err = jn_add_seen(d->c, d->coll, d->rec, r->field, nt, r,
+	                     bt != NULL && strcmp(r->e[w].value, bt) == 0 ? NULL
+	                     : bt != NULL                                ? bt
+	                                                                 : "");
+out:
+	free(bt);
+	free(nt);
+	return d->err;
+}
 
 static int
 diff_reg(void *ctx, const uint8_t *k, size_t kl, struct reg *r)
@@ -1579,7 +1654,10 @@ diff_reg(void *ctx, const uint8_t *k, size_t kl, struct reg *r)
 			d->err = jn_add_over(d->c, d->coll, d->rec, NULL, NULL, r);
 		return d->err;
 	}
-	if (d->obj == NULL || (nv = json_object_get(d->obj, r->field)) == NULL) {
+	nv = d->obj ? json_object_get(d->obj, r->field) : NULL;
+	if (d->base != NULL && d->obj != NULL)
+		return diff_field_from_base(d, r, nv);
+	if (nv == NULL) {
 		d->err = jn_add_over(d->c, d->coll, d->rec, r->field, NULL, r);
 		return d->err;
 	}
@@ -1593,32 +1671,38 @@ diff_reg(void *ctx, const uint8_t *k, size_t kl, struct reg *r)
 	return d->err;
 }
 
-/* Appends to c the ops that turn (coll, rec) into obj (NULL: delete it). */
+/*
+ * Appends to c the ops that turn (coll, rec) into obj (NULL: delete it).
+ * With base (what the writer read), only the fields the writer changed.
+ */
 static int
 jn_diff(struct journal *j, MDB_txn *txn, struct change *c, const char *coll, const char *rec,
-        const json_t *obj)
+        const json_t *obj, const json_t *base)
 {
-	struct diff_ctx d = {j, txn, c, coll, rec, obj, 0, 0};
+	struct diff_ctx d = {j, txn, c, coll, rec, obj, base, 0, 0};
 	struct reg none = {0};
+	const json_t *bv;
 	const char *key;
 	json_t *v;
 	uint8_t k[REGKEY_MAX];
 	MDB_val kv, x;
 	char *text;
+	size_t first = c->nops;
 	int rc;
 
 	if ((rc = jn_each_reg(j, txn, coll, rec, diff_reg, &d)) || (rc = d.err))
 		return rc;
 	if (obj == NULL)
 		return 0;
-	if (!d.marker && (rc = jn_add_over(c, coll, rec, NULL, "true", &none)))
-		return rc;
 	json_object_foreach((json_t *)obj, key, v) {
 		kv = val(k, regkey(k, coll, rec, key));
 		if ((rc = mdb_get(txn, j->fields, &kv, &x)) == 0)
 			continue; /* handled above */
 		if (rc != MDB_NOTFOUND)
 			return rc;
+		/* Deleted meanwhile and not touched by the writer: stays deleted. */
+		if (base != NULL && (bv = json_object_get(base, key)) != NULL && json_equal(bv, v))
+			continue;
 		if ((text = record_value_text(v)) == NULL)
 			return ENOMEM;
 		rc = jn_add_over(c, coll, rec, key, text, &none);
@@ -1626,6 +1710,10 @@ jn_diff(struct journal *j, MDB_txn *txn, struct change *c, const char *coll, con
 		if (rc)
 			return rc;
 	}
+	/* An edit of a record deleted meanwhile brings back what it changed. */
+	if (!d.marker && (base == NULL || c->nops > first) &&
+	    (rc = jn_add_over(c, coll, rec, NULL, "true", &none)))
+		return rc;
 	/* The first record of a collection creates it. */
 	kv = val(coll, strlen(coll));
 	if ((rc = mdb_get(txn, j->cols, &kv, &x)) == MDB_NOTFOUND)
@@ -1678,7 +1766,7 @@ jn_reject_del(struct journal *j, MDB_txn *txn, const char *coll, const char *rec
 
 struct write_arg {
 	const char *coll, *rec, *c2, *r2;
-	const json_t *obj;
+	const json_t *obj, *base;
 	const char *buf;
 	size_t len;
 };
@@ -1692,7 +1780,7 @@ write_fn(struct journal *j, MDB_txn *txn, void *arg)
 
 	jn_local_begin(j, txn, &c);
 	if ((rc = jn_reject_del(j, txn, a->coll, a->rec)) ||
-	    (rc = jn_diff(j, txn, &c, a->coll, a->rec, a->obj)))
+	    (rc = jn_diff(j, txn, &c, a->coll, a->rec, a->obj, a->base)))
 		goto out;
 	if (c.nops > 0)
 		rc = jn_local_commit(j, txn, &c, a->coll, a->rec, a->buf, a->len);
@@ -1713,22 +1801,34 @@ jn_names_valid(const char *coll, const char *rec)
 	return 0;
 }
 
-/* op 'W' (a record) or 'V' (a device: coll is .devices, not logged). */
+/*
+ * Logged as 'W' (coll, rec, buf), 'E' (coll, rec, base, buf) or, for a
+ * device, 'V' (rec, buf).  A base that does not parse counts as none.
+ */
 static int
-jn_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
-                size_t len, const char **why, char op)
+jn_write_record(struct journal *j, const char *coll, const char *rec, const char *base,
+                size_t baselen, const char *buf, size_t len, const char **why)
 {
-	struct write_arg a = {coll, rec, NULL, NULL, NULL, buf, len};
-	struct wal_arg all[3] = {{coll, strlen(coll)}, {rec, strlen(rec)}, {buf, len}};
-	const struct wal_arg *w = op == 'W' ? all : all + 1;
-	json_t *obj;
+	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, buf, len};
+	struct wal_arg w[4] = {{coll, strlen(coll)}, {rec, strlen(rec)}, {base, baselen}, {buf, len}};
+	const char *ignored;
+	json_t *obj, *b = NULL;
 	int rc;
 
 	if ((obj = record_parse(buf, len, why)) == NULL)
 		return -1;
+	if (base != NULL)
+		b = record_parse(base, baselen, &ignored);
 	a.obj = obj;
-	rc = jn_local(j, write_fn, &a, op, w, 3);
+	a.base = b;
+	if (coll[0] == '.')
+		rc = jn_local(j, write_fn, &a, 'V', (struct wal_arg[]){w[1], w[3]}, 2);
+	else if (b != NULL)
+		rc = jn_local(j, write_fn, &a, 'E', w, 4);
+	else
+		rc = jn_local(j, write_fn, &a, 'W', (struct wal_arg[]){w[0], w[1], w[3]}, 3);
 	json_decref(obj);
+	json_decref(b);
 	return rc;
 }
 
@@ -1736,12 +1836,19 @@ int
 journal_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
                      size_t len, const char **why)
 {
+	return journal_edit_record(j, coll, rec, NULL, 0, buf, len, why);
+}
+
+int
+journal_edit_record(struct journal *j, const char *coll, const char *rec, const char *base,
+                    size_t baselen, const char *buf, size_t len, const char **why)
+{
 	*why = NULL;
 	if (jn_names_valid(coll, rec)) {
 		*why = "invalid name";
 		return -1;
 	}
-	return jn_write_record(j, coll, rec, buf, len, why, 'W');
+	return jn_write_record(j, coll, rec, base, baselen, buf, len, why);
 }
 
 int
@@ -1755,7 +1862,7 @@ journal_write_device(struct journal *j, const char *devid, const char *json, con
 		errno = EINVAL;
 		return -1;
 	}
-	return jn_write_record(j, ".devices", devid, json, strlen(json), why, 'V');
+	return jn_write_record(j, ".devices", devid, NULL, 0, json, strlen(json), why);
 }
 
 /* Deleting a record also drops its rejected bytes; either must exist. */
@@ -1777,7 +1884,7 @@ delete_fn(struct journal *j, MDB_txn *txn, void *arg)
 			rc = 0;
 		goto out;
 	}
-	if ((rc = jn_diff(j, txn, &c, a->coll, a->rec, NULL)) == 0)
+	if ((rc = jn_diff(j, txn, &c, a->coll, a->rec, NULL, NULL)) == 0)
 		rc = jn_local_commit(j, txn, &c, NULL, NULL, NULL, 0);
 out:
 	change_clear(&c);
@@ -1787,7 +1894,7 @@ out:
 int
 journal_delete_record(struct journal *j, const char *coll, const char *rec)
 {
-	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, 0};
+	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, NULL, 0};
 	struct wal_arg w[2] = {{coll, strlen(coll)}, {rec, strlen(rec)}};
 
 	if (jn_names_valid(coll, rec))
@@ -1837,8 +1944,8 @@ rename_fn(struct journal *j, MDB_txn *txn, void *arg)
 		rc = EIO;
 		goto out;
 	}
-	if ((rc = jn_diff(j, txn, &c, a->coll, a->rec, NULL)) ||
-	    (rc = jn_diff(j, txn, &c, a->c2, a->r2, obj)) ||
+	if ((rc = jn_diff(j, txn, &c, a->coll, a->rec, NULL, NULL)) ||
+	    (rc = jn_diff(j, txn, &c, a->c2, a->r2, obj, NULL)) ||
 	    (rc = jn_reject_del(j, txn, a->coll, a->rec)) ||
 	    (rc = jn_reject_del(j, txn, a->c2, a->r2)))
 		goto out;
@@ -1854,7 +1961,7 @@ int
 journal_rename_record(struct journal *j, const char *c1, const char *r1, const char *c2,
                       const char *r2)
 {
-	struct write_arg a = {c1, r1, c2, r2, NULL, NULL, 0};
+	struct write_arg a = {c1, r1, c2, r2, NULL, NULL, NULL, 0};
 	struct wal_arg w[4] = {{c1, strlen(c1)}, {r1, strlen(r1)}, {c2, strlen(c2)}, {r2, strlen(r2)}};
 
 	if (jn_names_valid(c1, r1) || jn_names_valid(c2, r2))
@@ -1887,7 +1994,7 @@ mkcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 int
 journal_mkcol(struct journal *j, const char *coll)
 {
-	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, 0};
+	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, NULL, 0};
 	struct wal_arg w = {coll, strlen(coll)};
 
 	if (jn_names_valid(coll, NULL))
@@ -1943,7 +2050,7 @@ rmcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 int
 journal_rmcol(struct journal *j, const char *coll)
 {
-	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, 0};
+	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, NULL, 0};
 	struct wal_arg w = {coll, strlen(coll)};
 
 	if (jn_names_valid(coll, NULL))

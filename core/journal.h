@@ -141,6 +141,15 @@ int journal_write_record(struct journal *j, const char *coll, const char *rec,
  */
 int journal_write_device(struct journal *j, const char *devid, const char *json,
                          const char **why);
+/*
+ * Like journal_write_record, for a writer that read base (the bytes of the
+ * record when it opened it) before writing buf: only the fields it changed
+ * are written, so a change that arrived meanwhile to another field is kept,
+ * and one to the same field stays as a conflict.  base NULL (or not a
+ * record) is a plain write.
+ */
+int journal_edit_record(struct journal *j, const char *coll, const char *rec, const char *base,
+                        size_t baselen, const char *buf, size_t len, const char **why);
 /* Deletes a record (ENOENT if not visible) and any rejected bytes kept for it. */
 int journal_delete_record(struct journal *j, const char *coll, const char *rec);
 /* Renames a record in one change: the old one deleted, the new one written

@@ -239,9 +239,27 @@ record_version(struct fs *fs, struct fs_node *n)
 	return js.version;
 }
 
+/* Makes the edit base of n a copy of buf (NULL: none).  0 or ENOMEM. */
+static int
+record_set_base(struct fs_node *n, const char *buf, size_t len)
+{
+	char *b = NULL;
+
+	if (buf != NULL && (b = malloc(len ? len : 1)) == NULL)
+		return ENOMEM;
+	if (b != NULL)
+		memcpy(b, buf, len);
+	free(n->base);
+	n->base = b;
+	n->baselen = len;
+	return 0;
+}
+
 /*
- * Commits the dirty buffer of n as one change.  Invalid content is kept as a
- * rejected write and gives EINVAL.
+ * Commits the dirty buffer of n as one change: an edit of what this device
+ * read, so changes that arrived while the file was open are kept (DESIGN §2:
+ * nothing is silently lost).  Invalid content is kept as a rejected write and
+ * gives EINVAL.
  */
 static int
 record_commit(struct fs *fs, struct fs_node *n)
@@ -255,8 +273,11 @@ record_commit(struct fs *fs, struct fs_node *n)
 		return 0;
 	if (record_file_id(n->name, id))
 		return EIO;
-	if (journal_write_record(fs->j, coll, id, n->buf ? n->buf : "", n->len, &why) == 0) {
+	if (journal_edit_record(fs->j, coll, id, n->base, n->baselen, n->buf ? n->buf : "", n->len,
+	                        &why) == 0) {
 		n->dirty = 0;
+		if (record_set_base(n, n->buf ? n->buf : "", n->len))
+			record_set_base(n, NULL, 0); /* no memory: a plain write next time */
 		if (journal_reject_del(fs->j, coll, id) && errno != ENOENT)
 			fs_log("%s/%s: cannot clear the rejected write: %s", coll, n->name,
 			       strerror(errno));
@@ -297,7 +318,8 @@ record_hold(struct fs *fs, struct fs_node *n, int *keep)
 		n->nopen--;
 		return ENOENT;
 	}
-	if ((e = record_load(fs, coll_of(fs, n), id, &n->buf, &n->len)) != 0) {
+	if ((e = record_load(fs, coll_of(fs, n), id, &n->buf, &n->len)) != 0 ||
+	    (e = record_set_base(n, n->buf, n->len)) != 0) {
 		n->nopen--;
 		return e;
 	}
@@ -323,6 +345,7 @@ record_unhold(struct fs *fs, struct fs_node *n)
 	free(n->buf);
 	n->buf = NULL;
 	n->len = n->cap = 0;
+	record_set_base(n, NULL, 0);
 }
 
 static int
@@ -1105,6 +1128,7 @@ record_open(struct fs *fs, struct fs_node *n, struct fuse_file_info *fi, int cre
 			n->buf = NULL;
 			n->len = n->cap = 0;
 			n->unlinked = 0;
+			record_set_base(n, NULL, 0);
 		}
 		n->dirty = 1;
 	} else if ((e = record_hold(fs, n, &keep)) != 0) {

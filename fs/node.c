@@ -31,6 +31,7 @@ node_free(void *p)
 
 	free(n->name);
 	free(n->buf);
+	free(n->base);
 	free(n);
 }
 

@@ -28,6 +28,8 @@ struct fs_node {
 	unsigned nopen;
 	char *buf;
 	size_t len, cap;
+	char *base;   /* the record as this device last read or wrote it, or NULL */
+	size_t baselen;
 	int dirty;    /* buf differs from what the journal holds */
 	int unlinked; /* removed while open: never commit */
 };

@@ -365,6 +365,68 @@ test_priority_wins_concurrent_conflicts(void **state)
 	db_close(&b);
 }
 
+/* An editor on b read base; a's change arrives; then the editor saves. */
+static void
+edit(struct journal *j, const char *base, const char *json)
+{
+	const char *why;
+
+	if (journal_edit_record(j, "c", "r", base, strlen(base), json, strlen(json), &why))
+		fail_msg("edit: %s (%s)", strerror(errno), why ? why : "");
+}
+
+static void
+test_edit_keeps_changes_made_while_open(void **state)
+{
+	const char *base = "{\"x\":0,\"y\":0}";
+	struct db a, b;
+	char *conf;
+	struct vv v;
+
+	(void)state;
+	pair_with(&a, &b, base);
+	/* Another field changed meanwhile: both edits stay. */
+	put(a.j, "c", "r", "{\"x\":1,\"y\":0}");
+	sync_pair(a.j, b.j);
+	edit(b.j, base, "{\"x\":0,\"y\":2}");
+	expect(b.j, "c", "r", "{\n  \"x\": 1,\n  \"y\": 2\n}\n");
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", "{\n  \"x\": 1,\n  \"y\": 2\n}\n");
+	/* The same field changed meanwhile: a conflict, nothing lost. */
+	base = "{\n  \"x\": 1,\n  \"y\": 2\n}\n";
+	put(a.j, "c", "r", "{\"x\":\"a\",\"y\":2}");
+	sync_pair(a.j, b.j);
+	edit(b.j, base, "{\"x\":\"b\",\"y\":2}");
+	sync_pair(a.j, b.j);
+	conf = journal_conflicts_json(a.j, "c", "r");
+	assert_non_null(strstr(conf, "\"a\""));
+	assert_non_null(strstr(conf, "\"b\""));
+	free(conf);
+	/* Saving unchanged bytes over a record deleted meanwhile changes nothing. */
+	base = "{\n  \"x\": \"b\",\n  \"y\": 2\n}\n";
+	put(b.j, "c", "r", base);
+	sync_pair(a.j, b.j);
+	assert_int_equal(journal_delete_record(a.j, "c", "r"), 0);
+	sync_pair(a.j, b.j);
+	assert_int_equal(journal_vv(b.j, &v), 0);
+	edit(b.j, base, base);
+	expect(b.j, "c", "r", NULL);
+	{
+		struct vv v2;
+
+		assert_int_equal(journal_vv(b.j, &v2), 0);
+		assert_int_equal(vv_get(&v2, 2), vv_get(&v, 2));
+		vv_clear(&v2);
+	}
+	vv_clear(&v);
+	/* An edit of it brings back what the editor changed. */
+	edit(b.j, base, "{\"x\":\"b\",\"y\":3}");
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", "{\n  \"y\": 3\n}\n");
+	db_close(&a);
+	db_close(&b);
+}
+
 static void
 test_delete_vs_concurrent_edit_keeps_the_edit(void **state)
 {
@@ -886,6 +948,7 @@ main(void)
 	    cmocka_unit_test(test_concurrent_edits_of_one_field_conflict),
 	    cmocka_unit_test(test_priority_wins_concurrent_conflicts),
 	    cmocka_unit_test(test_delete_vs_concurrent_edit_keeps_the_edit),
+	    cmocka_unit_test(test_edit_keeps_changes_made_while_open),
 	    cmocka_unit_test(test_observer_and_gaps),
 	    cmocka_unit_test(test_missing_returns_exactly_what_lacks),
 	    cmocka_unit_test(test_apply_batch_results),
