@@ -1,9 +1,10 @@
-/* blazefs init DB [--name NAME]: a new database and this device's identity. */
+/* blazefs init DB [--name NAME] [--priority N]: a new database and this device's identity. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
+#include "net/identity.h"
 
 /* Writes len bytes to DB/name, mode 0600, failing if it exists. */
 static int
@@ -49,6 +51,7 @@ int
 cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+	                                     {"priority", required_argument, NULL, 'p'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	unsigned char key[crypto_box_SECRETKEYBYTES + crypto_box_PUBLICKEYBYTES];
@@ -57,23 +60,32 @@ cmd_init(int argc, char **argv)
 	const char *db, *name = NULL;
 	struct journal *j;
 	uint64_t origin = 0;
+	long long priority = 0;
+	char *end;
 	int c, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
 			break;
+		case 'p':
+			priority = strtoll(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0') {
+				fprintf(stderr, "%s init: --priority takes an integer\n", cli_prog);
+				return 1;
+			}
+			break;
 		case 'h':
-			printf("Usage: %s init DB [--name NAME]\n", cli_prog);
+			printf("Usage: %s init DB [--name NAME] [--priority N]\n", cli_prog);
 			return 0;
 		default:
-			fprintf(stderr, "Usage: %s init DB [--name NAME]\n", cli_prog);
+			fprintf(stderr, "Usage: %s init DB [--name NAME] [--priority N]\n", cli_prog);
 			return 1;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "Usage: %s init DB [--name NAME]\n", cli_prog);
+		fprintf(stderr, "Usage: %s init DB [--name NAME] [--priority N]\n", cli_prog);
 		return 1;
 	}
 	db = argv[optind];
@@ -108,7 +120,9 @@ cmd_init(int argc, char **argv)
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
-	if (journal_meta_put(j, "name", name, strlen(name)) || journal_sync(j)) {
+	/* This device's own record in .devices: the first member. */
+	if (journal_meta_put(j, "name", name, strlen(name)) ||
+	    identity_register_self(j, db, priority) || journal_sync(j)) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
 		journal_close(j);
 		goto out;

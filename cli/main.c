@@ -11,7 +11,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{"init", cmd_init, "DB [--name NAME]"},
+	{"init", cmd_init, "DB [--name NAME] [--priority N]"},
 	{"mount", cmd_mount,
 	 "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... [--no-mdns]"},
 	{"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT]"},

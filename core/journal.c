@@ -2182,7 +2182,7 @@ journal_list_records(struct journal *j, const char *coll, const char *after,
 {
 	uint8_t k[REGKEY_MAX];
 
-	if (jn_names_valid(coll, NULL))
+	if (strcmp(coll, ".devices") != 0 && jn_names_valid(coll, NULL))
 		return -1;
 	return jn_list(j, j->records, k, reckey(k, coll, ""), after, cb, ctx);
 }

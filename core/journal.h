@@ -177,7 +177,8 @@ int journal_read_record(struct journal *j, const char *coll, const char *rec, ch
 /* 1 if the collection is visible, 0 if not, -1 on error. */
 int journal_col_exists(struct journal *j, const char *coll);
 /* Lists collections (or coll's records) in byte order, from the first name
- * after `after` ("" for the start), without loading them all. */
+ * after `after` ("" for the start), without loading them all.  coll may be
+ * the internal ".devices" (whose records journal_read_record reads too). */
 int journal_list_cols(struct journal *j, const char *after, journal_list_cb *cb, void *ctx);
 int journal_list_records(struct journal *j, const char *coll, const char *after,
                          journal_list_cb *cb, void *ctx);
