@@ -97,7 +97,7 @@ struct fs_dir {
 	off_t base;
 };
 
-static const char *const meta_names[] = {"conflicts", "errors", "status"};
+static const char *const meta_names[] = {"conflicts", "errors", "peers", "status"};
 
 void
 fs_log(const char *fmt, ...)
@@ -432,6 +432,27 @@ out:
 	return s;
 }
 
+/* The peers as the network thread last wrote them to DB/peers.json (fs/
+ * knows nothing of the network); "[]" when it has not. */
+static char *
+meta_peers(struct fs *fs)
+{
+	char path[PATH_MAX];
+	json_t *o, *p;
+	char *s;
+
+	snprintf(path, sizeof(path), "%s/peers.json", fs->db);
+	if ((o = json_load_file(path, 0, NULL)) == NULL)
+		return strdup("[]");
+	if ((p = json_object_get(o, "peers")) == NULL) {
+		json_decref(o);
+		return strdup("[]");
+	}
+	s = json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
 /* The text of a .blazefs file, with a trailing newline (malloc'd). */
 static int
 meta_text(struct fs *fs, const char *name, char **text, size_t *len)
@@ -444,6 +465,8 @@ meta_text(struct fs *fs, const char *name, char **text, size_t *len)
 		s = journal_conflicts_json(fs->j, NULL, NULL);
 	else if (strcmp(name, "errors") == 0)
 		s = journal_rejects_json(fs->j);
+	else if (strcmp(name, "peers") == 0)
+		s = meta_peers(fs);
 	else
 		return ENOENT;
 	if (s == NULL)

@@ -52,6 +52,10 @@ lists_alpha() {
 }
 expect_eq "$("$BLAZEFS" status "$b" | jq -r .device)" "$("$BLAZEFS" status "$T/B" | jq -r .device)" "status of the mountpoint"
 wait_until 5 lists_alpha || fail "status of B does not list alpha: $("$BLAZEFS" status "$T/B")"
+mount_lists_alpha() {
+	jq -e '[.[] | select(.name == "alpha" and .state == "syncing")] | length == 1' "$b/.blazefs/peers" >/dev/null
+}
+wait_until 5 mount_lists_alpha || fail ".blazefs/peers of B does not list alpha: $(cat "$b/.blazefs/peers")"
 
 # 1000 records A->B, timed until all are readable through B's mount
 mkdir "$a/bulk"
