@@ -40,7 +40,7 @@ expect_eq "$(errno_of "open('.blazefs/status', 'w')")" EROFS "write .blazefs/sta
 expect_eq "$(errno_of "open('.blazefs/new', 'w')")" EROFS "create in .blazefs"
 expect_eq "$(errno_of "os.rmdir('.blazefs')")" EPERM "rmdir .blazefs"
 expect_eq "$(errno_of "os.mkdir('.blazefs/x')")" EROFS "mkdir in .blazefs"
-expect_eq "$(ls .blazefs | tr '\n' ' ')" "conflicts errors status " "ls .blazefs"
+expect_eq "$(ls .blazefs | tr '\n' ' ')" "conflicts errors peers status " "ls .blazefs"
 
 # mv of a collection falls back to copy + delete, which works record by record.
 echo '{"m": 1}' > c/m.json
