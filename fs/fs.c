@@ -1479,6 +1479,17 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* A node renamed across kinds (scratch <-> record) keeps its inode. */
+static int
+node_move(struct fs *fs, struct fs_node *n, enum fs_kind kind, fuse_ino_t parent,
+          const char *name)
+{
+	pthread_mutex_lock(&fs->t.lock);
+	n->kind = kind;
+	pthread_mutex_unlock(&fs->t.lock);
+	return fs_node_rename(&fs->t, n, parent, name) ? ENOMEM : 0;
+}
+
 /* Scratch file becomes a record: a write of the record; its inode follows. */
 static int
 rename_scratch_to_record(struct fs *fs, struct fs_node *p1, const char *n1, struct fs_node *p2,
@@ -1514,14 +1525,7 @@ rename_scratch_to_record(struct fs *fs, struct fs_node *p1, const char *n1, stru
 		fs_log("%s/%s: cannot remove after rename: %s", p1->name, n1, strerror(errno));
 	if (dst && dst != src)
 		dst->unlinked = 1;
-	if (src) {
-		pthread_mutex_lock(&fs->t.lock);
-		src->kind = FS_RECORD;
-		pthread_mutex_unlock(&fs->t.lock);
-		if (fs_node_rename(&fs->t, src, p2->ino, n2))
-			return ENOMEM;
-	}
-	return 0;
+	return src ? node_move(fs, src, FS_RECORD, p2->ino, n2) : 0;
 }
 
 /* Record becomes a scratch file: its bytes are copied, the record deleted. */
@@ -1555,14 +1559,7 @@ rename_record_to_scratch(struct fs *fs, struct fs_node *p1, const char *n1, stru
 		unlinkat(fs->scratchfd, path, 0);
 		return e;
 	}
-	if (src) {
-		pthread_mutex_lock(&fs->t.lock);
-		src->kind = FS_SCRATCH;
-		pthread_mutex_unlock(&fs->t.lock);
-		if (fs_node_rename(&fs->t, src, p2->ino, n2))
-			return ENOMEM;
-	}
-	return 0;
+	return src ? node_move(fs, src, FS_SCRATCH, p2->ino, n2) : 0;
 }
 
 static int
