@@ -101,7 +101,7 @@ install: blazefs
 	install -D -m 0755 contrib/mount.fuse.blazefs $(DESTDIR)/sbin/mount.fuse.blazefs
 
 format:
-	clang-format -i $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) $(wildcard */*.h)
+	clang-format -i $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) bench/*.c $(wildcard */*.h tests/unit/*.h)
 
 clean:
 	rm -rf build blazefs

@@ -32,8 +32,8 @@ pt_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 }
 
 static int
-pt_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
-           struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+pt_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
+           enum fuse_readdir_flags flags)
 {
 	char p[4096];
 	struct dirent *de;

@@ -53,12 +53,13 @@ main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/r%05d.json", dir, i);
 		if (strcmp(phase, "write") == 0) {
 			/* ~200 bytes of JSON, one record */
-			len = snprintf(body, sizeof(body),
-			               "{\"id\": %d, \"title\": \"benchmark record number %05d\", "
-			               "\"owner\": \"someone@example.org\", \"tags\": [\"a\", \"b\", "
-			               "\"c\"], \"done\": false, \"note\": \"padding to two hundred "
-			               "bytes....\"}\n",
-			               i, i);
+			len =
+			    snprintf(body, sizeof(body),
+			             "{\"id\": %d, \"title\": \"benchmark record number %05d\", "
+			             "\"owner\": \"someone@example.org\", \"tags\": [\"a\", \"b\", "
+			             "\"c\"], \"done\": false, \"note\": \"padding to two hundred "
+			             "bytes....\"}\n",
+			             i, i);
 			if ((fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644)) < 0)
 				die("open", path);
 			if (write(fd, body, (size_t)len) != len)

@@ -80,7 +80,8 @@ cmd_init(int argc, char **argv)
 			printf("Usage: %s init DB [--name NAME] [--priority N]\n", cli_prog);
 			return 0;
 		default:
-			fprintf(stderr, "Usage: %s init DB [--name NAME] [--priority N]\n", cli_prog);
+			fprintf(stderr, "Usage: %s init DB [--name NAME] [--priority N]\n",
+			        cli_prog);
 			return 1;
 		}
 	}

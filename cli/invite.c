@@ -122,8 +122,9 @@ cmd_invite(int argc, char **argv)
 		running_address(db, addr, sizeof(addr));
 	printf("%s%s%s\n", hex, addr[0] ? "@" : "", addr);
 	if (addr[0] == '\0')
-		fprintf(stderr, "%s invite: no mount of %s is listening: mount it with --listen "
-		                "before the other device joins\n",
+		fprintf(stderr,
+		        "%s invite: no mount of %s is listening: mount it with --listen "
+		        "before the other device joins\n",
 		        cli_prog, db);
 	rc = 0;
 out:

@@ -90,8 +90,8 @@ write_key(const char *db, const char *name, const uint8_t *buf, size_t len)
  * dbid and key.  Returns 0, or -1 with a message printed.
  */
 static int
-exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
-         long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
+exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name, long long prio,
+         uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
 {
 	struct conn *c;
 	const uint8_t *m, *o;
@@ -203,8 +203,9 @@ cmd_join(int argc, char **argv)
 	if (sodium_hex2bin(raw, sizeof(raw), code, at ? (size_t)(at - code) : strlen(code), NULL,
 	                   NULL, NULL) ||
 	    (at ? (size_t)(at - code) : strlen(code)) != 128) {
-		fprintf(stderr, "%s join: this is not a join code (expected what '%s invite' "
-		                "printed)\n",
+		fprintf(stderr,
+		        "%s join: this is not a join code (expected what '%s invite' "
+		        "printed)\n",
 		        cli_prog, cli_prog);
 		return 1;
 	}
@@ -230,9 +231,10 @@ cmd_join(int argc, char **argv)
 	if (peer == NULL &&
 	    (nfound = mdns_find(raw + 32, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
 		if (nfound == 0)
-			fprintf(stderr, "%s join: no device of that database found by mDNS (is the "
-			                "inviting device mounted, on this network?): give --peer "
-			                "HOST:PORT\n",
+			fprintf(stderr,
+			        "%s join: no device of that database found by mDNS (is the "
+			        "inviting device mounted, on this network?): give --peer "
+			        "HOST:PORT\n",
 			        cli_prog);
 		goto out;
 	}

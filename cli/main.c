@@ -11,12 +11,13 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *usage;
 } commands[] = {
-	{"init", cmd_init, "DB [--name NAME] [--priority N]"},
-	{"mount", cmd_mount,
-	 "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... [--no-mdns]"},
-	{"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT]"},
-	{"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]"},
-	{"status", cmd_status, "DB|MNT"},
+    {"init", cmd_init, "DB [--name NAME] [--priority N]"},
+    {"mount", cmd_mount,
+     "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... "
+     "[--no-mdns]"},
+    {"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT]"},
+    {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]"},
+    {"status", cmd_status, "DB|MNT"},
 };
 
 static void

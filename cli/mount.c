@@ -20,8 +20,8 @@
 #include "fs/loop.h"
 #include "net/net.h"
 
-#define USAGE                                                                          \
-	"Usage: %s mount DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen]\n"   \
+#define USAGE                                                                                      \
+	"Usage: %s mount DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen]\n"          \
 	"       [--peer HOST:PORT]... [--no-mdns]   (default: listen on port 7717)\n"
 
 /* Checks that mnt is a directory nothing is mounted on.  Returns 0 or -1. */
@@ -59,7 +59,8 @@ check_mountpoint(const char *mnt)
 static char *
 base_options(const char *db)
 {
-	static const char head[] = "fsname=blazefs:", tail[] = ",subtype=blazefs,default_permissions";
+	static const char head[] = "fsname=blazefs:",
+	                  tail[] = ",subtype=blazefs,default_permissions";
 	char *s, *p;
 
 	if ((s = malloc(sizeof(head) + 2 * strlen(db) + sizeof(tail))) == NULL)
@@ -114,12 +115,10 @@ cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct journal *j;
 	struct fs *fs = NULL;
-	static const struct option longopts[] = {{"listen", required_argument, NULL, 'L'},
-	                                         {"no-listen", no_argument, NULL, 'N'},
-	                                         {"peer", required_argument, NULL, 'p'},
-	                                         {"no-mdns", no_argument, NULL, 'M'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'L'}, {"no-listen", no_argument, NULL, 'N'},
+	    {"peer", required_argument, NULL, 'p'},   {"no-mdns", no_argument, NULL, 'M'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	struct net_config net = {0};
 	const char **peers = NULL;
 	char *laddr = NULL;
@@ -131,8 +130,8 @@ cmd_mount(int argc, char **argv)
 		case 'L':
 			free(laddr);
 			if (net_parse_listen(optarg, &laddr, &net.listen_port)) {
-				fprintf(stderr, "%s mount: --listen %s: want [ADDR:]PORT\n", cli_prog,
-				        optarg);
+				fprintf(stderr, "%s mount: --listen %s: want [ADDR:]PORT\n",
+				        cli_prog, optarg);
 				goto out;
 			}
 			net.listen_addr = laddr;
@@ -161,7 +160,8 @@ cmd_mount(int argc, char **argv)
 		case 'o': {
 			char *more;
 
-			if (asprintf(&more, "%s%s%s", opts ? opts : "", opts ? "," : "", optarg) < 0) {
+			if (asprintf(&more, "%s%s%s", opts ? opts : "", opts ? "," : "", optarg) <
+			    0) {
 				perror(cli_prog);
 				goto out;
 			}
@@ -184,8 +184,9 @@ cmd_mount(int argc, char **argv)
 	}
 	mnt = argv[optind + 1];
 	if (realpath(argv[optind], db) == NULL || (j = journal_open(db, JOURNAL_RDONLY)) == NULL) {
-		fprintf(stderr, "%s mount: %s: no blazefs database there (%s); create one with "
-		                "'%s init %s'\n",
+		fprintf(stderr,
+		        "%s mount: %s: no blazefs database there (%s); create one with "
+		        "'%s init %s'\n",
 		        cli_prog, argv[optind], strerror(errno), cli_prog, argv[optind]);
 		goto out;
 	}

@@ -26,6 +26,10 @@ int hlc_recv(struct hlc *c, uint64_t remote, uint64_t wall_ms);
 /* The wall clock in milliseconds (CLOCK_REALTIME). */
 uint64_t hlc_wall_ms(void);
 
-static inline uint64_t hlc_ms(uint64_t t) { return t >> 16; }
+static inline uint64_t
+hlc_ms(uint64_t t)
+{
+	return t >> 16;
+}
 
 #endif

@@ -16,7 +16,7 @@
 #include "core/record.h"
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30) /* address space only: the file grows as used */
-#define FIELD_INLINE_MAX 100                /* longer field names are hashed in keys */
+#define FIELD_INLINE_MAX 100               /* longer field names are hashed in keys */
 #define REGKEY_MAX 512
 #define MAX_GROW 16
 #define BATCH_MS 2 /* the longest a local write waits to be committed */
@@ -27,9 +27,9 @@ struct journal {
 	uint64_t self;
 	uint8_t dbid[32];
 	int flags;
-	int unsynced;      /* commits not yet flushed with the meta page (atomic) */
-	int local_commit;  /* the transaction in hand made a local change */
-	struct hlc clock;  /* protected by the LMDB write lock */
+	int unsynced;     /* commits not yet flushed with the meta page (atomic) */
+	int local_commit; /* the transaction in hand made a local change */
+	struct hlc clock; /* protected by the LMDB write lock */
 	struct journal_crypto crypto;
 	journal_observer *observer;
 	void *observer_ctx;
@@ -37,7 +37,7 @@ struct journal {
 	void *on_local_ctx;
 	/* JOURNAL_BATCH: owned by the thread that opened the journal. */
 	pid_t owner;
-	int walfd;         /* the write-ahead file, -1 without batching */
+	int walfd; /* the write-ahead file, -1 without batching */
 	off_t wal_len;
 	MDB_txn *batch;    /* open write transaction holding local writes */
 	uint64_t batch_ms; /* when it began (monotonic) */
@@ -65,7 +65,7 @@ struct touched {
 	size_t n;
 	struct {
 		char *coll, *rec;
-	} *t;
+	} * t;
 };
 
 /* ---- errors: LMDB codes map to errno here and only here ---- */
@@ -408,9 +408,10 @@ jn_winner(struct journal *j, MDB_txn *txn, const struct reg *r)
 		const struct entry *a = &r->e[i], *b = &r->e[w];
 
 		pi = jn_priority(j, txn, a->origin);
-		if (pi > pw || (pi == pw && (a->hlc > b->hlc || (a->hlc == b->hlc &&
-		                             (a->origin > b->origin ||
-		                              (a->origin == b->origin && a->seq > b->seq)))))) {
+		if (pi > pw || (pi == pw && (a->hlc > b->hlc ||
+		                             (a->hlc == b->hlc &&
+		                              (a->origin > b->origin ||
+		                               (a->origin == b->origin && a->seq > b->seq)))))) {
 			w = i;
 			pw = pi;
 		}
@@ -539,8 +540,8 @@ jn_renders_as(const char *buf, size_t len, const char *canon, size_t clen)
 }
 
 static int
-jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *rec,
-                 uint64_t hlc, const char *raw, size_t rawlen)
+jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, uint64_t hlc,
+                 const char *raw, size_t rawlen)
 {
 	int mine = raw != NULL; /* raw is this write's, not the stored bytes */
 	uint8_t k[REGKEY_MAX];
@@ -610,7 +611,7 @@ jn_col_update(struct journal *j, MDB_txn *txn, const char *coll)
 	visible = r.n > 0;
 	reg_clear(&r);
 	if (!visible) {
-		pl = reckey(k, coll, "") ;
+		pl = reckey(k, coll, "");
 		key = val(k, pl);
 		if ((rc = mdb_cursor_open(txn, j->records, &cur)))
 			return rc;
@@ -669,8 +670,8 @@ touched_clear(struct touched *t)
 /* Was (origin, seq) replaced in register k before it arrived?  Sets *found
  * and forgets it (it has arrived now). */
 static int
-jn_superseded_take(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq,
-                   const uint8_t *k, size_t kl, int *found)
+jn_superseded_take(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq, const uint8_t *k,
+                   size_t kl, int *found)
 {
 	uint8_t id[16];
 	MDB_val key = val(id, 16), v = val(k, kl);
@@ -1290,8 +1291,7 @@ jn_env(const char *dir, int flags, unsigned int create)
 		goto err;
 	}
 	if ((rc = mdb_env_create(&j->env)) || (rc = mdb_env_set_maxdbs(j->env, 16)) ||
-	    (rc = mdb_env_set_mapsize(j->env, initial_mapsize ? initial_mapsize
-	                                                      : DEFAULT_MAPSIZE)))
+	    (rc = mdb_env_set_mapsize(j->env, initial_mapsize ? initial_mapsize : DEFAULT_MAPSIZE)))
 		goto err;
 	if (!create) {
 		struct stat st;
@@ -1630,8 +1630,8 @@ diff_field_from_base(struct diff_ctx *d, struct reg *r, const json_t *nv)
 	w = jn_winner(d->j, d->txn, r);
 	d->err = jn_add_seen(d->c, d->coll, d->rec, r->field, nt, r,
 	                     bt != NULL && strcmp(r->e[w].value, bt) == 0 ? NULL
-	                     : bt != NULL                                ? bt
-	                                                                 : "");
+	                     : bt != NULL                                 ? bt
+	                                                                  : "");
 out:
 	free(bt);
 	free(nt);
@@ -1694,7 +1694,7 @@ jn_diff(struct journal *j, MDB_txn *txn, struct change *c, const char *coll, con
 		return rc;
 	if (obj == NULL)
 		return 0;
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach ((json_t *)obj, key, v) {
 		kv = val(k, regkey(k, coll, rec, key));
 		if ((rc = mdb_get(txn, j->fields, &kv, &x)) == 0)
 			continue; /* handled above */
@@ -1745,8 +1745,7 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 	}
 	be64(h, c->hlc);
 	j->local_commit = 1;
-	if ((rc = jn_commit_change(j, txn, c, blob, blen, &t, raw_coll, raw_rec, raw, rawlen)) ==
-	    0)
+	if ((rc = jn_commit_change(j, txn, c, blob, blen, &t, raw_coll, raw_rec, raw, rawlen)) == 0)
 		rc = jn_meta_put(j, txn, "hlc", h, 8);
 	touched_clear(&t);
 	free(enc);
@@ -1810,7 +1809,8 @@ jn_write_record(struct journal *j, const char *coll, const char *rec, const char
                 size_t baselen, const char *buf, size_t len, const char **why)
 {
 	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, buf, len};
-	struct wal_arg w[4] = {{coll, strlen(coll)}, {rec, strlen(rec)}, {base, baselen}, {buf, len}};
+	struct wal_arg w[4] = {
+	    {coll, strlen(coll)}, {rec, strlen(rec)}, {base, baselen}, {buf, len}};
 	const char *ignored;
 	json_t *obj, *b = NULL;
 	int rc;
@@ -1962,7 +1962,8 @@ journal_rename_record(struct journal *j, const char *c1, const char *r1, const c
                       const char *r2)
 {
 	struct write_arg a = {c1, r1, c2, r2, NULL, NULL, NULL, 0};
-	struct wal_arg w[4] = {{c1, strlen(c1)}, {r1, strlen(r1)}, {c2, strlen(c2)}, {r2, strlen(r2)}};
+	struct wal_arg w[4] = {
+	    {c1, strlen(c1)}, {r1, strlen(r1)}, {c2, strlen(c2)}, {r2, strlen(r2)}};
 
 	if (jn_names_valid(c1, r1) || jn_names_valid(c2, r2))
 		return -1;
@@ -2061,8 +2062,7 @@ journal_rmcol(struct journal *j, const char *coll)
 /* ---- reads ---- */
 
 int
-journal_stat_record(struct journal *j, const char *coll, const char *rec,
-                    struct journal_stat *st)
+journal_stat_record(struct journal *j, const char *coll, const char *rec, struct journal_stat *st)
 {
 	MDB_txn *txn;
 	MDB_val v;
@@ -2082,8 +2082,7 @@ journal_stat_record(struct journal *j, const char *coll, const char *rec,
 }
 
 int
-journal_read_record(struct journal *j, const char *coll, const char *rec, char **buf,
-                    size_t *len)
+journal_read_record(struct journal *j, const char *coll, const char *rec, char **buf, size_t *len)
 {
 	MDB_txn *txn;
 	MDB_val v;
@@ -2177,8 +2176,8 @@ journal_list_cols(struct journal *j, const char *after, journal_list_cb *cb, voi
 }
 
 int
-journal_list_records(struct journal *j, const char *coll, const char *after,
-                     journal_list_cb *cb, void *ctx)
+journal_list_records(struct journal *j, const char *coll, const char *after, journal_list_cb *cb,
+                     void *ctx)
 {
 	uint8_t k[REGKEY_MAX];
 
@@ -2353,7 +2352,8 @@ journal_reject_put(struct journal *j, const char *coll, const char *rec, const c
                    const char *buf, size_t len)
 {
 	struct reject_arg a = {coll, rec, why, buf, len};
-	struct wal_arg w[4] = {{coll, strlen(coll)}, {rec, strlen(rec)}, {why, strlen(why)}, {buf, len}};
+	struct wal_arg w[4] = {
+	    {coll, strlen(coll)}, {rec, strlen(rec)}, {why, strlen(why)}, {buf, len}};
 
 	if (jn_names_valid(coll, rec))
 		return -1;
@@ -2361,8 +2361,8 @@ journal_reject_put(struct journal *j, const char *coll, const char *rec, const c
 }
 
 int
-journal_reject_get(struct journal *j, const char *coll, const char *rec, char **buf,
-                   size_t *len, char **why)
+journal_reject_get(struct journal *j, const char *coll, const char *rec, char **buf, size_t *len,
+                   char **why)
 {
 	uint8_t k[REGKEY_MAX];
 	MDB_val key, v;
@@ -2447,8 +2447,7 @@ journal_rejects_json(struct journal *j)
 			continue;
 		o = json_object();
 		json_object_set_new(o, "collection", json_stringn(coll, cl));
-		json_object_set_new(o, "record",
-		                    json_stringn(coll + cl + 1, k.mv_size - cl - 1));
+		json_object_set_new(o, "record", json_stringn(coll + cl + 1, k.mv_size - cl - 1));
 		json_object_set_new(o, "error", json_string(v.mv_data));
 		json_array_append_new(arr, o);
 	}
@@ -2506,8 +2505,8 @@ struct remote_arg {
 /* Applies one blob in txn: 0 applied, 1 duplicate, 2 gap, -1 refused
  * (forged or corrupt: nothing written); an LMDB failure is returned in *rc. */
 static int
-remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
-           struct touched *all, int *rc)
+remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, struct touched *all,
+           int *rc)
 {
 	struct touched t = {0};
 	struct change *c = NULL;
@@ -2563,8 +2562,8 @@ remote_fn(struct journal *j, MDB_txn *txn, void *arg)
 }
 
 int
-journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens,
-                    size_t n, int *results)
+journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens, size_t n,
+                    int *results)
 {
 	struct remote_arg a = {blobs, lens, n, results, {0}};
 	size_t i;
@@ -2590,8 +2589,8 @@ journal_apply_remote(struct journal *j, const uint8_t *blob, size_t len)
 }
 
 long
-journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
-                journal_blob_cb *cb, void *ctx)
+journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, journal_blob_cb *cb,
+                void *ctx)
 {
 	MDB_cursor *vc = NULL, *cc = NULL;
 	MDB_txn *txn;
@@ -2634,7 +2633,8 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
 			}
 			bytes += cv.mv_size;
 			count++;
-			if (cb(ctx, origin, get64((uint8_t *)ck.mv_data + 8), cv.mv_data, cv.mv_size)) {
+			if (cb(ctx, origin, get64((uint8_t *)ck.mv_data + 8), cv.mv_data,
+			       cv.mv_size)) {
 				stop = 1;
 				break;
 			}
@@ -2653,8 +2653,7 @@ out:
 }
 
 int
-journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob,
-                   size_t *len)
+journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob, size_t *len)
 {
 	uint8_t id[16];
 	MDB_val k = val(id, 16), v;

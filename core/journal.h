@@ -50,7 +50,7 @@ struct vv {
 	struct vv_entry {
 		uint64_t origin;
 		uint64_t seq;
-	} *e;
+	} * e;
 };
 
 /* Seq of origin in v (0 if absent). */
@@ -133,14 +133,13 @@ int journal_meta_get(struct journal *j, const char *key, void **val, size_t *len
  * untouched.  Remembers the bytes so reads return them as written while the
  * record keeps the state they parse to.
  */
-int journal_write_record(struct journal *j, const char *coll, const char *rec,
-                         const char *buf, size_t len, const char **why);
+int journal_write_record(struct journal *j, const char *coll, const char *rec, const char *buf,
+                         size_t len, const char **why);
 /*
  * Writes the internal, synced record .devices/<devid> (DESIGN §4: id, name,
  * public key, priority).  Its "priority" field orders concurrent writes.
  */
-int journal_write_device(struct journal *j, const char *devid, const char *json,
-                         const char **why);
+int journal_write_device(struct journal *j, const char *devid, const char *json, const char **why);
 /*
  * Like journal_write_record, for a writer that read base (the bytes of the
  * record when it opened it) before writing buf: only the fields it changed

@@ -17,7 +17,7 @@ record_depth(const json_t *v, int limit)
 	if (limit < 0)
 		return 1;
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, x) {
+		json_object_foreach ((json_t *)v, k, x) {
 			d = record_depth(x, limit - 1);
 			if (d > max)
 				max = d;
@@ -25,7 +25,7 @@ record_depth(const json_t *v, int limit)
 		return max + 1;
 	}
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, x) {
+		json_array_foreach (v, i, x) {
 			d = record_depth(x, limit - 1);
 			if (d > max)
 				max = d;
@@ -202,7 +202,7 @@ out_value(struct out *o, const json_t *v, int indent, int level)
 			break;
 		}
 		i = 0;
-		json_object_foreach((json_t *)v, k, x)
+		json_object_foreach ((json_t *)v, k, x)
 			keys[i++] = k;
 		qsort(keys, n, sizeof(*keys), key_cmp);
 		out_add(o, "{", 1);

@@ -292,8 +292,7 @@ record_commit(struct fs *fs, struct fs_node *n)
 	n->dirty = 0;
 	fs_log("%s/%s: write rejected: %s", coll, n->name, why);
 	if (journal_reject_put(fs->j, coll, id, why, n->buf ? n->buf : "", n->len))
-		fs_log("%s/%s: cannot keep the rejected bytes: %s", coll, n->name,
-		       strerror(errno));
+		fs_log("%s/%s: cannot keep the rejected bytes: %s", coll, n->name, strerror(errno));
 	return EINVAL;
 }
 
@@ -419,9 +418,9 @@ meta_status(struct fs *fs)
 		json_object_set_new(vvo, d, json_integer((json_int_t)v.e[i].seq));
 	}
 	o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:o, s:i}", "device", dev, "name",
-	              name ? (char *)name : "", name ? namelen : 0, "database", hex,
-	              "collections", (json_int_t)ncols, "records", (json_int_t)nrecs,
-	              "conflicts", (json_int_t)nconf, "version_vector", vvo, "pending", 0);
+	              name ? (char *)name : "", name ? namelen : 0, "database", hex, "collections",
+	              (json_int_t)ncols, "records", (json_int_t)nrecs, "conflicts",
+	              (json_int_t)nconf, "version_vector", vvo, "pending", 0);
 	if (o) {
 		s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 		json_decref(o);
@@ -939,8 +938,8 @@ emit(struct dirfill *f, const char *name, mode_t type)
 	struct stat st = {.st_ino = n ? n->ino : UNKNOWN_INO, .st_mode = type};
 	size_t need;
 
-	need = fuse_add_direntry(f->req, f->buf + f->used, f->size - f->used, name, &st,
-	                         f->off + 1);
+	need =
+	    fuse_add_direntry(f->req, f->buf + f->used, f->size - f->used, name, &st, f->off + 1);
 	if (need > f->size - f->used) {
 		f->full = 1;
 		return -1;
@@ -1038,8 +1037,7 @@ dir_fill(struct dirfill *f)
 }
 
 static void
-fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-              struct fuse_file_info *fi)
+fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
@@ -1417,8 +1415,8 @@ do_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 		return EISDIR;
 	if (record_file_id(name, id) == 0) {
 		had_reject = journal_reject_del(fs->j, p->name, id) == 0;
-		if (journal_delete_record(fs->j, p->name, id) && (errno != ENOENT ||
-		                                                   (!had_reject && !open)))
+		if (journal_delete_record(fs->j, p->name, id) &&
+		    (errno != ENOENT || (!had_reject && !open)))
 			return errno;
 		if (n)
 			n->unlinked = 1;
@@ -1481,8 +1479,7 @@ write_all(int fd, const char *buf, size_t len)
 
 /* A node renamed across kinds (scratch <-> record) keeps its inode. */
 static int
-node_move(struct fs *fs, struct fs_node *n, enum fs_kind kind, fuse_ino_t parent,
-          const char *name)
+node_move(struct fs *fs, struct fs_node *n, enum fs_kind kind, fuse_ino_t parent, const char *name)
 {
 	pthread_mutex_lock(&fs->t.lock);
 	n->kind = kind;
@@ -1544,7 +1541,8 @@ rename_record_to_scratch(struct fs *fs, struct fs_node *p1, const char *n1, stru
 	if ((e = scratch_path(path, p2->name, n2)) != 0 || (e = scratch_mkdir(fs, p2->name)) ||
 	    (e = record_load(fs, p1->name, id, &buf, &len)))
 		return e;
-	if ((fd = openat(fs->scratchfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644)) < 0) {
+	if ((fd = openat(fs->scratchfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644)) <
+	    0) {
 		free(buf);
 		return errno;
 	}
@@ -1563,8 +1561,7 @@ rename_record_to_scratch(struct fs *fs, struct fs_node *p1, const char *n1, stru
 }
 
 static int
-rename_record(struct fs *fs, struct fs_node *p1, const char *n1, struct fs_node *p2,
-              const char *n2)
+rename_record(struct fs *fs, struct fs_node *p1, const char *n1, struct fs_node *p2, const char *n2)
 {
 	char id1[NAME_MAX_BYTES + 1], id2[NAME_MAX_BYTES + 1];
 	struct fs_node *src = fs_node_find(&fs->t, p1->ino, n1);
@@ -1611,9 +1608,10 @@ do_rename(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newpare
 	if ((e = kind_in(p1, name, &k1)) || (e = kind_in(p2, newname, &k2)))
 		return e;
 	if (flags & RENAME_NOREPLACE) {
-		if (k2 == FS_RECORD ? record_exists(fs, p2, newname)
-		                    : (scratch_path(path2, p2->name, newname) == 0 &&
-		                       fstatat(fs->scratchfd, path2, &st, AT_SYMLINK_NOFOLLOW) == 0))
+		if (k2 == FS_RECORD
+		        ? record_exists(fs, p2, newname)
+		        : (scratch_path(path2, p2->name, newname) == 0 &&
+		           fstatat(fs->scratchfd, path2, &st, AT_SYMLINK_NOFOLLOW) == 0))
 			return EEXIST;
 	}
 	if (k1 == FS_RECORD && k2 == FS_RECORD)
@@ -1622,8 +1620,8 @@ do_rename(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newpare
 		return rename_scratch_to_record(fs, p1, name, p2, newname, stale);
 	if (k1 == FS_RECORD)
 		return rename_record_to_scratch(fs, p1, name, p2, newname);
-	if ((e = scratch_path(path1, p1->name, name)) || (e = scratch_path(path2, p2->name, newname)) ||
-	    (e = scratch_mkdir(fs, p2->name)))
+	if ((e = scratch_path(path1, p1->name, name)) ||
+	    (e = scratch_path(path2, p2->name, newname)) || (e = scratch_mkdir(fs, p2->name)))
 		return e;
 	if (renameat(fs->scratchfd, path1, fs->scratchfd, path2))
 		return errno;
@@ -1864,8 +1862,8 @@ fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 }
 
 static void
-fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-               size_t size, int flags)
+fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+               int flags)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_node *n = node_of(fs, ino);
@@ -1903,35 +1901,35 @@ fs_op_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
-	.init = fs_op_init,
-	.lookup = fs_op_lookup,
-	.forget = fs_op_forget,
-	.forget_multi = fs_op_forget_multi,
-	.getattr = fs_op_getattr,
-	.setattr = fs_op_setattr,
-	.readlink = fs_op_readlink,
-	.mknod = fs_op_mknod,
-	.mkdir = fs_op_mkdir,
-	.unlink = fs_op_unlink,
-	.rmdir = fs_op_rmdir,
-	.symlink = fs_op_symlink,
-	.rename = fs_op_rename,
-	.link = fs_op_link,
-	.open = fs_op_open,
-	.read = fs_op_read,
-	.write = fs_op_write,
-	.flush = fs_op_flush,
-	.release = fs_op_release,
-	.fsync = fs_op_fsync,
-	.opendir = fs_op_opendir,
-	.readdir = fs_op_readdir,
-	.releasedir = fs_op_releasedir,
-	.statfs = fs_op_statfs,
-	.setxattr = fs_op_setxattr,
-	.getxattr = fs_op_getxattr,
-	.listxattr = fs_op_listxattr,
-	.removexattr = fs_op_removexattr,
-	.create = fs_op_create,
+    .init = fs_op_init,
+    .lookup = fs_op_lookup,
+    .forget = fs_op_forget,
+    .forget_multi = fs_op_forget_multi,
+    .getattr = fs_op_getattr,
+    .setattr = fs_op_setattr,
+    .readlink = fs_op_readlink,
+    .mknod = fs_op_mknod,
+    .mkdir = fs_op_mkdir,
+    .unlink = fs_op_unlink,
+    .rmdir = fs_op_rmdir,
+    .symlink = fs_op_symlink,
+    .rename = fs_op_rename,
+    .link = fs_op_link,
+    .open = fs_op_open,
+    .read = fs_op_read,
+    .write = fs_op_write,
+    .flush = fs_op_flush,
+    .release = fs_op_release,
+    .fsync = fs_op_fsync,
+    .opendir = fs_op_opendir,
+    .readdir = fs_op_readdir,
+    .releasedir = fs_op_releasedir,
+    .statfs = fs_op_statfs,
+    .setxattr = fs_op_setxattr,
+    .getxattr = fs_op_getxattr,
+    .listxattr = fs_op_listxattr,
+    .removexattr = fs_op_removexattr,
+    .create = fs_op_create,
 };
 
 /* A remote change touched coll/rec: drop what the kernel caches of it. */

@@ -17,18 +17,18 @@ enum fs_kind { FS_ROOT, FS_METADIR, FS_METAFILE, FS_COLL, FS_RECORD, FS_SCRATCH 
 
 struct fs_node {
 	fuse_ino_t ino;
-	enum fs_kind kind;  /* protected by the table lock */
-	fuse_ino_t parent;  /* protected by the table lock */
-	char *name;         /* protected by the table lock */
-	uint64_t nlookup;   /* protected by the table lock */
-	int indexed;        /* in the name index; protected by the table lock */
+	enum fs_kind kind;       /* protected by the table lock */
+	fuse_ino_t parent;       /* protected by the table lock */
+	char *name;              /* protected by the table lock */
+	uint64_t nlookup;        /* protected by the table lock */
+	int indexed;             /* in the name index; protected by the table lock */
 	uint64_t cached_version; /* version the kernel cache holds; table lock */
 
 	/* Fuse thread only: the open record's content. */
 	unsigned nopen;
 	char *buf;
 	size_t len, cap;
-	char *base;   /* the record as this device last read or wrote it, or NULL */
+	char *base; /* the record as this device last read or wrote it, or NULL */
 	size_t baselen;
 	int dirty;    /* buf differs from what the journal holds */
 	int unlinked; /* removed while open: never commit */

@@ -122,9 +122,9 @@ start(struct conn *c, uint8_t sel)
 	    !noise_suite_available(suite) || (join && !c->have_psk) ||
 	    noise_suite_prologue(prologue, suite))
 		return -1;
-	c->hs = noise_handshake_new(join ? NOISE_PATTERN_XXPSK3 : NOISE_PATTERN_XX, suite,
-	                            c->initiator, prologue, sizeof(prologue), c->s_priv, NULL,
-	                            join ? c->psk : NULL);
+	c->hs =
+	    noise_handshake_new(join ? NOISE_PATTERN_XXPSK3 : NOISE_PATTERN_XX, suite, c->initiator,
+	                        prologue, sizeof(prologue), c->s_priv, NULL, join ? c->psk : NULL);
 	sodium_memzero(c->s_priv, sizeof(c->s_priv));
 	if (c->hs == NULL)
 		return -1;

@@ -31,10 +31,10 @@
 #define CONN_FRAME_MAX 65535
 
 enum conn_event {
-	CONN_DEAD = -1,  /* the connection is over: close it */
-	CONN_AGAIN = 0,  /* needs more input (or output drained) */
-	CONN_READY = 1,  /* handshake complete: check conn_remote_key, then go on */
-	CONN_MSG = 2     /* a complete message */
+	CONN_DEAD = -1, /* the connection is over: close it */
+	CONN_AGAIN = 0, /* needs more input (or output drained) */
+	CONN_READY = 1, /* handshake complete: check conn_remote_key, then go on */
+	CONN_MSG = 2    /* a complete message */
 };
 
 struct conn;

@@ -57,8 +57,7 @@ out:
 }
 
 int
-identity_register(struct journal *j, const uint8_t pub[32], const char *name,
-                  long long priority)
+identity_register(struct journal *j, const uint8_t pub[32], const char *name, long long priority)
 {
 	char dev[DEVID_LEN + 1], hex[65], *text;
 	const char *why;

@@ -25,7 +25,7 @@
 
 #include "net/mdns.h"
 
-#define RETRY_MS 2000   /* reconnect to a daemon that went away */
+#define RETRY_MS 2000 /* reconnect to a daemon that went away */
 #define RESOLVE_RETRY_MS 5000
 
 /* ---- pure parts ---- */
@@ -103,7 +103,7 @@ struct entry {
 	char name[AVAHI_LABEL_MAX];
 	char domain[AVAHI_DOMAIN_NAME_MAX];
 	AvahiServiceResolver *r;
-	uint64_t retry;   /* ms: recreate the resolver after a failure */
+	uint64_t retry; /* ms: recreate the resolver after a failure */
 	char host[MDNS_HOST_MAX];
 	int port;
 };
@@ -116,11 +116,11 @@ struct mdns {
 	AvahiClient *client;
 	AvahiEntryGroup *group;
 	AvahiServiceBrowser *browser;
-	char *name;        /* avahi_malloc'd service name */
+	char *name; /* avahi_malloc'd service name */
 	uint8_t dbid[32];
 	int port;
-	uint64_t hour;     /* of the published tag */
-	uint64_t restart;  /* ms: when to recreate a failed client; 0: none due */
+	uint64_t hour;    /* of the published tag */
+	uint64_t restart; /* ms: when to recreate a failed client; 0: none due */
 	int warned, full_warned;
 	mdns_found_fn *found;
 	mdns_lost_fn *lost;
@@ -420,9 +420,9 @@ slot_for_new(struct mdns *m)
 }
 
 static void
-browse_cb(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol proto,
-          AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
-          AvahiLookupResultFlags flags, void *ud)
+browse_cb(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol proto, AvahiBrowserEvent event,
+          const char *name, const char *type, const char *domain, AvahiLookupResultFlags flags,
+          void *ud)
 {
 	struct mdns *m = ud;
 	int i;
@@ -573,9 +573,9 @@ client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 		if (m->warned)
 			syslog(LOG_INFO, "mDNS: avahi daemon reachable: discovery on");
 		m->warned = 0;
-		if (m->browser == NULL &&
-		    (m->browser = avahi_service_browser_new(c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
-		                                            MDNS_TYPE, NULL, 0, browse_cb, m)) == NULL)
+		if (m->browser == NULL && (m->browser = avahi_service_browser_new(
+		                               c, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, MDNS_TYPE,
+		                               NULL, 0, browse_cb, m)) == NULL)
 			syslog(LOG_WARNING, "mDNS: cannot browse: %s",
 			       avahi_strerror(avahi_client_errno(c)));
 		if (m->group == NULL || avahi_entry_group_is_empty(m->group))
@@ -590,14 +590,16 @@ client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 	case AVAHI_CLIENT_CONNECTING:
 		teardown(m);
 		if (!m->warned++)
-			syslog(LOG_WARNING, "mDNS: no avahi daemon running: discovery off until one "
-			                    "starts (static --peer still works)");
+			syslog(LOG_WARNING,
+			       "mDNS: no avahi daemon running: discovery off until one "
+			       "starts (static --peer still works)");
 		break;
 	case AVAHI_CLIENT_FAILURE:
 		teardown(m);
 		if (!m->warned++)
-			syslog(LOG_WARNING, "mDNS: avahi failed (%s): discovery off, retrying "
-			                    "(static --peer still works)",
+			syslog(LOG_WARNING,
+			       "mDNS: avahi failed (%s): discovery off, retrying "
+			       "(static --peer still works)",
 			       avahi_strerror(avahi_client_errno(c)));
 		m->restart = now_ms() + RETRY_MS; /* freed outside its own callback */
 		break;
@@ -613,8 +615,9 @@ client_start(struct mdns *m)
 	m->client = avahi_client_new(&m->api, AVAHI_CLIENT_NO_FAIL, client_cb, m, &err);
 	if (m->client == NULL) {
 		if (!m->warned++)
-			syslog(LOG_WARNING, "mDNS: cannot reach avahi (%s): discovery off, retrying "
-			                    "(static --peer still works)",
+			syslog(LOG_WARNING,
+			       "mDNS: cannot reach avahi (%s): discovery off, retrying "
+			       "(static --peer still works)",
 			       avahi_strerror(err));
 		m->restart = now_ms() + RETRY_MS;
 	}
@@ -727,9 +730,9 @@ struct find {
 
 static void
 find_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
-                AvahiResolverEvent event, const char *name, const char *type,
-                const char *domain, const char *host_name, const AvahiAddress *a,
-                uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags, void *ud)
+                AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+                const char *host_name, const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
+                AvahiLookupResultFlags flags, void *ud)
 {
 	struct find *f = ud;
 	char host[MDNS_HOST_MAX];
@@ -776,8 +779,7 @@ find_client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 }
 
 int
-mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], int *ports,
-          int max)
+mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], int *ports, int max)
 {
 	struct find f = {0};
 	AvahiServiceBrowser *b = NULL;
@@ -807,7 +809,8 @@ mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], i
 		if (avahi_simple_poll_iterate(f.sp, 100) != 0)
 			break;
 	if (f.failed && f.n == 0)
-		fprintf(stderr, "mDNS: avahi failed: %s\n", avahi_strerror(avahi_client_errno(f.c)));
+		fprintf(stderr, "mDNS: avahi failed: %s\n",
+		        avahi_strerror(avahi_client_errno(f.c)));
 	else
 		rc = f.n;
 out:

@@ -30,10 +30,10 @@
 
 #define MDNS_TYPE "_blazefs._tcp"
 #define MDNS_PROTOCOL 1
-#define MDNS_MAX 64       /* discovered services kept */
+#define MDNS_MAX 64 /* discovered services kept */
 #define MDNS_TAG_BYTES 16
 #define MDNS_TAG_HEX (2 * MDNS_TAG_BYTES)
-#define MDNS_HOST_MAX 80  /* "fe80::...%ifname" */
+#define MDNS_HOST_MAX 80 /* "fe80::...%ifname" */
 
 struct mdns;
 
@@ -41,8 +41,8 @@ typedef void mdns_found_fn(void *ctx, int slot, const char *host, int port);
 typedef void mdns_lost_fn(void *ctx, int slot);
 
 struct mdns_config {
-	const uint8_t *dbid; /* 32 bytes, copied */
-	int port;            /* port to publish; <= 0: browse only */
+	const uint8_t *dbid;  /* 32 bytes, copied */
+	int port;             /* port to publish; <= 0: browse only */
 	mdns_found_fn *found; /* may repeat for a slot when its address changes */
 	mdns_lost_fn *lost;
 	void *ctx;
@@ -68,8 +68,8 @@ void mdns_free(struct mdns *m);
  * 500 ms after the first hit).  Returns how many (0 if none), or -1 if avahi
  * cannot be reached (with a message on stderr).
  */
-int mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX],
-              int *ports, int max);
+int mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], int *ports,
+              int max);
 
 /* ---- pure parts (unit-tested) ---- */
 
@@ -81,7 +81,7 @@ void mdns_tag(char out[MDNS_TAG_HEX + 1], const uint8_t dbid[32], uint64_t hour)
 
 /* Whether a TXT of n strings (each "key=value", len bytes) announces our
  * protocol and a tag of dbid for hour - 1, hour or hour + 1.  1 or 0. */
-int mdns_txt_match(const char *const *txt, const size_t *len, size_t n,
-                   const uint8_t dbid[32], uint64_t hour);
+int mdns_txt_match(const char *const *txt, const size_t *len, size_t n, const uint8_t dbid[32],
+                   uint64_t hour);
 
 #endif

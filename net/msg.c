@@ -204,8 +204,8 @@ msg_hello_encode(const struct msg_hello *h, uint8_t **buf, size_t *len)
 
 	return finish(&b,
 	              put_head(&b, MSG_HELLO) || put_be(&b, h->protocol, 2) ||
-	                  put(&b, h->dbid, 32) || put_be(&b, h->device, 8) ||
-	                  put_be(&b, nl, 1) || put(&b, h->name, nl) || put_vv(&b, &h->vv),
+	                  put(&b, h->dbid, 32) || put_be(&b, h->device, 8) || put_be(&b, nl, 1) ||
+	                  put(&b, h->name, nl) || put_vv(&b, &h->vv),
 	              buf, len);
 }
 
@@ -283,8 +283,8 @@ msg_changes_init(struct msg_buf *b)
 int
 msg_changes_add(struct msg_buf *b, const uint8_t *blob, size_t len)
 {
-	uint32_t n = (uint32_t)b->p[2] << 24 | (uint32_t)b->p[3] << 16 | (uint32_t)b->p[4] << 8 |
-	             b->p[5];
+	uint32_t n =
+	    (uint32_t)b->p[2] << 24 | (uint32_t)b->p[3] << 16 | (uint32_t)b->p[4] << 8 | b->p[5];
 
 	if (len > UINT32_MAX - 1 || put_be(b, len, 4) || put(b, blob, len))
 		return -1;
@@ -297,8 +297,7 @@ msg_changes_add(struct msg_buf *b, const uint8_t *blob, size_t len)
 }
 
 int
-msg_changes_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **blob,
-                 size_t *blen)
+msg_changes_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **blob, size_t *blen)
 {
 	struct rd r;
 	uint64_t n;

@@ -28,7 +28,7 @@
 
 #define MSG_VERSION 1
 #define MSG_PROTOCOL 1
-#define MSG_BATCH_BYTES 65536 /* a CHANGES batch holds up to this (or one change) */
+#define MSG_BATCH_BYTES 65536             /* a CHANGES batch holds up to this (or one change) */
 #define MSG_MAX (CHANGE_MAX_BYTES + 4096) /* the longest message accepted */
 #define MSG_NAME_MAX 255
 
@@ -80,10 +80,8 @@ int msg_changes_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t 
                      size_t *blen);
 
 int msg_join_encode(const char *name, int64_t priority, uint8_t **buf, size_t *len);
-int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1],
-                    int64_t *priority);
-int msg_welcome_encode(const uint8_t dbid[32], const uint8_t key[32], uint8_t **buf,
-                       size_t *len);
+int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1], int64_t *priority);
+int msg_welcome_encode(const uint8_t dbid[32], const uint8_t key[32], uint8_t **buf, size_t *len);
 int msg_welcome_decode(const uint8_t *buf, size_t len, uint8_t dbid[32], uint8_t key[32]);
 
 #endif

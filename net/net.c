@@ -41,15 +41,15 @@ struct peer {
 	int fd;
 	struct conn *c;
 	enum pstate state;
-	int dialled;      /* we dialled it */
-	int target;       /* index of the static peer dialled, or -1 */
-	int closing;      /* close once the output is written */
+	int dialled; /* we dialled it */
+	int target;  /* index of the static peer dialled, or -1 */
+	int closing; /* close once the output is written */
 	int hello_sent, want_out;
-	uint64_t device;  /* from HELLO */
+	uint64_t device; /* from HELLO */
 	char name[MSG_NAME_MAX + 1];
 	char addr[80];
-	struct vv sent;   /* what the peer has, or was sent */
-	struct vv acked;  /* the peer's last ACK */
+	struct vv sent;  /* what the peer has, or was sent */
+	struct vv acked; /* the peer's last ACK */
 	uint64_t since, last_rx, last_tx;
 	uint64_t changes_out, changes_in;
 };
@@ -78,7 +78,7 @@ struct net {
 	int stop;
 	struct peer *peers[NET_MAX_PEERS];
 	struct target *targets;
-	size_t ntargets;  /* the --peer ones, then MDNS_MAX slots for mDNS */
+	size_t ntargets; /* the --peer ones, then MDNS_MAX slots for mDNS */
 	size_t nstatic;
 	struct mdns *mdns; /* NULL: --no-mdns */
 	uint64_t last_status;
@@ -422,7 +422,8 @@ on_changes(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *app
 	for (off = 0, i = 0; i < count; i++)
 		msg_changes_next(m, len, &off, &blobs[i], &lens[i]);
 	if (journal_apply_batch(n->j, blobs, lens, count, results)) {
-		net_log("peer %s %s: applying changes failed: %s", p->addr, p->name, strerror(errno));
+		net_log("peer %s %s: applying changes failed: %s", p->addr, p->name,
+		        strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -627,7 +628,8 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			 * stream cut mid-frame never parses again). */
 			p->last_rx = now_ms();
 			if (ev == CONN_READY && on_ready(n, p)) {
-				peer_close(n, p, errno == EACCES ? "refused: not a member" : "failed");
+				peer_close(n, p,
+				           errno == EACCES ? "refused: not a member" : "failed");
 				return;
 			}
 			if (ev == CONN_MSG && on_msg(n, p, m, len, applied)) {
@@ -721,7 +723,8 @@ accept_all(struct net *n)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		host[0] = '\0';
 		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+			          sizeof(host));
 		else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 			          sizeof(host));
@@ -801,8 +804,8 @@ write_status(struct net *n)
 		if (p == NULL)
 			continue;
 		change_devid(p->device, dev);
-		e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "device",
-		              p->device ? dev : "", "name", p->name, "address", p->addr, "direction",
+		e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "device", p->device ? dev : "",
+		              "name", p->name, "address", p->addr, "direction",
 		              p->dialled ? "out" : "in", "changes_sent", (json_int_t)p->changes_out,
 		              "changes_received", (json_int_t)p->changes_in, "bytes_queued",
 		              (json_int_t)conn_out(p->c, &b));
@@ -826,8 +829,8 @@ write_status(struct net *n)
 		if (t->unused)
 			continue;
 		change_devid(t->device, dev);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host, "port",
-		                                   t->port, "device", t->device ? dev : "",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host,
+		                                   "port", t->port, "device", t->device ? dev : "",
 		                                   "connected", t->p != NULL));
 	}
 	json_object_set_new(o, "discovered", a);
@@ -1054,8 +1057,8 @@ net_start(struct journal *j, const struct net_config *cfg)
 	journal_dbid(j, n->dbid);
 	snprintf(n->name, sizeof(n->name), "blazefs");
 	if (journal_meta_get(j, "name", &v, &len) == 0) {
-		snprintf(n->name, sizeof(n->name), "%.*s", (int)(len < MSG_NAME_MAX ? len : MSG_NAME_MAX),
-		         (char *)v);
+		snprintf(n->name, sizeof(n->name), "%.*s",
+		         (int)(len < MSG_NAME_MAX ? len : MSG_NAME_MAX), (char *)v);
 		free(v);
 	}
 	if ((n->priv = sodium_malloc(32)) == NULL || identity_load(cfg->db, n->priv, pub)) {

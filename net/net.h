@@ -37,12 +37,12 @@ struct journal;
 #define NET_INVITE_LEN 41
 
 struct net_config {
-	const char *db;          /* database directory: keys, peers.json */
-	const char *listen_addr; /* NULL: all addresses */
-	int listen_port;         /* 0: NET_DEFAULT_PORT (if free); -1: do not listen */
+	const char *db;           /* database directory: keys, peers.json */
+	const char *listen_addr;  /* NULL: all addresses */
+	int listen_port;          /* 0: NET_DEFAULT_PORT (if free); -1: do not listen */
 	const char *const *peers; /* HOST:PORT to dial */
 	size_t npeers;
-	int no_mdns;              /* 1: no mDNS publishing or browsing */
+	int no_mdns; /* 1: no mDNS publishing or browsing */
 };
 
 /* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */

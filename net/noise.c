@@ -29,26 +29,20 @@ enum token { TOK_END = 0, TOK_E, TOK_S, TOK_EE, TOK_ES, TOK_SE, TOK_PSK };
 #define MAX_TOKENS 4
 
 struct pattern {
-	const char * name;
-	int psk;        /* A psk modifier: the e token also calls MixKey. */
-	int needs_s;    /* Both sides send a static key. */
+	const char *name;
+	int psk;     /* A psk modifier: the e token also calls MixKey. */
+	int needs_s; /* Both sides send a static key. */
 	size_t nmsgs;
 	enum token msgs[MAX_MESSAGES][MAX_TOKENS + 1];
 };
 
 /* No pre-messages in these patterns; message i is sent by the initiator iff i is even. */
 static const struct pattern patterns[] = {
-	[NOISE_PATTERN_NN] = { "NN", 0, 0, 2, {
-		{ TOK_E },
-		{ TOK_E, TOK_EE } } },
-	[NOISE_PATTERN_XX] = { "XX", 0, 1, 3, {
-		{ TOK_E },
-		{ TOK_E, TOK_EE, TOK_S, TOK_ES },
-		{ TOK_S, TOK_SE } } },
-	[NOISE_PATTERN_XXPSK3] = { "XXpsk3", 1, 1, 3, {
-		{ TOK_E },
-		{ TOK_E, TOK_EE, TOK_S, TOK_ES },
-		{ TOK_S, TOK_SE, TOK_PSK } } },
+    [NOISE_PATTERN_NN] = {"NN", 0, 0, 2, {{TOK_E}, {TOK_E, TOK_EE}}},
+    [NOISE_PATTERN_XX] =
+        {"XX", 0, 1, 3, {{TOK_E}, {TOK_E, TOK_EE, TOK_S, TOK_ES}, {TOK_S, TOK_SE}}},
+    [NOISE_PATTERN_XXPSK3] =
+        {"XXpsk3", 1, 1, 3, {{TOK_E}, {TOK_E, TOK_EE, TOK_S, TOK_ES}, {TOK_S, TOK_SE, TOK_PSK}}},
 };
 
 /* HandshakeState, with its SymmetricState (ck, h) and CipherState (cs). */
@@ -63,17 +57,17 @@ struct noise_handshake {
 	uint8_t rs[NOISE_KEY_LEN];
 	uint8_t re[NOISE_KEY_LEN];
 	uint8_t psk[NOISE_KEY_LEN];
-	int e_fixed;    /* e_priv was given (test vectors): do not generate it. */
-	int has_rs;     /* rs has been received. */
-	const struct pattern * pattern;
+	int e_fixed; /* e_priv was given (test vectors): do not generate it. */
+	int has_rs;  /* rs has been received. */
+	const struct pattern *pattern;
 	int initiator;
-	size_t msg;     /* Index of the next message. */
+	size_t msg; /* Index of the next message. */
 	int failed;
 };
 
-static const char * const cipher_names[] = {
-	[NOISE_SUITE_AESGCM] = "AESGCM",
-	[NOISE_SUITE_CHACHAPOLY] = "ChaChaPoly",
+static const char *const cipher_names[] = {
+    [NOISE_SUITE_AESGCM] = "AESGCM",
+    [NOISE_SUITE_CHACHAPOLY] = "ChaChaPoly",
 };
 
 static int
@@ -97,8 +91,7 @@ noise_suite_available(enum noise_suite suite)
 
 /* Write "blazefs/1" || selector into ${prologue}. */
 int
-noise_suite_prologue(uint8_t prologue[NOISE_SUITE_PROLOGUE_LEN],
-    uint8_t selector)
+noise_suite_prologue(uint8_t prologue[NOISE_SUITE_PROLOGUE_LEN], uint8_t selector)
 {
 	static const char tag[] = "blazefs/1";
 
@@ -146,12 +139,10 @@ noise_public_key(uint8_t pub[NOISE_KEY_LEN], const uint8_t priv[NOISE_KEY_LEN])
 
 /* DH(): X25519, refusing an all-zero result (a low-order peer key). */
 static int
-dh(uint8_t out[NOISE_KEY_LEN], const uint8_t priv[NOISE_KEY_LEN],
-    const uint8_t pub[NOISE_KEY_LEN])
+dh(uint8_t out[NOISE_KEY_LEN], const uint8_t priv[NOISE_KEY_LEN], const uint8_t pub[NOISE_KEY_LEN])
 {
 
-	if (crypto_scalarmult_curve25519(out, priv, pub) ||
-	    sodium_is_zero(out, NOISE_KEY_LEN)) {
+	if (crypto_scalarmult_curve25519(out, priv, pub) || sodium_is_zero(out, NOISE_KEY_LEN)) {
 		sodium_memzero(out, NOISE_KEY_LEN);
 		errno = EBADMSG;
 		return (-1);
@@ -161,8 +152,8 @@ dh(uint8_t out[NOISE_KEY_LEN], const uint8_t priv[NOISE_KEY_LEN],
 
 /* HMAC-SHA256(key, a || b). */
 static void
-hmac(uint8_t out[NOISE_HASH_LEN], const uint8_t key[NOISE_HASH_LEN],
-    const uint8_t * a, size_t alen, const uint8_t * b, size_t blen)
+hmac(uint8_t out[NOISE_HASH_LEN], const uint8_t key[NOISE_HASH_LEN], const uint8_t *a, size_t alen,
+     const uint8_t *b, size_t blen)
 {
 	crypto_auth_hmacsha256_state st;
 
@@ -175,9 +166,8 @@ hmac(uint8_t out[NOISE_HASH_LEN], const uint8_t key[NOISE_HASH_LEN],
 
 /* HKDF(ck, ikm) into ${out1}, ${out2} and, unless NULL, ${out3}. */
 static void
-hkdf(const uint8_t ck[NOISE_HASH_LEN], const uint8_t * ikm, size_t ikmlen,
-    uint8_t out1[NOISE_HASH_LEN], uint8_t out2[NOISE_HASH_LEN],
-    uint8_t * out3)
+hkdf(const uint8_t ck[NOISE_HASH_LEN], const uint8_t *ikm, size_t ikmlen,
+     uint8_t out1[NOISE_HASH_LEN], uint8_t out2[NOISE_HASH_LEN], uint8_t *out3)
 {
 	static const uint8_t one = 1, two = 2, three = 3;
 	uint8_t temp_key[NOISE_HASH_LEN];
@@ -207,38 +197,37 @@ make_nonce(uint8_t nonce[12], enum noise_suite suite, uint64_t n)
 
 /* ENCRYPT(k, n, ad, m): ${mlen} + NOISE_TAG_LEN bytes into ${c}. */
 static void
-aead_encrypt(const struct noise_cipher * cs, uint64_t n, uint8_t * c,
-    const uint8_t * m, size_t mlen, const uint8_t * ad, size_t adlen)
+aead_encrypt(const struct noise_cipher *cs, uint64_t n, uint8_t *c, const uint8_t *m, size_t mlen,
+             const uint8_t *ad, size_t adlen)
 {
 	uint8_t nonce[12];
 
 	make_nonce(nonce, cs->suite, n);
 	if (cs->suite == NOISE_SUITE_AESGCM)
-		crypto_aead_aes256gcm_encrypt(c, NULL, m, mlen, ad, adlen,
-		    NULL, nonce, cs->k);
+		crypto_aead_aes256gcm_encrypt(c, NULL, m, mlen, ad, adlen, NULL, nonce, cs->k);
 	else
-		crypto_aead_chacha20poly1305_ietf_encrypt(c, NULL, m, mlen,
-		    ad, adlen, NULL, nonce, cs->k);
+		crypto_aead_chacha20poly1305_ietf_encrypt(c, NULL, m, mlen, ad, adlen, NULL, nonce,
+		                                          cs->k);
 }
 
 /* DECRYPT(k, n, ad, c): ${clen} - NOISE_TAG_LEN bytes into ${m}. */
 static int
-aead_decrypt(const struct noise_cipher * cs, uint64_t n, uint8_t * m,
-    const uint8_t * c, size_t clen, const uint8_t * ad, size_t adlen)
+aead_decrypt(const struct noise_cipher *cs, uint64_t n, uint8_t *m, const uint8_t *c, size_t clen,
+             const uint8_t *ad, size_t adlen)
 {
 	uint8_t nonce[12];
 
 	make_nonce(nonce, cs->suite, n);
 	if (cs->suite == NOISE_SUITE_AESGCM)
-		return (crypto_aead_aes256gcm_decrypt(m, NULL, NULL, c, clen,
-		    ad, adlen, nonce, cs->k));
-	return (crypto_aead_chacha20poly1305_ietf_decrypt(m, NULL, NULL, c,
-	    clen, ad, adlen, nonce, cs->k));
+		return (
+		    crypto_aead_aes256gcm_decrypt(m, NULL, NULL, c, clen, ad, adlen, nonce, cs->k));
+	return (crypto_aead_chacha20poly1305_ietf_decrypt(m, NULL, NULL, c, clen, ad, adlen, nonce,
+	                                                  cs->k));
 }
 
 /* InitializeKey(k). */
 static void
-cipher_init_key(struct noise_cipher * cs, const uint8_t k[NOISE_KEY_LEN])
+cipher_init_key(struct noise_cipher *cs, const uint8_t k[NOISE_KEY_LEN])
 {
 
 	memcpy(cs->k, k, NOISE_KEY_LEN);
@@ -251,8 +240,8 @@ cipher_init_key(struct noise_cipher * cs, const uint8_t k[NOISE_KEY_LEN])
  * ${c}.  The nonce 2^64-1 is reserved, so it is never used.
  */
 static int
-cipher_encrypt_ad(struct noise_cipher * cs, uint8_t * c, const uint8_t * m,
-    size_t mlen, const uint8_t * ad, size_t adlen)
+cipher_encrypt_ad(struct noise_cipher *cs, uint8_t *c, const uint8_t *m, size_t mlen,
+                  const uint8_t *ad, size_t adlen)
 {
 
 	if (!cs->haskey) {
@@ -271,8 +260,8 @@ cipher_encrypt_ad(struct noise_cipher * cs, uint8_t * c, const uint8_t * m,
 
 /* DecryptWithAd(ad, c): the nonce advances only on success. */
 static int
-cipher_decrypt_ad(struct noise_cipher * cs, uint8_t * m, const uint8_t * c,
-    size_t clen, const uint8_t * ad, size_t adlen)
+cipher_decrypt_ad(struct noise_cipher *cs, uint8_t *m, const uint8_t *c, size_t clen,
+                  const uint8_t *ad, size_t adlen)
 {
 
 	if (!cs->haskey) {
@@ -284,8 +273,7 @@ cipher_decrypt_ad(struct noise_cipher * cs, uint8_t * m, const uint8_t * c,
 		errno = EOVERFLOW;
 		return (-1);
 	}
-	if (clen < NOISE_TAG_LEN ||
-	    aead_decrypt(cs, cs->n, m, c, clen, ad, adlen)) {
+	if (clen < NOISE_TAG_LEN || aead_decrypt(cs, cs->n, m, c, clen, ad, adlen)) {
 		errno = EBADMSG;
 		return (-1);
 	}
@@ -295,7 +283,7 @@ cipher_decrypt_ad(struct noise_cipher * cs, uint8_t * m, const uint8_t * c,
 
 /* MixHash(data): h = SHA256(h || data). */
 static void
-mix_hash(struct noise_handshake * hs, const uint8_t * data, size_t len)
+mix_hash(struct noise_handshake *hs, const uint8_t *data, size_t len)
 {
 	crypto_hash_sha256_state st;
 
@@ -307,7 +295,7 @@ mix_hash(struct noise_handshake * hs, const uint8_t * data, size_t len)
 
 /* MixKey(ikm): ck, temp_k = HKDF(ck, ikm, 2); InitializeKey(temp_k). */
 static void
-mix_key(struct noise_handshake * hs, const uint8_t * ikm, size_t ikmlen)
+mix_key(struct noise_handshake *hs, const uint8_t *ikm, size_t ikmlen)
 {
 	uint8_t ck[NOISE_HASH_LEN], temp_k[NOISE_HASH_LEN];
 
@@ -320,8 +308,7 @@ mix_key(struct noise_handshake * hs, const uint8_t * ikm, size_t ikmlen)
 
 /* MixKeyAndHash(ikm): the psk token. */
 static void
-mix_key_and_hash(struct noise_handshake * hs, const uint8_t * ikm,
-    size_t ikmlen)
+mix_key_and_hash(struct noise_handshake *hs, const uint8_t *ikm, size_t ikmlen)
 {
 	uint8_t ck[NOISE_HASH_LEN], temp_h[NOISE_HASH_LEN];
 	uint8_t temp_k[NOISE_HASH_LEN];
@@ -341,10 +328,10 @@ mix_key_and_hash(struct noise_handshake * hs, const uint8_t * ikm,
  * responder's e.
  */
 static int
-mix_dh(struct noise_handshake * hs, enum token t)
+mix_dh(struct noise_handshake *hs, enum token t)
 {
 	uint8_t dhout[NOISE_KEY_LEN];
-	const uint8_t * priv, * pub;
+	const uint8_t *priv, *pub;
 
 	if (t == TOK_EE) {
 		priv = hs->e_priv;
@@ -365,8 +352,7 @@ mix_dh(struct noise_handshake * hs, enum token t)
 
 /* EncryptAndHash(m) into ${c}. */
 static int
-encrypt_and_hash(struct noise_handshake * hs, uint8_t * c, const uint8_t * m,
-    size_t mlen)
+encrypt_and_hash(struct noise_handshake *hs, uint8_t *c, const uint8_t *m, size_t mlen)
 {
 	size_t clen = mlen + (hs->cs.haskey ? NOISE_TAG_LEN : 0);
 
@@ -378,8 +364,7 @@ encrypt_and_hash(struct noise_handshake * hs, uint8_t * c, const uint8_t * m,
 
 /* DecryptAndHash(c) into ${m}. */
 static int
-decrypt_and_hash(struct noise_handshake * hs, uint8_t * m, const uint8_t * c,
-    size_t clen)
+decrypt_and_hash(struct noise_handshake *hs, uint8_t *m, const uint8_t *c, size_t clen)
 {
 
 	if (cipher_decrypt_ad(&hs->cs, m, c, clen, hs->h, NOISE_HASH_LEN))
@@ -393,9 +378,9 @@ decrypt_and_hash(struct noise_handshake * hs, uint8_t * m, const uint8_t * c,
  * tokens and on when a key gets set, so it is known before touching state.
  */
 static size_t
-message_overhead(const struct noise_handshake * hs)
+message_overhead(const struct noise_handshake *hs)
 {
-	const enum token * t = hs->pattern->msgs[hs->msg];
+	const enum token *t = hs->pattern->msgs[hs->msg];
 	int haskey = hs->cs.haskey;
 	size_t len = 0;
 
@@ -419,7 +404,7 @@ message_overhead(const struct noise_handshake * hs)
 
 /* Wipe every secret of ${hs} and mark it dead. */
 static void
-handshake_fail(struct noise_handshake * hs)
+handshake_fail(struct noise_handshake *hs)
 {
 
 	sodium_memzero(hs, sizeof(*hs));
@@ -428,18 +413,18 @@ handshake_fail(struct noise_handshake * hs)
 
 /* Start a handshake (Initialize() in the spec). */
 struct noise_handshake *
-noise_handshake_new(enum noise_pattern pattern, enum noise_suite suite,
-    int initiator, const uint8_t * prologue, size_t prologuelen,
-    const uint8_t * s_priv, const uint8_t * e_priv, const uint8_t * psk)
+noise_handshake_new(enum noise_pattern pattern, enum noise_suite suite, int initiator,
+                    const uint8_t *prologue, size_t prologuelen, const uint8_t *s_priv,
+                    const uint8_t *e_priv, const uint8_t *psk)
 {
-	struct noise_handshake * hs;
-	const struct pattern * p;
+	struct noise_handshake *hs;
+	const struct pattern *p;
 	char name[64];
 	size_t namelen;
 
 	/* Each pattern takes the keys it needs, and only those. */
-	if (pattern < NOISE_PATTERN_NN || pattern > NOISE_PATTERN_XXPSK3 ||
-	    !suite_valid(suite) || (prologue == NULL && prologuelen > 0)) {
+	if (pattern < NOISE_PATTERN_NN || pattern > NOISE_PATTERN_XXPSK3 || !suite_valid(suite) ||
+	    (prologue == NULL && prologuelen > 0)) {
 		errno = EINVAL;
 		goto err0;
 	}
@@ -473,8 +458,8 @@ noise_handshake_new(enum noise_pattern pattern, enum noise_suite suite,
 		memcpy(hs->psk, psk, NOISE_KEY_LEN);
 
 	/* InitializeSymmetric(protocol_name): hashed only if over 32 bytes. */
-	namelen = (size_t)snprintf(name, sizeof(name), "Noise_%s_25519_%s_SHA256",
-	    p->name, cipher_names[suite]);
+	namelen = (size_t)snprintf(name, sizeof(name), "Noise_%s_25519_%s_SHA256", p->name,
+	                           cipher_names[suite]);
 	if (namelen <= NOISE_HASH_LEN)
 		memcpy(hs->h, name, namelen);
 	else
@@ -495,7 +480,7 @@ err0:
 
 /* What the handshake expects next. */
 enum noise_action
-noise_handshake_action(const struct noise_handshake * hs)
+noise_handshake_action(const struct noise_handshake *hs)
 {
 
 	if (hs->failed)
@@ -509,11 +494,10 @@ noise_handshake_action(const struct noise_handshake * hs)
 
 /* WriteMessage(payload). */
 int
-noise_handshake_write_message(struct noise_handshake * hs,
-    const uint8_t * payload, size_t payloadlen, uint8_t * out, size_t outmax,
-    size_t * outlen)
+noise_handshake_write_message(struct noise_handshake *hs, const uint8_t *payload, size_t payloadlen,
+                              uint8_t *out, size_t outmax, size_t *outlen)
 {
-	const enum token * t;
+	const enum token *t;
 	size_t len, total;
 
 	*outlen = 0;
@@ -525,8 +509,7 @@ noise_handshake_write_message(struct noise_handshake * hs,
 		return (-1);
 	}
 	total = message_overhead(hs);
-	if (payloadlen > NOISE_MAX_MESSAGE - total ||
-	    total + payloadlen > outmax) {
+	if (payloadlen > NOISE_MAX_MESSAGE - total || total + payloadlen > outmax) {
 		errno = EMSGSIZE;
 		return (-1);
 	}
@@ -547,11 +530,9 @@ noise_handshake_write_message(struct noise_handshake * hs,
 				mix_key(hs, hs->e_pub, NOISE_KEY_LEN);
 			break;
 		case TOK_S:
-			if (encrypt_and_hash(hs, &out[len], hs->s_pub,
-			    NOISE_KEY_LEN))
+			if (encrypt_and_hash(hs, &out[len], hs->s_pub, NOISE_KEY_LEN))
 				goto err1;
-			len += NOISE_KEY_LEN +
-			    (hs->cs.haskey ? NOISE_TAG_LEN : 0);
+			len += NOISE_KEY_LEN + (hs->cs.haskey ? NOISE_TAG_LEN : 0);
 			break;
 		case TOK_EE:
 		case TOK_ES:
@@ -582,17 +563,16 @@ err1:
 
 /* ReadMessage(message). */
 int
-noise_handshake_read_message(struct noise_handshake * hs, const uint8_t * msg,
-    size_t msglen, uint8_t * payload, size_t payloadmax, size_t * payloadlen)
+noise_handshake_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t msglen,
+                             uint8_t *payload, size_t payloadmax, size_t *payloadlen)
 {
-	const enum token * t;
+	const enum token *t;
 	size_t overhead, len, slen;
 
 	*payloadlen = 0;
 
 	/* Refuse, leaving ${hs} as it is, a call out of turn or a small buffer. */
-	if (noise_handshake_action(hs) != NOISE_ACTION_READ ||
-	    (msg == NULL && msglen > 0)) {
+	if (noise_handshake_action(hs) != NOISE_ACTION_READ || (msg == NULL && msglen > 0)) {
 		errno = EINVAL;
 		return (-1);
 	}
@@ -656,8 +636,7 @@ err0:
 
 /* GetHandshakeHash(), once complete. */
 int
-noise_handshake_hash(const struct noise_handshake * hs,
-    uint8_t h[NOISE_HASH_LEN])
+noise_handshake_hash(const struct noise_handshake *hs, uint8_t h[NOISE_HASH_LEN])
 {
 
 	if (noise_handshake_action(hs) != NOISE_ACTION_SPLIT) {
@@ -671,8 +650,7 @@ noise_handshake_hash(const struct noise_handshake * hs,
 
 /* The peer's static public key, once received. */
 int
-noise_handshake_remote_static(const struct noise_handshake * hs,
-    uint8_t rs[NOISE_KEY_LEN])
+noise_handshake_remote_static(const struct noise_handshake *hs, uint8_t rs[NOISE_KEY_LEN])
 {
 
 	if (hs->failed || !hs->has_rs) {
@@ -688,7 +666,7 @@ noise_handshake_remote_static(const struct noise_handshake * hs,
 struct noise_cipher *
 noise_cipher_new(enum noise_suite suite, const uint8_t k[NOISE_KEY_LEN])
 {
-	struct noise_cipher * cs;
+	struct noise_cipher *cs;
 
 	if (!suite_valid(suite)) {
 		errno = EINVAL;
@@ -708,11 +686,11 @@ noise_cipher_new(enum noise_suite suite, const uint8_t k[NOISE_KEY_LEN])
 
 /* Split(): c1 carries initiator -> responder, c2 the other way. */
 int
-noise_handshake_split(struct noise_handshake * hs, struct noise_cipher ** send,
-    struct noise_cipher ** recv)
+noise_handshake_split(struct noise_handshake *hs, struct noise_cipher **send,
+                      struct noise_cipher **recv)
 {
 	uint8_t k1[NOISE_HASH_LEN], k2[NOISE_HASH_LEN];
-	struct noise_cipher * c1, * c2;
+	struct noise_cipher *c1, *c2;
 
 	*send = *recv = NULL;
 	if (noise_handshake_action(hs) != NOISE_ACTION_SPLIT) {
@@ -743,7 +721,7 @@ err0:
 
 /* Wipe and free a handshake state. */
 void
-noise_handshake_free(struct noise_handshake * hs)
+noise_handshake_free(struct noise_handshake *hs)
 {
 
 	if (hs == NULL)
@@ -754,8 +732,8 @@ noise_handshake_free(struct noise_handshake * hs)
 
 /* Transport EncryptWithAd. */
 int
-noise_cipher_encrypt(struct noise_cipher * cs, uint8_t * c, const uint8_t * m,
-    size_t mlen, const uint8_t * ad, size_t adlen)
+noise_cipher_encrypt(struct noise_cipher *cs, uint8_t *c, const uint8_t *m, size_t mlen,
+                     const uint8_t *ad, size_t adlen)
 {
 
 	if (mlen > NOISE_MAX_MESSAGE - NOISE_TAG_LEN) {
@@ -767,8 +745,8 @@ noise_cipher_encrypt(struct noise_cipher * cs, uint8_t * c, const uint8_t * m,
 
 /* Transport DecryptWithAd. */
 int
-noise_cipher_decrypt(struct noise_cipher * cs, uint8_t * m, const uint8_t * c,
-    size_t clen, const uint8_t * ad, size_t adlen)
+noise_cipher_decrypt(struct noise_cipher *cs, uint8_t *m, const uint8_t *c, size_t clen,
+                     const uint8_t *ad, size_t adlen)
 {
 
 	if (clen > NOISE_MAX_MESSAGE) {
@@ -780,7 +758,7 @@ noise_cipher_decrypt(struct noise_cipher * cs, uint8_t * m, const uint8_t * c,
 
 /* Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, "", 32 zero bytes). */
 int
-noise_cipher_rekey(struct noise_cipher * cs)
+noise_cipher_rekey(struct noise_cipher *cs)
 {
 	static const uint8_t zeros[NOISE_KEY_LEN];
 	uint8_t out[NOISE_KEY_LEN + NOISE_TAG_LEN];
@@ -793,7 +771,7 @@ noise_cipher_rekey(struct noise_cipher * cs)
 
 /* Wipe and free a transport cipher. */
 void
-noise_cipher_free(struct noise_cipher * cs)
+noise_cipher_free(struct noise_cipher *cs)
 {
 
 	if (cs == NULL)

@@ -28,34 +28,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOISE_KEY_LEN 32    /* X25519 keys, cipher keys and PSKs. */
-#define NOISE_HASH_LEN 32   /* SHA256 output: the handshake hash. */
-#define NOISE_TAG_LEN 16    /* AEAD tag added to every encrypted field. */
+#define NOISE_KEY_LEN 32  /* X25519 keys, cipher keys and PSKs. */
+#define NOISE_HASH_LEN 32 /* SHA256 output: the handshake hash. */
+#define NOISE_TAG_LEN 16  /* AEAD tag added to every encrypted field. */
 #define NOISE_MAX_MESSAGE 65535
 /* The most bytes a handshake message adds to its payload (e, encrypted s, tag). */
 #define NOISE_HANDSHAKE_OVERHEAD_MAX (NOISE_KEY_LEN * 2 + NOISE_TAG_LEN * 2)
 
 /* Suite selector byte sent before message 1 (DESIGN §4); also picks the cipher. */
 enum noise_suite {
-	NOISE_SUITE_AESGCM = 1,     /* Noise_*_25519_AESGCM_SHA256 */
-	NOISE_SUITE_CHACHAPOLY = 2  /* Noise_*_25519_ChaChaPoly_SHA256 */
+	NOISE_SUITE_AESGCM = 1,    /* Noise_*_25519_AESGCM_SHA256 */
+	NOISE_SUITE_CHACHAPOLY = 2 /* Noise_*_25519_ChaChaPoly_SHA256 */
 };
 
 /* "blazefs/1" followed by the selector byte. */
 #define NOISE_SUITE_PROLOGUE_LEN 10
 
-enum noise_pattern {
-	NOISE_PATTERN_NN = 1,
-	NOISE_PATTERN_XX = 2,
-	NOISE_PATTERN_XXPSK3 = 3
-};
+enum noise_pattern { NOISE_PATTERN_NN = 1, NOISE_PATTERN_XX = 2, NOISE_PATTERN_XXPSK3 = 3 };
 
 /* What the handshake expects next from its caller. */
 enum noise_action {
-	NOISE_ACTION_WRITE = 1,  /* call noise_handshake_write_message */
-	NOISE_ACTION_READ = 2,   /* call noise_handshake_read_message */
-	NOISE_ACTION_SPLIT = 3,  /* handshake complete: hash, remote key, split */
-	NOISE_ACTION_FAILED = 4  /* a step failed: the handshake is dead */
+	NOISE_ACTION_WRITE = 1, /* call noise_handshake_write_message */
+	NOISE_ACTION_READ = 2,  /* call noise_handshake_read_message */
+	NOISE_ACTION_SPLIT = 3, /* handshake complete: hash, remote key, split */
+	NOISE_ACTION_FAILED = 4 /* a step failed: the handshake is dead */
 };
 
 struct noise_handshake;
@@ -100,9 +96,9 @@ int noise_public_key(uint8_t[NOISE_KEY_LEN], const uint8_t[NOISE_KEY_LEN]);
  * key: required for XXpsk3, must be NULL otherwise.  All keys are copied.
  * Return the state, to free with noise_handshake_free(), or NULL.
  */
-struct noise_handshake * noise_handshake_new(enum noise_pattern,
-    enum noise_suite, int, const uint8_t *, size_t, const uint8_t *,
-    const uint8_t *, const uint8_t *);
+struct noise_handshake *noise_handshake_new(enum noise_pattern, enum noise_suite, int,
+                                            const uint8_t *, size_t, const uint8_t *,
+                                            const uint8_t *, const uint8_t *);
 
 /**
  * noise_handshake_action(hs):
@@ -122,8 +118,8 @@ enum noise_action noise_handshake_action(const struct noise_handshake *);
  * encrypted (NN and XX message 1) or not authenticated to a known peer:
  * put nothing secret there.
  */
-int noise_handshake_write_message(struct noise_handshake *, const uint8_t *,
-    size_t, uint8_t *, size_t, size_t *);
+int noise_handshake_write_message(struct noise_handshake *, const uint8_t *, size_t, uint8_t *,
+                                  size_t, size_t *);
 
 /**
  * noise_handshake_read_message(hs, msg, msglen, payload, payloadmax,
@@ -135,8 +131,8 @@ int noise_handshake_write_message(struct noise_handshake *, const uint8_t *,
  * small (EMSGSIZE), ${hs} is unchanged; if the message is too short, too long
  * or does not authenticate (EBADMSG), or on any other failure, ${hs} is dead.
  */
-int noise_handshake_read_message(struct noise_handshake *, const uint8_t *,
-    size_t, uint8_t *, size_t, size_t *);
+int noise_handshake_read_message(struct noise_handshake *, const uint8_t *, size_t, uint8_t *,
+                                 size_t, size_t *);
 
 /**
  * noise_handshake_hash(hs, h):
@@ -144,8 +140,7 @@ int noise_handshake_read_message(struct noise_handshake *, const uint8_t *,
  * the same on both sides and names this session (channel binding).
  * Return 0, or -1 (EINVAL, ${h} zeroed) if the handshake is not complete.
  */
-int noise_handshake_hash(const struct noise_handshake *,
-    uint8_t[NOISE_HASH_LEN]);
+int noise_handshake_hash(const struct noise_handshake *, uint8_t[NOISE_HASH_LEN]);
 
 /**
  * noise_handshake_remote_static(hs, rs):
@@ -154,8 +149,7 @@ int noise_handshake_hash(const struct noise_handshake *,
  * list before trusting the peer.  Return 0, or -1 (EINVAL, ${rs} zeroed) if
  * no static key has been received.
  */
-int noise_handshake_remote_static(const struct noise_handshake *,
-    uint8_t[NOISE_KEY_LEN]);
+int noise_handshake_remote_static(const struct noise_handshake *, uint8_t[NOISE_KEY_LEN]);
 
 /**
  * noise_handshake_split(hs, send, recv):
@@ -164,8 +158,7 @@ int noise_handshake_remote_static(const struct noise_handshake *,
  * both with noise_cipher_free(); ${hs} may be freed first.  Return 0, or -1
  * with both set to NULL (EINVAL if the handshake is not complete).
  */
-int noise_handshake_split(struct noise_handshake *, struct noise_cipher **,
-    struct noise_cipher **);
+int noise_handshake_split(struct noise_handshake *, struct noise_cipher **, struct noise_cipher **);
 
 /**
  * noise_handshake_free(hs):
@@ -180,8 +173,7 @@ void noise_handshake_free(struct noise_handshake *);
  * noise_handshake_split(); this is for tests and derived keys.  Return the
  * cipher, to free with noise_cipher_free(), or NULL (EINVAL, ENOTSUP, ENOMEM).
  */
-struct noise_cipher * noise_cipher_new(enum noise_suite,
-    const uint8_t[NOISE_KEY_LEN]);
+struct noise_cipher *noise_cipher_new(enum noise_suite, const uint8_t[NOISE_KEY_LEN]);
 
 /**
  * noise_cipher_encrypt(cs, c, m, mlen, ad, adlen):
@@ -191,8 +183,8 @@ struct noise_cipher * noise_cipher_new(enum noise_suite,
  * NOISE_MAX_MESSAGE (EMSGSIZE) or the nonces are used up (EOVERFLOW); ${c}
  * is then untouched.
  */
-int noise_cipher_encrypt(struct noise_cipher *, uint8_t *, const uint8_t *,
-    size_t, const uint8_t *, size_t);
+int noise_cipher_encrypt(struct noise_cipher *, uint8_t *, const uint8_t *, size_t, const uint8_t *,
+                         size_t);
 
 /**
  * noise_cipher_decrypt(cs, m, c, clen, ad, adlen):
@@ -203,8 +195,8 @@ int noise_cipher_encrypt(struct noise_cipher *, uint8_t *, const uint8_t *,
  * spec says, a failure does not advance the nonce, but a caller over a
  * stream should treat any failure as the end of the connection.
  */
-int noise_cipher_decrypt(struct noise_cipher *, uint8_t *, const uint8_t *,
-    size_t, const uint8_t *, size_t);
+int noise_cipher_decrypt(struct noise_cipher *, uint8_t *, const uint8_t *, size_t, const uint8_t *,
+                         size_t);
 
 /**
  * noise_cipher_rekey(cs):

@@ -90,8 +90,7 @@ test_every_truncation_and_extension_is_refused(void **state)
 
 /* Encodes a one-op change built from the given parts. */
 static int
-decode_one(const char *coll, const char *rec, const char *field, const char *value,
-           uint64_t seq)
+decode_one(const char *coll, const char *rec, const char *field, const char *value, uint64_t seq)
 {
 	struct change c = {1, seq, 1, 0, NULL}, *d;
 	uint8_t *buf;
@@ -123,7 +122,7 @@ test_invalid_contents_are_refused(void **state)
 	assert_int_equal(decode_one(".hidden", "b", "f", "1", 1), -1);
 	assert_int_equal(decode_one("a/b", "b", "f", "1", 1), -1);
 	assert_int_equal(decode_one("bugs", long_name, "f", "1", 1), -1);
-	assert_int_equal(decode_one("bugs", "", "f", "1", 1), -1); /* field on a collection */
+	assert_int_equal(decode_one("bugs", "", "f", "1", 1), -1);  /* field on a collection */
 	assert_int_equal(decode_one("bugs", "b", "f", "1", 0), -1); /* seq 0 */
 }
 

@@ -149,8 +149,8 @@ test_bad_input_changes_nothing(void **state)
 	db_open(&d, 1);
 	put(d.j, "bugs", "b-1", "{\"a\":1}");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(journal_write_record(d.j, "bugs", "b-1", bad[i], strlen(bad[i]), &why),
-		                 -1);
+		assert_int_equal(
+		    journal_write_record(d.j, "bugs", "b-1", bad[i], strlen(bad[i]), &why), -1);
 		assert_int_equal(errno, EINVAL);
 		assert_non_null(why);
 	}
@@ -749,8 +749,9 @@ test_property_any_order_converges(void **state)
 				f = fopen("/tmp/blazefs-property-1.txt", "w");
 				fputs(d, f);
 				fclose(f);
-				fail_msg("seed %d: replica %d differs (see /tmp/blazefs-property-*.txt)",
-				         seed, i);
+				fail_msg(
+				    "seed %d: replica %d differs (see /tmp/blazefs-property-*.txt)",
+				    seed, i);
 			}
 			free(d);
 		}
