@@ -814,10 +814,13 @@ jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, const 
 
 typedef int txn_fn(struct journal *j, MDB_txn *txn, void *arg);
 
+/* What a txn_fn returns when it changed nothing: commit nothing, succeed. */
+#define TXN_NOOP (-1)
+
 /*
  * Runs fn in a write transaction and commits it.  MDB_MAP_FULL grows the map
- * and runs fn again.  fn returns 0, an errno or an LMDB code; fn_rc < 0 means
- * "commit nothing, succeed" (a no-op).  Returns 0 or -1 with errno.
+ * and runs fn again.  fn returns 0, TXN_NOOP, an errno or an LMDB code.
+ * Returns 0 or -1 with errno.
  */
 static int
 jn_write(struct journal *j, txn_fn *fn, void *arg)
@@ -835,7 +838,7 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 		if (rc)
 			return jn_errno(rc);
 		j->local_commit = 0; /* protected by the write lock, like the clock */
-		if ((rc = fn(j, txn, arg)) < 0 && rc > -1000) {
+		if ((rc = fn(j, txn, arg)) == TXN_NOOP) {
 			mdb_txn_abort(txn);
 			return 0;
 		}
@@ -1039,7 +1042,7 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg
 			return jn_errno(rc);
 		j->local_commit = 0;
 		mark = j->wal_len;
-		if ((rc = fn(j, child, arg)) < 0 && rc > -1000) {
+		if ((rc = fn(j, child, arg)) == TXN_NOOP) {
 			mdb_txn_abort(child);
 			return 0;
 		}
@@ -2558,7 +2561,7 @@ remote_fn(struct journal *j, MDB_txn *txn, void *arg)
 			return rc;
 		any |= a->results[i] == 0;
 	}
-	return any ? 0 : -1;
+	return any ? 0 : TXN_NOOP;
 }
 
 int
