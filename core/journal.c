@@ -333,6 +333,16 @@ vv_set(struct vv *v, uint64_t origin, uint64_t seq)
 	return 0;
 }
 
+int
+vv_merge(struct vv *into, const struct vv *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		if (vv_get(into, from->e[i].origin) < from->e[i].seq &&
+		    vv_set(into, from->e[i].origin, from->e[i].seq))
+			return -1;
+	return 0;
+}
+
 void
 vv_clear(struct vv *v)
 {

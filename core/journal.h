@@ -57,6 +57,8 @@ struct vv {
 uint64_t vv_get(const struct vv *v, uint64_t origin);
 /* Sets origin's seq in v (inserting it sorted).  Returns 0 or -1. */
 int vv_set(struct vv *v, uint64_t origin, uint64_t seq);
+/* Raises every origin of into to at least its seq in from.  0 or -1. */
+int vv_merge(struct vv *into, const struct vv *from);
 /* Frees the entries of v. */
 void vv_clear(struct vv *v);
 

@@ -389,6 +389,27 @@ record_exists(struct fs *fs, struct fs_node *p, const char *fname)
 
 /* ---- .blazefs ---- */
 
+/* What the network thread last wrote to DB/peers.json (fs/ knows nothing of
+ * the network), or NULL if it has not. */
+static json_t *
+peers_json(struct fs *fs)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/peers.json", fs->db);
+	return json_load_file(path, 0, NULL);
+}
+
+static char *
+meta_peers(struct fs *fs)
+{
+	json_t *o = peers_json(fs), *p = o ? json_object_get(o, "peers") : NULL;
+	char *s = p ? json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS) : strdup("[]");
+
+	json_decref(o);
+	return s;
+}
+
 static char *
 meta_status(struct fs *fs)
 {
@@ -396,7 +417,9 @@ meta_status(struct fs *fs)
 	uint8_t dbid[32];
 	uint64_t ncols = 0, nrecs = 0, nconf = 0;
 	struct vv v = {0};
-	json_t *o, *vvo;
+	json_t *o, *vvo, *net = peers_json(fs);
+	/* Changes some connected peer still lacks (the network counts them). */
+	json_int_t pending = net ? json_integer_value(json_object_get(net, "pending")) : 0;
 	void *name = NULL;
 	size_t namelen = 0;
 	char *s = NULL;
@@ -417,10 +440,11 @@ meta_status(struct fs *fs)
 		change_devid(v.e[i].origin, d);
 		json_object_set_new(vvo, d, json_integer((json_int_t)v.e[i].seq));
 	}
-	o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:o, s:i}", "device", dev, "name",
+	json_decref(net);
+	o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:o, s:I}", "device", dev, "name",
 	              name ? (char *)name : "", name ? namelen : 0, "database", hex, "collections",
 	              (json_int_t)ncols, "records", (json_int_t)nrecs, "conflicts",
-	              (json_int_t)nconf, "version_vector", vvo, "pending", 0);
+	              (json_int_t)nconf, "version_vector", vvo, "pending", pending);
 	if (o) {
 		s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 		json_decref(o);
@@ -428,27 +452,6 @@ meta_status(struct fs *fs)
 out:
 	free(name);
 	vv_clear(&v);
-	return s;
-}
-
-/* The peers as the network thread last wrote them to DB/peers.json (fs/
- * knows nothing of the network); "[]" when it has not. */
-static char *
-meta_peers(struct fs *fs)
-{
-	char path[PATH_MAX];
-	json_t *o, *p;
-	char *s;
-
-	snprintf(path, sizeof(path), "%s/peers.json", fs->db);
-	if ((o = json_load_file(path, 0, NULL)) == NULL)
-		return strdup("[]");
-	if ((p = json_object_get(o, "peers")) == NULL) {
-		json_decref(o);
-		return strdup("[]");
-	}
-	s = json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(o);
 	return s;
 }
 

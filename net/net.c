@@ -49,7 +49,7 @@ struct peer {
 	char name[MSG_NAME_MAX + 1];
 	char addr[80];
 	struct vv sent;  /* what the peer has, or was sent */
-	struct vv acked; /* the peer's last ACK */
+	struct vv acked; /* what the peer is known to have: HELLO, ACKs, its CHANGES */
 	uint64_t since, last_rx, last_tx;
 	uint64_t changes_out, changes_in;
 };
@@ -376,6 +376,10 @@ on_hello(struct net *n, struct peer *p, const uint8_t *m, size_t len)
 		return -1;
 	}
 	/* A HELLO on a running connection restarts streaming from its vv. */
+	if (vv_merge(&p->acked, &h.vv)) {
+		vv_clear(&h.vv);
+		return -1;
+	}
 	vv_clear(&p->sent);
 	p->sent = h.vv;
 	snprintf(p->name, sizeof(p->name), "%s", h.name);
@@ -440,7 +444,8 @@ on_changes(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *app
 			*applied = 1;
 		p->changes_in++;
 		/* The sender has it: never send it back. */
-		if (vv_get(&p->sent, origin) < seq && vv_set(&p->sent, origin, seq))
+		if ((vv_get(&p->sent, origin) < seq && vv_set(&p->sent, origin, seq)) ||
+		    (vv_get(&p->acked, origin) < seq && vv_set(&p->acked, origin, seq)))
 			goto out;
 	}
 	/* A gap: tell the sender where we really are (it restarts from there). */
@@ -456,16 +461,13 @@ static int
 on_ack(struct peer *p, const uint8_t *m, size_t len)
 {
 	struct vv v;
+	int rc;
 
 	if (p->state != P_SYNC || msg_ack_decode(m, len, &v))
 		return -1;
-	for (size_t i = 0; i < v.n; i++)
-		if (vv_get(&p->sent, v.e[i].origin) < v.e[i].seq &&
-		    vv_set(&p->sent, v.e[i].origin, v.e[i].seq))
-			break;
-	vv_clear(&p->acked);
-	p->acked = v;
-	return 0;
+	rc = vv_merge(&p->sent, &v) || vv_merge(&p->acked, &v) ? -1 : 0;
+	vv_clear(&v);
+	return rc;
 }
 
 static int
@@ -776,6 +778,18 @@ listen_on(struct net *n, const char *addr, int port)
 
 /* ---- status file ---- */
 
+/* How many changes we hold that v lacks. */
+static json_int_t
+vv_behind(const struct vv *mine, const struct vv *v)
+{
+	json_int_t n = 0;
+
+	for (size_t i = 0; i < mine->n; i++)
+		if (mine->e[i].seq > vv_get(v, mine->e[i].origin))
+			n += (json_int_t)(mine->e[i].seq - vv_get(v, mine->e[i].origin));
+	return n;
+}
+
 static json_t *
 vv_json(const struct vv *v)
 {
@@ -795,8 +809,12 @@ write_status(struct net *n)
 	static const char *states[] = {"connecting", "handshake", "authenticated", "syncing"};
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], dev[DEVID_LEN + 1];
 	json_t *o = json_object(), *a = json_array();
+	struct vv mine = {0, NULL};
+	json_int_t pending = 0, behind;
 	const uint8_t *b;
 
+	if (journal_vv(n->j, &mine))
+		vv_clear(&mine);
 	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
 		struct peer *p = n->peers[i];
 		json_t *e;
@@ -817,8 +835,15 @@ write_status(struct net *n)
 		                                    ? "static"
 		                                    : "mdns"));
 		json_object_set_new(e, "acked", vv_json(&p->acked));
+		/* Changes this peer still lacks, as far as we know. */
+		behind = vv_behind(&mine, &p->acked);
+		json_object_set_new(e, "pending", json_integer(behind));
+		if (p->state == P_SYNC && behind > pending)
+			pending = behind;
 		json_array_append_new(a, e);
 	}
+	vv_clear(&mine);
+	json_object_set_new(o, "pending", json_integer(pending));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "listen", json_string(n->listen));
 	json_object_set_new(o, "peers", a);

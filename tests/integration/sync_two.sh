@@ -68,4 +68,10 @@ wait_until 60 test -f "$b/bulk/r-1000.json" || fail "bulk A->B"
 wait_until 60 same_vv A B || fail "bulk: version vectors differ"
 t2=$(date +%s%N)
 expect_eq "$(ls "$b/bulk" | wc -l)" 1000 "records on B"
+# Nothing is left pending to the peer once it has everything.
+nothing_pending() {
+	[ "$(jq .pending "$a/.blazefs/status")" = 0 ] &&
+		[ "$(jq '[.[] | select(.state == "syncing") | .pending] | max' "$a/.blazefs/peers")" = 0 ]
+}
+wait_until 5 nothing_pending || fail "pending after convergence: $(cat "$a/.blazefs/status" "$a/.blazefs/peers")"
 echo "1000 records: written on A in $(((t1 - t0) / 1000000)) ms, all on B after $(((t2 - t0) / 1000000)) ms"
