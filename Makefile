@@ -99,6 +99,10 @@ deps:
 install: blazefs
 	install -D -m 0755 $(O)/blazefs $(DESTDIR)$(PREFIX)/bin/blazefs
 	install -D -m 0755 contrib/mount.fuse.blazefs $(DESTDIR)/sbin/mount.fuse.blazefs
+	install -D -m 0644 contrib/blazefs.1 $(DESTDIR)$(PREFIX)/share/man/man1/blazefs.1
+	install -D -m 0644 contrib/blazefs.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/blazefs
+	install -D -m 0644 contrib/blazefs@.service $(DESTDIR)/etc/systemd/system/blazefs@.service
 
 format:
 	clang-format -i $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) bench/*.c $(wildcard */*.h tests/unit/*.h)
