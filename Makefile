@@ -92,6 +92,7 @@ fuzz-run: fuzz
 
 bench: blazefs
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/sync.sh && BLAZEFS_BIN=$(O)/blazefs ./bench/mdns.sh
 
 deps:
 	./contrib/install-deps.sh

@@ -235,22 +235,26 @@ def bulk(src, dst, n, tag, poll, timeout):
     t2 = time.monotonic()
     print(f"{t1 - t0:.4f} {t2 - t0:.4f}")
 
-def edits(src, dst, n, tag, poll, pause, timeout):
-    """n edits of one record in src, each timed until dst shows it; prints ms, one a line"""
+def edits(src, dst, n, tag, poll, pause, timeout, src_out):
+    """n edits of one record in src, each timed until dst shows it; prints ms,
+    one a line; src_out.write gets the part spent writing on A"""
     a, b = os.path.join(src, "e.json"), os.path.join(dst, "e.json")
     out = []
     for i in range(0, n + 1):
         t0 = time.perf_counter()
         with open(a, "w") as f:
             f.write(rec(tag, i))
+        tw = time.perf_counter()
         while not has(b, tag, i):
             if time.perf_counter() - t0 > timeout:
                 sys.exit(f"edits: edit {i} not in {dst} after {timeout} s")
             time.sleep(poll)
         if i:  # edit 0 creates the record; not timed
-            out.append((time.perf_counter() - t0) * 1000)
+            out.append(((time.perf_counter() - t0) * 1000, (tw - t0) * 1000))
         time.sleep(pause)
-    print("\n".join(f"{x:.3f}" for x in out))
+    with open(src_out + ".write", "w") as f:
+        f.write("\n".join(f"{w:.3f}" for _, w in out) + "\n")
+    print("\n".join(f"{x:.3f}" for x, _ in out))
 
 def st_get(port, key, path):
     r = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-API-Key": key})
@@ -310,7 +314,7 @@ if cmd == "write":
 elif cmd == "bulk":
     bulk(args[0], args[1], int(args[2]), args[3], float(args[4]), float(args[5]))
 elif cmd == "edits":
-    edits(args[0], args[1], int(args[2]), args[3], float(args[4]), float(args[5]), float(args[6]))
+    edits(args[0], args[1], int(args[2]), args[3], float(args[4]), float(args[5]), float(args[6]), args[7])
 elif cmd == "st_connected":
     st_connected(args[0], args[1], args[2], float(args[3]))
 elif cmd == "st_idle":
@@ -344,6 +348,7 @@ for r in $(seq "$ROUNDS"); do
 	read -r w t <"$R/bz.bulk.$r"
 	echo "$w" >>"$R/bz.write"
 	echo "$t" >>"$R/bz.total"
+	awk -v w="$w" -v t="$t" 'BEGIN { printf "%.4f\n", t - w }' >>"$R/bz.lag"
 	echo "  blazefs round $r: $N records written on A in ${w}s, all on B ${t}s after the first write" >&2
 done
 vva=$(vv A) vvb=
@@ -351,10 +356,11 @@ for _ in $(seq 100); do vvb=$(vv B); [ "$vva" = "$vvb" ] && break; sleep 0.05; d
 [ "$vva" = "$vvb" ] || echo "sync bench: WARNING: version vectors differ after the bulk rounds: A $vva B $vvb" >&2
 
 mkdir "$W/A.mnt/edit"
-H edits "$W/A.mnt/edit" "$W/B.mnt/edit" "$EDITS" bzedit 0.0002 0.002 10 >"$R/bz.edits" ||
+H edits "$W/A.mnt/edit" "$W/B.mnt/edit" "$EDITS" bzedit 0.0002 0.002 10 "$R/bz.edits" >"$R/bz.edits" ||
 	die "blazefs edits did not reach B"
 read -r bz_p50 bz_p99 bz_max < <(H pct "$R/bz.edits")
-echo "  blazefs edits: p50 ${bz_p50} ms, p99 ${bz_p99} ms, max ${bz_max} ms" >&2
+read -r bzw_p50 bzw_p99 _ < <(H pct "$R/bz.edits.write")
+echo "  blazefs edits: p50 ${bz_p50} ms, p99 ${bz_p99} ms, max ${bz_max} ms (the write on A alone: p50 ${bzw_p50} ms, p99 ${bzw_p99} ms)" >&2
 bz_stop B
 
 # ================= 1 and 2: rsync -a, Syncthing =============================
@@ -389,7 +395,7 @@ for r in $(seq "$ST_ROUNDS"); do
 	echo "  syncthing round $r: $N records written on A in ${w}s, all on B ${t}s after the first write" >&2
 done
 mkdir -p "$W/stA.dir/edit"
-H edits "$W/stA.dir/edit" "$W/stB.dir/edit" "$ST_EDITS" stedit 0.001 0.5 30 >"$R/st.edits" ||
+H edits "$W/stA.dir/edit" "$W/stB.dir/edit" "$ST_EDITS" stedit 0.001 0.5 30 "$R/st.edits" >"$R/st.edits" ||
 	die "syncthing edits did not reach B"
 read -r st_p50 st_p99 st_max < <(H pct "$R/st.edits")
 echo "  syncthing edits: p50 ${st_p50} ms, p99 ${st_p99} ms, max ${st_max} ms" >&2
@@ -426,7 +432,8 @@ listed_ms=$(($(now_ms) - t0))
 case $nC in timeout*) die "C converged (same version vector) but lists ${nC#timeout } of $BIG records" ;; esac
 h=$(awk '/^VmHWM/ {print $2}' "/proc/$pidC/status")
 [ "$h" -gt "$hwm" ] && hwm=$h
-echo "  blazefs C: same version vector after ${conv_ms} ms, all $BIG listed after ${listed_ms} ms, peak RSS $((hwm / 1024)) MiB" >&2
+rss_parts=$(awk '/^Rss(Anon|File|Shmem)/ {printf "%s %d MiB ", $1, $2 / 1024}' "/proc/$pidC/status")
+echo "  blazefs C: same version vector after ${conv_ms} ms, all $BIG listed after ${listed_ms} ms, peak RSS $((hwm / 1024)) MiB (now: $rss_parts)" >&2
 bz_stop C
 bz_stop A
 
@@ -462,7 +469,11 @@ if [ "$ST_BIG_TIMEOUT" -gt 0 ]; then
 		st_big="${out}s"
 		;;
 	esac
-	hC3=$(awk '/^VmHWM/ {print $2}' "/proc/${PIDS[stC3]}/status")
+	hC3=0
+	for p in ${PIDS[stC3]} $(pgrep -P "${PIDS[stC3]}" || true); do # the monitor and its child
+		h=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+		[ "${h:-0}" -gt "$hC3" ] && hC3=$h
+	done
 	st_big="$st_big, peak RSS $((hC3 / 1024)) MiB"
 	echo "  syncthing C3: $st_big" >&2
 	st_stop C3
@@ -470,24 +481,26 @@ if [ "$ST_BIG_TIMEOUT" -gt 0 ]; then
 fi
 
 # ================= the table ================================================
-bz_total=$(H median "$R/bz.total") bz_write=$(H median "$R/bz.write")
+bz_total=$(H median "$R/bz.total") bz_write=$(H median "$R/bz.write") bz_lag=$(H median "$R/bz.lag")
 st_total=$(H median "$R/st.total")
 rs_total=$(H median "$R/rs.total") rs_rsync=$(H median "$R/rs.rsync")
 python3 - <<PY
 n, big = $N, $BIG
-bz, bzw, st, rs, rsr = $bz_total, $bz_write, $st_total, $rs_total, $rs_rsync
+bz, bzw, st, rs, rsr, lag = $bz_total, $bz_write, $st_total, $rs_total, $rs_rsync, $bz_lag
 bz50, bz99, bzmax = $bz_p50, $bz_p99, $bz_max
 st50, st99, stmax = $st_p50, $st_p99, $st_max
 print(f"blazefs sync bench (loopback; medians: blazefs/rsync of $ROUNDS rounds, Syncthing of $ST_ROUNDS)")
 print(f"1. {n} records written on A until all readable on B")
-print(f"   blazefs   {bz:8.2f} s  ({n / bz:7.0f} rec/s; writing on A alone {bzw:.2f} s)")
+print(f"   blazefs   {bz:8.2f} s  ({n / bz:7.0f} rec/s; writing on A alone {bzw:.2f} s, B complete {lag * 1000:.0f} ms after the last write)")
 print(f"   syncthing {st:8.2f} s  ({n / st:7.0f} rec/s)   syncthing/blazefs = {st / bz:.1f}x  (target >= 50x)")
 print(f"   rsync -a  {rs:8.2f} s  (write to a plain dir + rsync {rsr:.2f} s)   blazefs/rsync = {bz / rs:.1f}x")
 print(f"2. one edit A->B, ms: blazefs ($EDITS edits) p50 {bz50:.2f} p99 {bz99:.2f} max {bzmax:.2f}  (target p99 < 10)")
+print(f"   (of which the write on A, until close returns: p50 {$bzw_p50:.2f} p99 {$bzw_p99:.2f})")
 print(f"   syncthing ($ST_EDITS edits) p50 {st50:.1f} p99 {st99:.1f}   syncthing/blazefs p50 = {st50 / bz50:.0f}x")
 conv, listed, hwm, rsb = $conv_ms / 1000, $listed_ms / 1000, $hwm / 1024, $rs_big_ms / 1000
 print(f"3. fresh device C joins {big} records (filled through A's mount in {$big_fill_ms / 1000:.1f} s)")
 print(f"   blazefs   {conv:8.2f} s to the same version vector, {listed:.2f} s until all listed; peak RSS {hwm:.0f} MiB")
+print(f"             (RSS at the end: $rss_parts)")
 print(f"   rsync -a  {rsb:8.2f} s   blazefs/rsync = {conv / rsb:.1f}x")
 stb = "$st_big_s"
 print(f"   syncthing $st_big" + (f"   syncthing/blazefs = {float(stb) / conv:.1f}x" if stb else ""))

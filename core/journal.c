@@ -40,6 +40,8 @@ struct journal {
 	int walfd; /* the write-ahead file, -1 without batching */
 	off_t wal_len;
 	MDB_txn *batch;    /* open write transaction holding local writes */
+	int wal_kept;      /* the wal holds writes a failed commit dropped */
+	int replaying;     /* re-applying the wal: do not log again */
 	uint64_t batch_ms; /* when it began (monotonic) */
 	int batch_local;   /* it holds a local change */
 };
@@ -995,14 +997,29 @@ jn_flush(struct journal *j)
 	rc = mdb_txn_commit(j->batch);
 	j->batch = NULL;
 	j->batch_local = 0;
-	if (rc)
-		return rc; /* the wal keeps the writes for the next open */
+	if (rc) {
+		/* The batch is gone from LMDB but not from the wal: the next batch
+		 * starts by applying it again, and a reopen would replay it. */
+		j->wal_kept = 1;
+		return rc;
+	}
 	__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 	if (ftruncate(j->walfd, 0) == 0)
 		j->wal_len = 0;
 	if (local && j->on_local != NULL)
 		j->on_local(j->on_local_ctx);
 	return 0;
+}
+
+static int wal_read(int fd, uint8_t **b, size_t *n);
+static int wal_replay(struct journal *j, const uint8_t *b, size_t n, uint64_t last);
+
+static void
+jn_abort_batch(struct journal *j)
+{
+	mdb_txn_abort(j->batch);
+	j->batch = NULL;
+	j->batch_local = 0;
 }
 
 static int
@@ -1021,6 +1038,23 @@ jn_batch_begin(struct journal *j)
 		return rc;
 	}
 	j->batch_ms = mono_ms();
+	if (j->wal_kept) {
+		/* Re-apply what a failed commit dropped (logged already, once). */
+		uint8_t *b;
+		size_t n;
+
+		j->replaying = 1;
+		if ((rc = wal_read(j->walfd, &b, &n)) == 0) {
+			rc = wal_replay(j, b, n, 0);
+			free(b);
+		}
+		j->replaying = 0;
+		if (rc == 0)
+			j->wal_kept = 0;
+		else
+			jn_abort_batch(j);
+		return rc;
+	}
 	be64(id, (uint64_t)mdb_txn_id(j->batch));
 	if (ftruncate(j->walfd, 0) == 0)
 		j->wal_len = 0;
@@ -1056,7 +1090,7 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg
 			mdb_txn_abort(child);
 			return 0;
 		}
-		if (rc == 0)
+		if (rc == 0 && !j->replaying)
 			rc = wal_append(j, op, wa, nwa);
 		if (rc == 0) {
 			if ((rc = mdb_txn_commit(child)) && ftruncate(j->walfd, mark) == 0)
@@ -1115,63 +1149,100 @@ wal_str(const uint8_t **p, const uint8_t *end, size_t *len)
 	return s;
 }
 
-/* Re-runs one logged write (each in a transaction of its own). */
-static void
+/*
+ * Re-runs one logged write.  Returns 0, or the errno of a failure that must
+ * not drop the entry (a full disk, an I/O error); failures that only say the
+ * write is moot now (ENOENT, EEXIST, ENOTEMPTY, EINVAL) count as done.
+ */
+static int
 wal_replay_one(struct journal *j, const uint8_t *p, const uint8_t *end)
 {
 	char op = (char)*p++, *a[WAL_MAX_ARGS] = {0};
 	size_t len[WAL_MAX_ARGS] = {0};
 	const char *why;
-	int i, n;
+	int i, n, rc = 0;
 
 	for (n = 0; n < WAL_MAX_ARGS && p < end; n++)
 		if ((a[n] = wal_str(&p, end, &len[n])) == NULL)
 			goto out;
-	switch (op) {
-	case 'W':
-		if (n == 3)
-			journal_write_record(j, a[0], a[1], a[2], len[2], &why);
-		break;
-	case 'E':
-		if (n == 4)
-			journal_edit_record(j, a[0], a[1], a[2], len[2], a[3], len[3], &why);
-		break;
-	case 'V':
-		if (n == 2)
-			journal_write_device(j, a[0], a[1], &why);
-		break;
-	case 'D':
-		if (n == 2)
-			journal_delete_record(j, a[0], a[1]);
-		break;
-	case 'R':
-		if (n == 4)
-			journal_rename_record(j, a[0], a[1], a[2], a[3]);
-		break;
-	case 'M':
-		if (n == 1)
-			journal_mkcol(j, a[0]);
-		break;
-	case 'X':
-		if (n == 1)
-			journal_rmcol(j, a[0]);
-		break;
-	case 'P':
-		if (n == 2)
-			journal_meta_put(j, a[0], a[1], len[1]);
-		break;
-	case 'J':
-		if (n == 4)
-			journal_reject_put(j, a[0], a[1], a[2], a[3], len[3]);
-		break;
-	case 'K':
-		if (n == 2)
-			journal_reject_del(j, a[0], a[1]);
-		break;
-	}
+	if (op == 'W' && n == 3)
+		rc = journal_write_record(j, a[0], a[1], a[2], len[2], &why);
+	else if (op == 'E' && n == 4)
+		rc = journal_edit_record(j, a[0], a[1], a[2], len[2], a[3], len[3], &why);
+	else if (op == 'V' && n == 2)
+		rc = journal_write_device(j, a[0], a[1], &why);
+	else if (op == 'D' && n == 2)
+		rc = journal_delete_record(j, a[0], a[1]);
+	else if (op == 'R' && n == 4)
+		rc = journal_rename_record(j, a[0], a[1], a[2], a[3]);
+	else if (op == 'M' && n == 1)
+		rc = journal_mkcol(j, a[0]);
+	else if (op == 'X' && n == 1)
+		rc = journal_rmcol(j, a[0]);
+	else if (op == 'P' && n == 2)
+		rc = journal_meta_put(j, a[0], a[1], len[1]);
+	else if (op == 'J' && n == 4)
+		rc = journal_reject_put(j, a[0], a[1], a[2], a[3], len[3]);
+	else if (op == 'K' && n == 2)
+		rc = journal_reject_del(j, a[0], a[1]);
+	if (rc && errno != ENOENT && errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL)
+		rc = errno;
+	else
+		rc = 0;
 out:
 	for (i = 0; i < WAL_MAX_ARGS; i++)
 		free(a[i]);
+	return rc;
+}
+
+/* Reads the whole wal (malloc'd in *b). */
+static int
+wal_read(int fd, uint8_t **b, size_t *n)
+{
+	struct stat st;
+	size_t off;
+	ssize_t r;
+
+	*b = NULL;
+	*n = 0;
+	if (fstat(fd, &st) != 0 || (*b = malloc((size_t)st.st_size + 1)) == NULL)
+		return errno ? errno : ENOMEM;
+	for (off = 0; off < (size_t)st.st_size; off += (size_t)r)
+		if ((r = pread(fd, *b + off, (size_t)st.st_size - off, (off_t)off)) <= 0)
+			break;
+	*n = off;
+	return 0;
+}
+
+/*
+ * Re-runs the writes logged in b, if its first entry names a batch newer
+ * than committed (a txnid above last).  Entries after a damaged one are
+ * dropped (only a power loss tears the file).  Returns 0 or the first errno
+ * that must keep the wal.
+ */
+static int
+wal_replay(struct journal *j, const uint8_t *b, size_t n, uint64_t last)
+{
+	uint8_t h[16];
+	size_t off, bl;
+	int rc;
+
+	for (off = 0; n - off >= 21; off += 20 + bl) {
+		bl = get32(b + off);
+		if (bl == 0 || bl > n - off - 20)
+			break;
+		crypto_generichash(h, 16, b + off + 20, bl, NULL, 0);
+		if (memcmp(h, b + off + 4, 16) != 0)
+			break;
+		if (off == 0) {
+			if (b[20] != 'B' || bl != 13 || get64(b + 25) <= last)
+				break;
+			continue;
+		}
+		if ((rc = wal_replay_one(j, b + off + 20, b + off + 20 + bl)))
+			return rc;
+	}
+	return 0;
 }
 
 /*
@@ -1182,12 +1253,10 @@ static int
 wal_recover(struct journal *j, const char *dir)
 {
 	MDB_envinfo info;
-	struct stat st;
-	uint8_t *b = NULL, h[16];
+	uint8_t *b = NULL;
 	char *path;
-	size_t off, n;
-	ssize_t r;
-	int fd, rc = 0;
+	size_t n;
+	int fd, rc;
 
 	if (asprintf(&path, "%s/wal", dir) < 0)
 		return ENOMEM;
@@ -1204,37 +1273,12 @@ wal_recover(struct journal *j, const char *dir)
 			return EBUSY;
 		return 0;
 	}
-	if (fstat(fd, &st) != 0 || (b = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = errno ? errno : ENOMEM;
-		goto out;
-	}
-	for (off = 0; off < (size_t)st.st_size; off += (size_t)r)
-		if ((r = pread(fd, b + off, (size_t)st.st_size - off, (off_t)off)) <= 0)
-			break;
-	n = off;
-	if ((rc = mdb_env_info(j->env, &info)))
-		goto out;
-	for (off = 0; n - off >= 21; off += 20 + get32(b + off)) {
-		size_t bl = get32(b + off);
-
-		if (bl == 0 || bl > n - off - 20)
-			break;
-		crypto_generichash(h, 16, b + off + 20, bl, NULL, 0);
-		if (memcmp(h, b + off + 4, 16) != 0)
-			break;
-		if (off == 0) {
-			/* 'B' id: replay only if that transaction never committed. */
-			if (b[20] != 'B' || bl != 13 || get64(b + 25) <= info.me_last_txnid)
-				break;
-			continue;
-		}
-		wal_replay_one(j, b + off + 20, b + off + 20 + bl);
-	}
-	if (ftruncate(fd, 0) != 0)
+	/* Replayed writes commit one by one (no owner yet); the wal goes only
+	 * once they are all in LMDB, so a full disk keeps it for next time. */
+	if ((rc = wal_read(fd, &b, &n)) == 0 && (rc = mdb_env_info(j->env, &info)) == 0 &&
+	    (rc = wal_replay(j, b, n, info.me_last_txnid)) == 0 &&
+	    (rc = mdb_env_sync(j->env, 1)) == 0 && ftruncate(fd, 0) != 0)
 		rc = errno;
-	else
-		rc = mdb_env_sync(j->env, 1);
-out:
 	free(b);
 	if (rc == 0 && (j->flags & JOURNAL_BATCH)) {
 		j->walfd = fd;
