@@ -26,6 +26,11 @@
  * and journal_missing() syncs before it hands out changes (D4).
  * MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
  *
+ * Threads: any thread may call any function (read transactions are
+ * MDB_NOTLS).  With JOURNAL_BATCH the opening thread owns the batch: its
+ * reads see its uncommitted writes; other threads read what is committed
+ * and their writes wait for the batch's commit.
+ *
  * Errors: functions return 0 (or a count) or -1 with errno; LMDB codes map
  * to errno in one place: MDB_NOTFOUND -> ENOENT, MDB_MAP_FULL -> ENOSPC, else
  * EIO (or the system errno LMDB passed through).
