@@ -42,7 +42,9 @@ cleanup() {
 	for m in "$W"/*.mnt; do
 		mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true; }
 	done
-	for n in "${!PIDS[@]}"; do kill "${PIDS[$n]}" 2>/dev/null || true; done
+	for n in "${!PIDS[@]}"; do
+		case $n in st*) st_stop "${n#st}" ;; *) kill "${PIDS[$n]}" 2>/dev/null || true ;; esac
+	done
 	sleep 0.2
 	for n in "${!PIDS[@]}"; do
 		kill -0 "${PIDS[$n]}" 2>/dev/null && kill -9 "${PIDS[$n]}" 2>/dev/null
@@ -51,6 +53,7 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM HUP
 
 die() {
 	echo "sync bench: $*" >&2
@@ -175,15 +178,16 @@ st_start() {
 	PIDS[st$1]=$!
 }
 
-st_stop() {
-	local pid=${PIDS[st$1]:-}
+st_stop() { # the monitor passes the signal on to its child, the real syncthing
+	local pid=${PIDS[st$1]:-} kids
 	[ -n "$pid" ] || return 0
+	kids=$(pgrep -P "$pid" || true)
 	kill "$pid" 2>/dev/null || true
 	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill -9 "$pid" 2>/dev/null || true
+	kill -9 "$pid" $kids 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	unset "PIDS[st$1]"
 }
@@ -447,7 +451,7 @@ echo "  rsync -a of $BIG files: ${rs_big_ms} ms" >&2
 
 # Syncthing: A3 holds the same files (scanned before the clock starts), C3 is new
 st_big="skipped (SYNC_BENCH_ST_BIG_TIMEOUT=0)"
-st_big_s=
+st_big_s= st_big_min=
 if [ "$ST_BIG_TIMEOUT" -gt 0 ]; then
 	idA3=$(st_setup A3) idC3=$(st_setup C3)
 	st_config A3 C3 "$idA3" "$idC3" big "$W/plainbig"
@@ -463,6 +467,7 @@ if [ "$ST_BIG_TIMEOUT" -gt 0 ]; then
 	case $out in
 	timeout*)
 		st_big="gave up after ${ST_BIG_TIMEOUT}s with ${out#timeout } of $BIG files"
+		st_big_min=$ST_BIG_TIMEOUT
 		;;
 	*)
 		st_big_s=$out
@@ -502,7 +507,8 @@ print(f"3. fresh device C joins {big} records (filled through A's mount in {$big
 print(f"   blazefs   {conv:8.2f} s to the same version vector, {listed:.2f} s until all listed; peak RSS {hwm:.0f} MiB")
 print(f"             (RSS at the end: $rss_parts)")
 print(f"   rsync -a  {rsb:8.2f} s   blazefs/rsync = {conv / rsb:.1f}x")
-stb = "$st_big_s"
-print(f"   syncthing $st_big" + (f"   syncthing/blazefs = {float(stb) / conv:.1f}x" if stb else ""))
+stb, stmin = "$st_big_s", "$st_big_min"
+print(f"   syncthing $st_big" + (f"   syncthing/blazefs = {float(stb) / conv:.1f}x" if stb else
+                                  f"   syncthing/blazefs > {float(stmin) / conv:.0f}x" if stmin else ""))
 PY
 echo "sync bench: took $(($(date +%s) - T_START)) s" >&2

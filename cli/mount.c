@@ -94,6 +94,13 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 		journal_close(j);
 		return 1;
 	}
+	/* Writes a crash left in the wal, sealed now that the hooks are in. */
+	if (journal_recover(j)) {
+		fs_log("%s: cannot apply the writes left by a crash: %s", db, strerror(errno));
+		net_stop();
+		journal_close(j);
+		return 1;
+	}
 	if (fs_attach(fs, j, se))
 		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
 	else if (fs_loop(se, j) == 0)

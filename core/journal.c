@@ -40,8 +40,9 @@ struct journal {
 	int walfd; /* the write-ahead file, -1 without batching */
 	off_t wal_len;
 	MDB_txn *batch;    /* open write transaction holding local writes */
-	int wal_kept;      /* the wal holds writes a failed commit dropped */
-	int replaying;     /* re-applying the wal: do not log again */
+	int wal_kept;      /* the wal holds writes no commit has covered */
+	int replaying;     /* applying the wal: do not log again */
+	int map_full;      /* applying the wal ran out of map */
 	uint64_t batch_ms; /* when it began (monotonic) */
 	int batch_local;   /* it holds a local change */
 };
@@ -856,9 +857,9 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 		}
 		if (rc == 0) {
 			local = j->local_commit; /* read while still holding the lock */
+			/* Marked before the commit: a sender must never see it unmarked. */
+			__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 			rc = mdb_txn_commit(txn);
-			if (rc == 0)
-				__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 			if (rc == 0 && local && j->on_local != NULL)
 				j->on_local(j->on_local_ctx);
 		} else {
@@ -927,13 +928,16 @@ jn_read_end(struct journal *j, MDB_txn *txn)
  * one open write transaction, committed at most BATCH_MS later (or at
  * journal_flush / journal_sync): one fdatasync for many writes.  Each write
  * is first appended to the write-ahead file DB/wal (write(2), no fsync), so a
- * write whose call returned survives a crash of the process (D1); a reopen
- * replays the file unless its batch was committed.  The network side reads
- * committed snapshots only, and only after they are synced (D4).
+ * write whose call returned survives a crash of the process (D1).  The wal
+ * holds exactly the writes not known to be committed: it is emptied after
+ * each commit, and whatever it holds at the next mount (or after a failed
+ * commit) is applied again before anything else (journal_recover), with the
+ * seal hooks in place.  Applying a committed write again changes nothing, so
+ * a crash between a commit and the emptying is harmless.  The network side
+ * reads committed snapshots only, and only after they are synced (D4).
  *
  * WAL entry: u32 body length | 16-byte BLAKE2b of body | body, where body is
- * u8 op | args (u32 length + bytes each).  The first entry of a batch is 'B'
- * with the batch's LMDB transaction id.
+ * u8 op | args (u32 length + bytes each).
  */
 struct wal_arg {
 	const void *p;
@@ -994,16 +998,17 @@ jn_flush(struct journal *j)
 
 	if (j->batch == NULL)
 		return 0;
+	/* Marked before the commit: a sender must never see it unmarked (D4). */
+	__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 	rc = mdb_txn_commit(j->batch);
 	j->batch = NULL;
 	j->batch_local = 0;
 	if (rc) {
 		/* The batch is gone from LMDB but not from the wal: the next batch
-		 * starts by applying it again, and a reopen would replay it. */
+		 * starts by applying it again, and so would a reopen. */
 		j->wal_kept = 1;
 		return rc;
 	}
-	__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 	if (ftruncate(j->walfd, 0) == 0)
 		j->wal_len = 0;
 	if (local && j->on_local != NULL)
@@ -1012,7 +1017,7 @@ jn_flush(struct journal *j)
 }
 
 static int wal_read(int fd, uint8_t **b, size_t *n);
-static int wal_replay(struct journal *j, const uint8_t *b, size_t n, uint64_t last);
+static int wal_replay(struct journal *j, const uint8_t *b, size_t n);
 
 static void
 jn_abort_batch(struct journal *j)
@@ -1022,47 +1027,48 @@ jn_abort_batch(struct journal *j)
 	j->batch_local = 0;
 }
 
+/*
+ * Opens the owner's batch.  If the wal holds writes no commit has covered,
+ * they are applied first, without logging them again; a map too small for
+ * them grows and they are applied again from the start.
+ */
 static int
 jn_batch_begin(struct journal *j)
 {
-	uint8_t id[8];
-	struct wal_arg a = {id, 8};
-	int rc;
+	MDB_envinfo info;
+	uint8_t *b;
+	size_t n;
+	int rc, tries;
 
-	if ((rc = mdb_txn_begin(j->env, NULL, 0, &j->batch)) == MDB_MAP_RESIZED) {
-		if ((rc = mdb_env_set_mapsize(j->env, 0)) == 0)
+	for (tries = 0;; tries++) {
+		rc = mdb_txn_begin(j->env, NULL, 0, &j->batch);
+		if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(j->env, 0)) == 0)
 			rc = mdb_txn_begin(j->env, NULL, 0, &j->batch);
-	}
-	if (rc) {
-		j->batch = NULL;
-		return rc;
-	}
-	j->batch_ms = mono_ms();
-	if (j->wal_kept) {
-		/* Re-apply what a failed commit dropped (logged already, once). */
-		uint8_t *b;
-		size_t n;
-
+		if (rc) {
+			j->batch = NULL;
+			return rc;
+		}
+		j->batch_ms = mono_ms();
+		if (!j->wal_kept)
+			return 0;
 		j->replaying = 1;
+		j->map_full = 0;
 		if ((rc = wal_read(j->walfd, &b, &n)) == 0) {
-			rc = wal_replay(j, b, n, 0);
+			rc = wal_replay(j, b, n);
 			free(b);
 		}
 		j->replaying = 0;
-		if (rc == 0)
+		if (rc == 0) {
 			j->wal_kept = 0;
-		else
-			jn_abort_batch(j);
-		return rc;
+			return 0;
+		}
+		jn_abort_batch(j);
+		if (!j->map_full || tries >= MAX_GROW)
+			return rc;
+		if ((rc = mdb_env_info(j->env, &info)) ||
+		    (rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2)))
+			return rc;
 	}
-	be64(id, (uint64_t)mdb_txn_id(j->batch));
-	if (ftruncate(j->walfd, 0) == 0)
-		j->wal_len = 0;
-	if ((rc = wal_append(j, 'B', &a, 1))) {
-		mdb_txn_abort(j->batch);
-		j->batch = NULL;
-	}
-	return rc;
 }
 
 /*
@@ -1100,7 +1106,9 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg
 		}
 		if (rc == 0)
 			j->batch_local |= j->local_commit;
-		if (rc != MDB_MAP_FULL || tries >= MAX_GROW)
+		if (rc == MDB_MAP_FULL && j->replaying)
+			j->map_full = 1; /* jn_batch_begin grows the map and starts over */
+		if (rc != MDB_MAP_FULL || j->replaying || tries >= MAX_GROW)
 			return jn_errno(rc);
 		/* Commit what the batch holds, then grow the map and retry. */
 		if (mark > 0 && ftruncate(j->walfd, mark) == 0)
@@ -1117,6 +1125,27 @@ journal_flush(struct journal *j)
 	if (!jn_owner(j))
 		return 0;
 	return jn_errno(jn_flush(j));
+}
+
+/* Applies and commits what the wal holds, if anything (owner only). */
+static int
+jn_recover(struct journal *j)
+{
+	int rc;
+
+	if (!j->wal_kept || j->batch != NULL)
+		return 0;
+	if ((rc = jn_batch_begin(j)))
+		return rc;
+	return jn_flush(j);
+}
+
+int
+journal_recover(struct journal *j)
+{
+	if (!jn_owner(j))
+		return 0;
+	return jn_errno(jn_recover(j));
 }
 
 int
@@ -1215,13 +1244,12 @@ wal_read(int fd, uint8_t **b, size_t *n)
 }
 
 /*
- * Re-runs the writes logged in b, if its first entry names a batch newer
- * than committed (a txnid above last).  Entries after a damaged one are
- * dropped (only a power loss tears the file).  Returns 0 or the first errno
- * that must keep the wal.
+ * Re-runs the writes logged in b.  Entries after a damaged one are dropped
+ * (only a power loss tears the file).  Returns 0 or the first errno that
+ * must keep the wal.
  */
 static int
-wal_replay(struct journal *j, const uint8_t *b, size_t n, uint64_t last)
+wal_replay(struct journal *j, const uint8_t *b, size_t n)
 {
 	uint8_t h[16];
 	size_t off, bl;
@@ -1234,11 +1262,6 @@ wal_replay(struct journal *j, const uint8_t *b, size_t n, uint64_t last)
 		crypto_generichash(h, 16, b + off + 20, bl, NULL, 0);
 		if (memcmp(h, b + off + 4, 16) != 0)
 			break;
-		if (off == 0) {
-			if (b[20] != 'B' || bl != 13 || get64(b + 25) <= last)
-				break;
-			continue;
-		}
 		if ((rc = wal_replay_one(j, b + off + 20, b + off + 20 + bl)))
 			return rc;
 	}
@@ -1249,14 +1272,16 @@ wal_replay(struct journal *j, const uint8_t *b, size_t n, uint64_t last)
  * Replays the wal if its batch never reached LMDB (the process died before
  * the commit), then empties it.  Entries after a damaged one are dropped.
  */
+/*
+ * The owner's wal: locked (a second mount is EBUSY), and applied again by
+ * journal_recover if it holds anything.
+ */
 static int
-wal_recover(struct journal *j, const char *dir)
+wal_open(struct journal *j, const char *dir)
 {
-	MDB_envinfo info;
-	uint8_t *b = NULL;
+	struct stat st;
 	char *path;
-	size_t n;
-	int fd, rc;
+	int fd;
 
 	if (asprintf(&path, "%s/wal", dir) < 0)
 		return ENOMEM;
@@ -1264,29 +1289,15 @@ wal_recover(struct journal *j, const char *dir)
 	free(path);
 	if (fd < 0)
 		return errno;
-	/* A running mount owns its wal (and holds this lock): leave it be. */
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0) {
 		close(fd);
-		if (errno != EWOULDBLOCK)
-			return errno;
-		if (j->flags & JOURNAL_BATCH)
-			return EBUSY;
-		return 0;
+		return errno == EWOULDBLOCK ? EBUSY : errno;
 	}
-	/* Replayed writes commit one by one (no owner yet); the wal goes only
-	 * once they are all in LMDB, so a full disk keeps it for next time. */
-	if ((rc = wal_read(fd, &b, &n)) == 0 && (rc = mdb_env_info(j->env, &info)) == 0 &&
-	    (rc = wal_replay(j, b, n, info.me_last_txnid)) == 0 &&
-	    (rc = mdb_env_sync(j->env, 1)) == 0 && ftruncate(fd, 0) != 0)
-		rc = errno;
-	free(b);
-	if (rc == 0 && (j->flags & JOURNAL_BATCH)) {
-		j->walfd = fd;
-		j->owner = jn_tid();
-	} else {
-		close(fd);
-	}
-	return rc;
+	j->walfd = fd;
+	j->wal_len = st.st_size;
+	j->wal_kept = st.st_size > 0;
+	j->owner = jn_tid();
+	return 0;
 }
 
 /* ---- open, create, close ---- */
@@ -1459,7 +1470,7 @@ journal_open(const char *dir, int flags)
 	if (jn_meta_get(j, txn, "hlc", &v) == 0 && v.mv_size == 8)
 		j->clock.last = get64(v.mv_data);
 	mdb_txn_abort(txn);
-	if (!(flags & JOURNAL_RDONLY) && (rc = wal_recover(j, dir)))
+	if ((flags & JOURNAL_BATCH) && (rc = wal_open(j, dir)))
 		goto err;
 	return j;
 err:
@@ -1529,7 +1540,7 @@ journal_sync(struct journal *j)
 
 	if (j->flags & JOURNAL_RDONLY)
 		return 0;
-	if (jn_owner(j) && (rc = jn_flush(j)))
+	if (jn_owner(j) && ((rc = jn_recover(j)) || (rc = jn_flush(j))))
 		return jn_errno(rc);
 	__atomic_store_n(&j->unsynced, 0, __ATOMIC_RELEASE);
 	if ((rc = mdb_env_sync(j->env, 1))) {
@@ -1685,6 +1696,9 @@ diff_field_from_base(struct diff_ctx *d, struct reg *r, const json_t *nv)
 	if ((bt == NULL && nt == NULL) || (bt != NULL && nt != NULL && strcmp(bt, nt) == 0))
 		goto out;
 	w = jn_winner(d->j, d->txn, r);
+	/* It already shows what the writer wants (an edit applied again). */
+	if (nt != NULL && strcmp(r->e[w].value, nt) == 0)
+		goto out;
 	d->err = jn_add_seen(d->c, d->coll, d->rec, r->field, nt, r,
 	                     bt != NULL && strcmp(r->e[w].value, bt) == 0 ? NULL
 	                     : bt != NULL                                 ? bt

@@ -22,7 +22,8 @@
  * Durability (DESIGN §3): commits flush data pages (MDB_NOMETASYNC), so the
  * database is never corrupted (D3); a write whose call returned survives a
  * crash of the process (D1: committed, or logged to DB/wal with
- * JOURNAL_BATCH); journal_sync() commits and flushes the meta page too (D2),
+ * JOURNAL_BATCH, applied again by journal_recover); journal_sync() commits
+ * and flushes the meta page too (D2),
  * and journal_missing() syncs before it hands out changes (D4).
  * MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
  *
@@ -125,6 +126,12 @@ int journal_sync(struct journal *j);
 int journal_batch_due(struct journal *j);
 /* Commits the owner's batch (no fsync: journal_sync does that). 0 or -1. */
 int journal_flush(struct journal *j);
+/*
+ * Applies and commits the writes DB/wal still holds after a crash of a
+ * mount (owner only; install the seal hooks first, as they seal these
+ * writes' changes).  Returns 0, or -1 with errno (the wal is then kept).
+ */
+int journal_recover(struct journal *j);
 
 /* Local metadata (not synced): small values by key. */
 int journal_meta_put(struct journal *j, const char *key, const void *val, size_t len);
