@@ -33,6 +33,8 @@ fi
 W=$(mktemp -d /var/tmp/blazefs-syncbench.XXXXXX)
 export HOME=$W/home STNODEFAULTFOLDER=1 STNORESTART=1 STNOUPGRADE=1
 mkdir -p "$HOME"
+cp "$BIN" "$W/blazefs" # one binary for the whole run, whatever is rebuilt meanwhile
+BIN=$W/blazefs
 declare -A PIDS=() # name -> pid of every daemon started
 PORT0=$((20000 + RANDOM % 30000))
 
