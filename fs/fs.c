@@ -296,32 +296,24 @@ record_commit(struct fs *fs, struct fs_node *n)
 	return EINVAL;
 }
 
-/* Loads the buffer of n on its first open.  Sets *keep if the kernel's cache
- * of the content is still valid. */
+/* Loads the buffer of an open record from the journal, and the edit base
+ * with it if with_base.  Sets *keep if the kernel's cache of the content is
+ * still valid. */
 static int
-record_hold(struct fs *fs, struct fs_node *n, int *keep)
+record_load_buf(struct fs *fs, struct fs_node *n, int with_base, int *keep)
 {
 	char id[NAME_MAX_BYTES + 1];
 	uint64_t v;
 	int e;
 
-	*keep = 1;
-	if (n->nopen++ > 0)
-		return 0;
-	n->unlinked = 0;
-	n->dirty = 0;
 	free(n->buf);
 	n->buf = NULL;
 	n->len = n->cap = 0;
-	if (record_file_id(n->name, id)) {
-		n->nopen--;
+	if (record_file_id(n->name, id))
 		return ENOENT;
-	}
 	if ((e = record_load(fs, coll_of(fs, n), id, &n->buf, &n->len)) != 0 ||
-	    (e = record_set_base(n, n->buf, n->len)) != 0) {
-		n->nopen--;
+	    (with_base && (e = record_set_base(n, n->buf, n->len)) != 0))
 		return e;
-	}
 	n->cap = n->len;
 	v = record_version(fs, n);
 	pthread_mutex_lock(&fs->t.lock);
@@ -329,6 +321,43 @@ record_hold(struct fs *fs, struct fs_node *n, int *keep)
 	n->cached_version = v;
 	pthread_mutex_unlock(&fs->t.lock);
 	return 0;
+}
+
+/*
+ * While a record is open, a change from elsewhere (the observer zeroes
+ * cached_version) shows at the next open or read, unless this device has
+ * unsaved writes in the buffer: those win at close, as an edit.  The edit
+ * base stays what the handles first read: a writer that never read again
+ * must not undo the change (and one that did writes it back, a no-op).
+ */
+static void
+record_refresh(struct fs *fs, struct fs_node *n)
+{
+	int stale, keep;
+
+	pthread_mutex_lock(&fs->t.lock);
+	stale = n->cached_version == 0;
+	pthread_mutex_unlock(&fs->t.lock);
+	if (stale && !n->dirty && !n->unlinked && record_load_buf(fs, n, 0, &keep))
+		fs_log("%s/%s: cannot reload after a remote change", coll_of(fs, n), n->name);
+}
+
+/* Loads the buffer of n on its first open. */
+static int
+record_hold(struct fs *fs, struct fs_node *n, int *keep)
+{
+	int e;
+
+	*keep = 1;
+	if (n->nopen++ > 0) {
+		record_refresh(fs, n);
+		return 0;
+	}
+	n->unlinked = 0;
+	n->dirty = 0;
+	if ((e = record_load_buf(fs, n, 1, keep)) != 0)
+		n->nopen--;
+	return e;
 }
 
 /* Drops one open of n, committing a dirty buffer at the last one. */
@@ -1308,6 +1337,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_f
 			fuse_reply_err(req, EBADF);
 			return;
 		}
+		record_refresh(fs, n);
 		src = n->buf;
 		len = n->len;
 		break;
@@ -1643,8 +1673,10 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t new
 
 	fuse_reply_err(req, do_rename(fs, parent, name, newparent, newname, flags, &stale));
 	/* After the reply: the kernel holds locks on the inode until then. */
+	/* Attributes only (off -1): dropping pages could wait on a reader
+	 * whose READ this very thread has yet to answer. */
 	if (stale)
-		fuse_lowlevel_notify_inval_inode(fs->se, stale, 0, 0);
+		fuse_lowlevel_notify_inval_inode(fs->se, stale, -1, 0);
 }
 
 static int

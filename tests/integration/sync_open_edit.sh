@@ -43,4 +43,13 @@ expect_eq "$(jq -r .x "$a")" "edited on A" "A's edit of x survives B's save"
 expect_eq "$(jq -r .y "$a")" "edited on B" "B's edit of y"
 grep -q "A's value" "$T/A.mnt/.blazefs/conflicts" && grep -q "B's value" "$T/A.mnt/.blazefs/conflicts" ||
 	fail "z edited on both sides is not listed as a conflict: $(cat "$T/A.mnt/.blazefs/conflicts")"
+
+# A file held open on B (tail -f, less, an idle editor) still shows what A
+# writes to whoever reads it, and so does the holder's own next read.
+exec 3<"$b"
+echo '{"x": "later"}' >"$a"
+wait_until 10 grep -q later "$b" || fail "A's write does not show on B while a reader holds the file open"
+expect_eq "$(python3 -c 'import os; print(os.pread(3, 4096, 0).decode())' | jq -c .)" \
+	'{"x":"later"}' "the holder's own read"
+exec 3<&-
 echo "ok"
