@@ -1431,6 +1431,32 @@ fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info 
 	fuse_reply_err(req, r);
 }
 
+/*
+ * fsync of a directory: what a careful save (write a temporary, fsync it,
+ * rename it over the record, fsync the directory) relies on.  The rename
+ * wrote the record into the journal's batch; commit and sync it, and the
+ * collection's scratch files with it.
+ */
+static void
+fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = node_of(fs, ino);
+	int r = 0, fd;
+
+	(void)datasync;
+	(void)fi;
+	if (journal_sync(fs->j))
+		r = errno;
+	else if (n != NULL && n->kind == FS_COLL &&
+	         (fd = openat(fs->scratchfd, n->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if (fsync(fd))
+			r = errno;
+		close(fd);
+	}
+	fuse_reply_err(req, r);
+}
+
 /* ---- names ---- */
 
 static int
@@ -1956,6 +1982,7 @@ const struct fuse_lowlevel_ops fs_ops = {
     .flush = fs_op_flush,
     .release = fs_op_release,
     .fsync = fs_op_fsync,
+    .fsyncdir = fs_op_fsyncdir,
     .opendir = fs_op_opendir,
     .readdir = fs_op_readdir,
     .releasedir = fs_op_releasedir,

@@ -48,6 +48,18 @@ assert reader.read() == '{"a": 2}\n', "read through a second descriptor"
 os.fsync(fd)
 os.close(fd)
 assert open(p).read() == '{"a": 2}\n', "after fsync"
+# A careful save: write a temporary, fsync it, rename it over the record,
+# fsync the directory (each step must succeed; the record is then committed).
+d = os.path.dirname(p)
+with open(os.path.join(d, ".r.json.tmp"), "w") as f:
+    f.write('{"saved": "carefully"}')
+    f.flush()
+    os.fsync(f.fileno())
+os.rename(os.path.join(d, ".r.json.tmp"), p)
+dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+os.fsync(dfd)
+os.close(dfd)
+assert open(p).read() == '{"saved": "carefully"}', "careful save"
 # An O_TRUNC open and a new write in one go.
 fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
 os.write(fd, b'{"b": [true]}')
