@@ -366,11 +366,16 @@ static int
 on_hello(struct net *n, struct peer *p, const uint8_t *m, size_t len)
 {
 	struct msg_hello h;
+	uint8_t rs[32];
 
 	if (msg_hello_decode(m, len, &h))
 		return -1;
+	/* The device id must be the one the Noise handshake proved: a member
+	 * cannot pass for another (and have dedupe drop the real one). */
+	conn_remote_key(p->c, rs);
 	if (h.protocol != MSG_PROTOCOL || sodium_memcmp(h.dbid, n->dbid, 32) != 0 ||
-	    h.device == n->self || (p->device != 0 && h.device != p->device)) {
+	    h.device == n->self || h.device != identity_origin(rs) ||
+	    (p->device != 0 && h.device != p->device)) {
 		vv_clear(&h.vv);
 		errno = EPROTO;
 		return -1;
