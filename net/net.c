@@ -543,21 +543,27 @@ invite_psk(struct net *n, uint8_t psk[32])
 	return ok;
 }
 
-/* Single use: burn the invite as soon as a join handshake succeeds. */
-static void
+/*
+ * Single use: burn the invite as soon as a join handshake succeeds.  Returns
+ * 0, or -1 if it was burnt already (two joins raced with one code: only the
+ * first gets in; the loop runs one handshake's end at a time).
+ */
+static int
 invite_burn(struct net *n)
 {
 	uint8_t *v;
 	size_t len;
+	int rc = -1;
 
 	if (journal_meta_get(n->j, NET_INVITE_META, (void **)&v, &len))
-		return;
-	if (len == NET_INVITE_LEN) {
+		return -1;
+	if (len == NET_INVITE_LEN && v[40] == 0) {
 		sodium_memzero(v, 32);
 		v[40] = 1;
-		journal_meta_put(n->j, NET_INVITE_META, v, len);
+		rc = journal_meta_put(n->j, NET_INVITE_META, v, len);
 	}
 	free(v);
+	return rc;
 }
 
 static int
@@ -567,7 +573,10 @@ on_ready(struct net *n, struct peer *p)
 	int member;
 
 	if (conn_is_join(p->c)) {
-		invite_burn(n);
+		if (invite_burn(n)) {
+			errno = EACCES;
+			return -1;
+		}
 		p->state = P_OPEN;
 		return 0;
 	}
