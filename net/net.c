@@ -674,7 +674,8 @@ peer_writable(struct net *n, struct peer *p)
 
 	if (p->state == P_CONNECTING) {
 		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
-			peer_close(n, p, NULL);
+			/* One line per attempt: the backoff keeps them few. */
+			peer_close(n, p, err ? strerror(err) : "cannot connect");
 			return;
 		}
 		p->state = P_HANDSHAKE;

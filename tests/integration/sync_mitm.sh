@@ -7,6 +7,7 @@ MITM=$((BASE_PORT + 40))
 cat >"$T/proxy.py" <<'PY'
 import os, socket, sys, threading
 listen, target, modefile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+LIMIT = 150000
 
 def pump(src, dst, mode, tamper):
     seen, held = 0, None
@@ -16,9 +17,14 @@ def pump(src, dst, mode, tamper):
             if not b:
                 break
             seen += len(b)
-            # the handshake is ~200 bytes: damage what comes after it
-            if tamper and seen > 400 and mode != "pass":
+            # Past the handshake and the first CHANGES batches (64 KiB
+            # each): the damage falls inside the stream of sealed changes,
+            # at an exact offset, so what came before arrives whole.
+            cut = LIMIT - (seen - len(b))
+            if tamper and seen > LIMIT and mode != "pass":
                 tamper = False
+                dst.sendall(b[:cut])
+                b = b[cut:]
                 if mode == "flip":
                     b = b[:-1] + bytes([b[-1] ^ 1])
                 elif mode == "drop":
@@ -60,13 +66,17 @@ trap 'kill $PROXY 2>/dev/null; cleanup' EXIT
 sleep 0.3
 
 mkdir "$T/A.mnt/m"
-for i in $(seq 200); do echo "{\"i\": $i, \"pad\": \"$(printf '%0100d' $i)\"}" >"$T/A.mnt/m/r-$i.json"; done
+for i in $(seq 1000); do echo "{\"i\": $i, \"pad\": \"$(printf '%0100d' $i)\"}" >"$T/A.mnt/m/r-$i.json"; done
 # a fresh device per attack, so the damage falls inside its catch-up stream
-check_subset() { # DEV: every record DEV holds is exactly A's
+check_subset() { # DEV: what arrived before the damage is exactly A's
+	local n=0
 	for f in "$T/$1.mnt"/m/*.json; do
 		[ -e "$f" ] || continue
 		same "$f" "$T/A.mnt/m/$(basename "$f")" || fail "$1: $(basename "$f") corrupted"
+		n=$((n + 1))
 	done
+	[ "$n" -gt 0 ] || fail "$1: nothing arrived before the damage (the attack hit the handshake)"
+	[ "$n" -lt 1000 ] || fail "$1: everything arrived (the attack did nothing)"
 }
 for dm in F:flip D:drop R:replay O:reorder; do
 	d=${dm%%:*} mode=${dm#*:}
