@@ -533,11 +533,6 @@ jn_record_get(struct journal *j, MDB_txn *txn, const char *coll, const char *rec
 	return rc;
 }
 
-/*
- * Re-renders a record after a change at hlc (0: keep the stored mtime).  raw,
- * if not NULL, is what a local write used; otherwise the stored raw bytes
- * survive if the canonical rendering did not change.
- */
 /* Does buf parse to the record whose canonical rendering is canon? */
 static int
 jn_renders_as(const char *buf, size_t len, const char *canon, size_t clen)
@@ -552,6 +547,12 @@ jn_renders_as(const char *buf, size_t len, const char *canon, size_t clen)
 	return same;
 }
 
+/*
+ * Re-renders a record after a change at hlc (0: keep the stored mtime).  raw,
+ * if not NULL, is what a local write used (kept if it parses to the state);
+ * otherwise the stored raw bytes survive if the canonical rendering did not
+ * change.
+ */
 static int
 jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, uint64_t hlc,
                  const char *raw, size_t rawlen)
@@ -907,7 +908,7 @@ jn_owner(const struct journal *j)
 static int
 jn_read_begin(struct journal *j, MDB_txn **txn)
 {
-	if (j->batch != NULL && jn_owner(j)) {
+	if (jn_owner(j) && j->batch != NULL) {
 		*txn = j->batch;
 		return 0;
 	}
@@ -1153,7 +1154,7 @@ journal_batch_due(struct journal *j)
 {
 	uint64_t age;
 
-	if (j->batch == NULL || !jn_owner(j))
+	if (!jn_owner(j) || j->batch == NULL)
 		return -1;
 	age = mono_ms() - j->batch_ms;
 	return age >= BATCH_MS ? 0 : (int)(BATCH_MS - age);

@@ -737,6 +737,7 @@ accept_all(struct net *n)
 
 	while ((fd = accept4(n->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
 	       0) {
+		sl = sizeof(ss); /* for the next accept, whatever this one filled in */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		host[0] = '\0';
 		if (ss.ss_family == AF_INET)
