@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/journal.h"
 #include "core/record.h"
@@ -13,6 +14,22 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct journal *j;
+static char dir[] = "/tmp/blazefs-fuzz-XXXXXX";
+
+/* Removes the fuzzing database when libFuzzer exits. */
+static void
+cleanup(void)
+{
+	static const char *files[] = {"data.mdb", "data.mdb-lock", "wal"};
+	char path[sizeof(dir) + 16];
+
+	journal_close(j);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
 
 static void
 check_canonical(const char *buf, size_t len)
@@ -48,11 +65,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf;
 
 	if (j == NULL) {
-		char dir[] = "/tmp/blazefs-fuzz-XXXXXX";
-
 		if (mkdtemp(dir) == NULL || journal_create(dir, 1, dbid) != 0 ||
 		    (j = journal_open(dir, JOURNAL_NOSYNC)) == NULL)
 			abort();
+		atexit(cleanup);
 	}
 	if (journal_vv(j, &v) != 0)
 		abort();
