@@ -54,20 +54,7 @@ fail() {
 	exit 1
 }
 
-expect_eq() {
-	[ "$1" = "$2" ] || fail "$3: got [$1], expected [$2]"
-}
-
-# wait_until SECONDS COMMAND...: polls every 50 ms; 0 once COMMAND succeeds.
-wait_until() {
-	local n=$(($1 * 20))
-	shift
-	for _ in $(seq "$n"); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/devices.bash"
 
 # addr HOST: the address of host hN.
 addr() {
@@ -202,28 +189,6 @@ start() {
 	fail "mount of $d did not come up"
 }
 
-stop() {
-	local d=$1 pid=${PIDS[$1]:-}
-	[ -n "$pid" ] || return 0
-	fusermount3 -u "$T/$d.mnt" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "warning: $d did not exit within 5 s of its unmount: killed" >&2
-		kill -9 "$pid" 2>/dev/null
-		fusermount3 -uz "$T/$d.mnt" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	unset "PIDS[$d]"
-}
-
-# init DEV NAME: a new database.
-init() {
-	"$BLAZEFS" init "$T/$1" --name "$2" >/dev/null || fail "init $1"
-}
-
 # pair INVITER JOINER NAME [join options]: the inviter is mounted on its host;
 # the joiner joins from JOINER_HOST (env, default h2) by mDNS (no --peer).
 pair() {
@@ -231,18 +196,6 @@ pair() {
 	code=$("$BLAZEFS" invite "$T/$1" 2>/dev/null) || fail "invite on $1"
 	in_host "${JOIN_HOST:-h2}" "$BLAZEFS" join "$T/$2" "${code%@*}" --name "$3" "${@:4}" \
 		>/dev/null 2>"$T/join.err" || fail "join $2 via $1: $(cat "$T/join.err")"
-}
-
-same() {
-	[ -f "$1" ] && [ -f "$2" ] && [ "$(jq -cS . "$1")" = "$(jq -cS . "$2")" ]
-}
-
-vv() {
-	"$BLAZEFS" status "$T/$1" | jq -cS .version_vector
-}
-
-same_vv() {
-	[ "$(vv "$1")" = "$(vv "$2")" ]
 }
 
 # peers_of DEV: the device ids DEV is in sync session with.
