@@ -2,6 +2,9 @@
 #   make                      build the blazefs binary
 #   make test                 unit tests (cmocka) + integration tests (real FUSE mounts)
 #   make SANITIZE=address,undefined test
+#   make SANITIZE=thread test   ThreadSanitizer (unit tests, and the integration
+#                             tests that run under it: see TSAN_SKIP)
+#   make check-format         fails if a file differs from .clang-format's layout
 #   make fuzz                 libFuzzer targets (clang-14)
 #   make bench                benchmarks (ratios against baselines measured in the same run)
 #   make deps                 install every Debian package the project and its tests need
@@ -15,8 +18,9 @@ LDLIBS_CORE := -ljansson -llmdb -lsodium
 LDLIBS_ALL  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -lpthread
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
+comma   := ,
 ifdef SANITIZE
-O       := build/san
+O       := build/$(subst $(comma),-,$(SANITIZE))
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
 else
@@ -75,8 +79,11 @@ $(O)/tests/net_%: $(O)/tests/unit/net_%.o $(O)/libnet.a $(O)/libcore.a
 unit: $(UNIT_BIN)
 	$(Q)./tests/run-unit.sh $(O)/tests
 
-test: blazefs unit
-	$(Q)BLAZEFS_BIN=$(O)/blazefs ./tests/run-integration.sh
+# A failed unit binary does not hide the integration results: both run, and
+# the target fails at the end if either did.
+test: $(O)/blazefs $(UNIT_BIN)
+	$(Q)rc=0; ./tests/run-unit.sh $(O)/tests || rc=1; \
+	BLAZEFS_BIN=$(O)/blazefs ./tests/run-integration.sh || rc=1; exit $$rc
 
 # Fuzzing: every target links the core and net sources built by clang with libFuzzer.
 FUZZ_CC     ?= clang-14
@@ -105,12 +112,16 @@ install: blazefs
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/blazefs
 	install -D -m 0644 contrib/blazefs@.service $(DESTDIR)/etc/systemd/system/blazefs@.service
 
+FORMAT_SRC := $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) \
+              $(wildcard bench/*.c */*.h tests/unit/*.h)
 format:
-	clang-format -i $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) bench/*.c $(wildcard */*.h tests/unit/*.h)
+	clang-format -i $(FORMAT_SRC)
+check-format:
+	$(Q)clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build blazefs
 
-.PHONY: all blazefs unit test fuzz fuzz-run bench deps install format clean
+.PHONY: all blazefs unit test fuzz fuzz-run bench deps install format check-format clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,8 +1,9 @@
-#!/bin/sh
+#!/bin/bash
 # Runs every unit test binary in $1 from the repo root; one line per binary,
-# then "N passed, N failed".
+# then "N passed, N failed".  Ctrl-C stops the run.
 dir=${1:-build/plain/tests}
 pass=0 fail=0
+trap 'echo "interrupted"; exit 130' INT TERM
 for t in "$dir"/*; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	name=$(basename "$t")

@@ -1,6 +1,6 @@
 # Sourced by the tests/integration/mdns_*.sh tests (and bench/mdns.sh): hosts
 # as network namespaces on one bridge, each with its own dbus-daemon and
-# avahi-daemon (TESTING.md), and blazefs devices mounted inside them.  Every
+# avahi-daemon, and blazefs devices mounted inside them.  Every
 # namespace, daemon and mount is made by the test and removed by the EXIT trap,
 # even when the test fails.  Addresses 10.77.0.N exist only inside them.
 #

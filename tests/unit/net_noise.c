@@ -3,8 +3,9 @@
  * blazefs uses, then the failures a peer or an attacker can cause.
  *
  * The vectors are read at run time from $BLAZEFS_VECTORS, or else from
- * ../shared/vectors/noise-25519-sha256.json relative to the repository root,
- * which is the working directory of the tests.
+ * tests/vectors/noise-25519-sha256.json (the public-domain cacophony
+ * vectors, vendored) relative to the repository root, which is the working
+ * directory of the tests.
  */
 
 #include <errno.h>
@@ -22,7 +23,7 @@
 
 #include "net/noise.h"
 
-#define VECTORS_DEFAULT "../shared/vectors/noise-25519-sha256.json"
+#define VECTORS_DEFAULT "tests/vectors/noise-25519-sha256.json"
 #define BUFLEN 1024
 
 static json_t *vectors;
