@@ -85,8 +85,6 @@ struct net {
 	int status_dirty; /* a peer came or went: rewrite peers.json at the next tick */
 };
 
-static struct net *the_net;
-
 static void
 net_log(const char *fmt, ...)
 {
@@ -475,21 +473,6 @@ on_ack(struct peer *p, const uint8_t *m, size_t len)
 	return rc;
 }
 
-static int
-read_content_key(struct net *n, uint8_t key[32])
-{
-	char path[PATH_MAX + 16];
-	ssize_t r;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/content.key", n->db);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	r = read(fd, key, 32);
-	close(fd);
-	return r == 32 ? 0 : -1;
-}
-
 /* The inviter's side of a join: record the device, hand over the key. */
 static int
 on_join(struct net *n, struct peer *p, const uint8_t *m, size_t len)
@@ -503,7 +486,7 @@ on_join(struct net *n, struct peer *p, const uint8_t *m, size_t len)
 	if (msg_join_decode(m, len, name, &prio))
 		return -1;
 	conn_remote_key(p->c, rs);
-	if (identity_register(n->j, rs, name, prio) || read_content_key(n, key))
+	if (identity_register(n->j, rs, name, prio) || seal_read_key(n->db, key))
 		return -1;
 	rc = msg_welcome_encode(n->dbid, key, &w, &wlen);
 	sodium_memzero(key, sizeof(key));
@@ -1074,23 +1057,26 @@ net_free(struct net *n)
 	free(n);
 }
 
-int
+struct net *
 net_start(struct journal *j, const struct net_config *cfg)
 {
-	struct journal_crypto jc;
+	struct journal_crypto jc, none = {NULL, NULL, NULL};
 	struct epoll_event ev = {0};
 	uint8_t pub[32];
 	struct net *n;
 	void *v;
 	size_t len;
-	int port = -1;
+	int port = -1, saved;
 
-	if (the_net != NULL || sodium_init() < 0) {
-		errno = EBUSY;
-		return -1;
+	if (sodium_init() < 0) {
+		errno = EIO;
+		net_log("cannot start the network: libsodium does not initialise");
+		return NULL;
 	}
-	if ((n = calloc(1, sizeof(*n))) == NULL)
-		return -1;
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		net_log("cannot start the network: %s", strerror(errno));
+		return NULL;
+	}
 	n->ep = n->evfd = n->lfd = -1;
 	n->j = j;
 	snprintf(n->db, sizeof(n->db), "%s", cfg->db);
@@ -1112,11 +1098,11 @@ net_start(struct journal *j, const struct net_config *cfg)
 	}
 	if ((n->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-		goto err;
+		goto err_log;
 	ev.events = EPOLLIN;
 	ev.data.ptr = &n->evfd;
 	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->evfd, &ev))
-		goto err;
+		goto err_log;
 	if (cfg->listen_port >= 0) {
 		port = cfg->listen_port ? cfg->listen_port : NET_DEFAULT_PORT;
 		if (listen_on(n, cfg->listen_addr, port)) {
@@ -1131,13 +1117,13 @@ net_start(struct journal *j, const struct net_config *cfg)
 			ev.events = EPOLLIN;
 			ev.data.ptr = &n->lfd;
 			if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->lfd, &ev))
-				goto err;
+				goto err_log;
 		}
 	} else {
 		snprintf(n->listen, sizeof(n->listen), "none");
 	}
 	if ((n->targets = calloc(cfg->npeers + MDNS_MAX, sizeof(*n->targets))) == NULL)
-		goto err;
+		goto err_log;
 	for (size_t i = 0; i < cfg->npeers; i++) {
 		const char *s = cfg->peers[i], *c = strrchr(s, ':');
 		struct target *t = &n->targets[n->ntargets];
@@ -1164,28 +1150,33 @@ net_start(struct journal *j, const struct net_config *cfg)
 	}
 	n->ntargets += MDNS_MAX;
 	if (!cfg->no_mdns && mdns_up(n, n->lfd >= 0 ? port : -1))
-		goto err;
+		goto err_log;
 	write_status(n); /* before the thread: `blazefs invite` can read it at once */
+	/* The hooks go in last, and come out again if the thread does not
+	 * start: the journal must never keep pointers into a freed net. */
 	seal_hooks(n->seal, &jc);
 	journal_set_crypto(j, &jc);
 	journal_set_local_hook(j, local_hook, n);
 	if ((errno = pthread_create(&n->thread, NULL, loop, n)) != 0) {
 		journal_set_local_hook(j, NULL, NULL);
-		goto err;
+		journal_set_crypto(j, &none);
+		goto err_log;
 	}
-	the_net = n;
 	net_log("network up: listening on %s, %zu static peer(s)%s", n->listen, n->nstatic,
 	        n->mdns ? ", mDNS discovery" : "");
-	return 0;
+	return n;
+err_log:
+	net_log("%s: cannot start the network: %s", cfg->db, strerror(errno));
 err:
+	saved = errno;
 	net_free(n);
-	return -1;
+	errno = saved;
+	return NULL;
 }
 
 void
-net_stop(void)
+net_stop(struct net *n)
 {
-	struct net *n = the_net;
 	struct journal_crypto none = {NULL, NULL, NULL};
 	char path[PATH_MAX + 16];
 
@@ -1199,5 +1190,4 @@ net_stop(void)
 	snprintf(path, sizeof(path), "%s/peers.json", n->db);
 	unlink(path);
 	net_free(n);
-	the_net = NULL;
 }

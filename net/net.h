@@ -15,8 +15,8 @@
  * answers joins (Noise_XXpsk3) for the pending `blazefs invite`.  The thread
  * rewrites DB/peers.json (for `blazefs status`) once a second.
  *
- * One network per process.  The journal stays the caller's; call net_stop()
- * before closing it.
+ * The journal stays the caller's; call net_stop() before closing it (one
+ * network per journal: the journal has one set of hooks).
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 struct journal;
+struct net;
 
 #define NET_DEFAULT_PORT 7717
 #define NET_PING_MS 3000
@@ -48,13 +49,17 @@ struct net_config {
 /* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */
 int net_parse_listen(const char *arg, char **addr, int *port);
 
-/* Loads the keys, installs the seal hooks and starts the thread.  0, or -1
- * with errno (and a log line). */
-int net_start(struct journal *j, const struct net_config *cfg);
+/*
+ * Loads the keys, installs the seal hooks and starts the thread.  Returns the
+ * network, which the caller hands to net_stop(), or NULL with errno (and one
+ * log line, written where the failure was found; the journal is left without
+ * hooks).
+ */
+struct net *net_start(struct journal *j, const struct net_config *cfg);
 
-/* Stops the thread, closes every connection, removes the hooks.  Does nothing
- * if not started. */
-void net_stop(void);
+/* Stops the thread, closes every connection, removes the hooks, removes
+ * DB/peers.json and frees n.  net_stop(NULL) does nothing. */
+void net_stop(struct net *n);
 
 /* The psk a join code's secret gives (both sides derive it the same way). */
 void net_join_psk(uint8_t psk[32], const uint8_t secret[32]);
