@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct journal;
 struct net;
 
@@ -32,10 +34,6 @@ struct net;
 #define NET_DEAD_MS 10000
 #define NET_OUT_MAX (1024 * 1024)
 #define NET_MAX_PEERS 64
-
-/* The pending invite in journal meta "invite": psk(32) | expiry ms (u64 BE) | used(1). */
-#define NET_INVITE_META "invite"
-#define NET_INVITE_LEN 41
 
 struct net_config {
 	const char *db;           /* database directory: keys, peers.json */
@@ -61,7 +59,16 @@ struct net *net_start(struct journal *j, const struct net_config *cfg);
  * DB/peers.json and frees n.  net_stop(NULL) does nothing. */
 void net_stop(struct net *n);
 
-/* The psk a join code's secret gives (both sides derive it the same way). */
-void net_join_psk(uint8_t psk[32], const uint8_t secret[32]);
+/*
+ * A snapshot of the network's status (the object status.h describes, as
+ * DB/peers.json holds it): a new reference the caller json_decref's, or NULL
+ * with errno.  Any thread may call it while the network runs.
+ */
+json_t *net_status(struct net *n);
+
+/* The status the running mount of database db last wrote (a new reference),
+ * or NULL if no mount of db runs.  For other processes (`blazefs status`,
+ * `blazefs invite`). */
+json_t *net_status_load(const char *db);
 
 #endif
