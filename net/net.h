@@ -1,22 +1,24 @@
 /*
- * net: the network thread (DESIGN §5).  One thread, one epoll loop: the
- * listening socket, peer connections, a 100 ms tick for timers, and an
- * eventfd that the journal's local-commit hook writes.  Both serves and
- * dials; HELLO both ways, then each side streams what the other lacks
- * (journal_missing, batches of at most MSG_BATCH_BYTES, remembering per peer
- * what it has or was sent so nothing goes twice), then pushes new local and
- * forwarded changes live.  Keepalive PING every NET_PING_MS, a peer silent for
- * NET_DEAD_MS is dropped; static peers are redialled with exponential backoff
- * and jitter.  Two connections to one device: the one dialled by the lower
- * device id stays.  A peer whose output exceeds NET_OUT_MAX gets nothing more
- * from the journal until it drains (backpressure).
+ * net: the network thread (DESIGN §5), the one public face of net/ for the
+ * mount.  One thread, one epoll loop (net.c): the listening socket, peer
+ * connections, a 100 ms tick for timers, and an eventfd that the journal's
+ * local-commit hook writes.  It both serves and dials; the work is in:
+ *   peer.c    connections: socket <-> conn <-> session, backpressure (a peer
+ *             whose output exceeds NET_OUT_MAX gets nothing more from the
+ *             journal until it drains), duplicates (of two connections to
+ *             one device, the one dialled by the lower device id stays),
+ *             keepalive PING every NET_PING_MS, silence for NET_DEAD_MS drops
+ *   sync.c    the per-peer session, pure: HELLO both ways, then each side
+ *             streams what the other lacks and pushes new changes live
+ *   dial.c    --peer and mDNS targets, redialled with exponential backoff and
+ *             jitter; listening and accepting
+ *   join.c    both halves of a join (Noise_XXpsk3 with the pending invite)
+ *   status.c  the status object: DB/peers.json and net_status()
  *
- * net_start also installs the seal hooks (DB/content.key) on the journal and
- * answers joins (Noise_XXpsk3) for the pending `blazefs invite`.  The thread
- * rewrites DB/peers.json (for `blazefs status`) once a second.
- *
+ * net_start also installs the seal hooks (DB/content.key) on the journal.
  * The journal stays the caller's; call net_stop() before closing it (one
- * network per journal: the journal has one set of hooks).
+ * network per journal: the journal has one set of hooks).  net_status() is
+ * the only call another thread may make while the network runs.
  */
 #ifndef NET_NET_H
 #define NET_NET_H
