@@ -271,6 +271,10 @@ net_status(struct net *n)
 {
 	json_t *o;
 
+	if (n == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
 	pthread_mutex_lock(&n->status_lock);
 	o = json_deep_copy(n->status);
 	pthread_mutex_unlock(&n->status_lock);

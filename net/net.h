@@ -64,7 +64,8 @@ void net_stop(struct net *n);
 /*
  * A snapshot of the network's status (the object status.h describes, as
  * DB/peers.json holds it): a new reference the caller json_decref's, or NULL
- * with errno.  Any thread may call it while the network runs.
+ * with errno (EINVAL for a NULL n).  Any thread may call it while the
+ * network runs.
  */
 json_t *net_status(struct net *n);
 
