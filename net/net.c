@@ -121,7 +121,7 @@ local_hook(void *ctx)
 /* ---- starting and stopping ---- */
 
 static int
-mdns_up(struct net *n, int port)
+start_mdns(struct net *n, int port)
 {
 	struct mdns_config mc = {n->sc.dbid, port, dial_found, dial_lost, n};
 	struct epoll_event ev = {0};
@@ -225,7 +225,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	}
 	if (dial_targets(n, cfg->peers, cfg->npeers))
 		goto err; /* logged */
-	if (!cfg->no_mdns && mdns_up(n, n->lfd >= 0 ? port : -1))
+	if (!cfg->no_mdns && start_mdns(n, n->lfd >= 0 ? port : -1))
 		goto err_log;
 	status_update(n); /* before the thread: `blazefs invite` can read it at once */
 	/* The hooks go in last, and come out again if the thread does not

@@ -19,7 +19,7 @@
 
 /* How many changes we hold that v lacks. */
 static json_int_t
-vv_behind(const struct vv *mine, const struct vv *v)
+count_behind(const struct vv *mine, const struct vv *v)
 {
 	json_int_t n = 0;
 
@@ -30,7 +30,7 @@ vv_behind(const struct vv *mine, const struct vv *v)
 }
 
 static json_t *
-vv_json(const struct vv *v)
+vv_object(const struct vv *v)
 {
 	json_t *o = json_object();
 	char dev[DEVID_LEN + 1];
@@ -43,7 +43,7 @@ vv_json(const struct vv *v)
 }
 
 static json_t *
-peer_json(const struct net *n, const struct peer *p, const struct vv *mine, json_int_t *behind)
+peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, json_int_t *behind)
 {
 	static const char *states[] = {"connecting", "handshake", "authenticated", "syncing"};
 	static const struct vv none = {0, NULL};
@@ -66,9 +66,9 @@ peer_json(const struct net *n, const struct peer *p, const struct vv *mine, json
 	                    json_string(!p->dialled                                     ? "incoming"
 	                                : p->target >= 0 && !n->targets[p->target].mdns ? "static"
 	                                                                                : "mdns"));
-	json_object_set_new(e, "acked", vv_json(acked));
+	json_object_set_new(e, "acked", vv_object(acked));
 	/* Changes this peer still lacks, as far as we know. */
-	*behind = vv_behind(mine, acked);
+	*behind = count_behind(mine, acked);
 	json_object_set_new(e, "pending", json_integer(*behind));
 	return e;
 }
@@ -88,7 +88,7 @@ status_build(const struct net *n)
 
 		if (p == NULL)
 			continue;
-		json_array_append_new(a, peer_json(n, p, &mine, &behind));
+		json_array_append_new(a, peer_entry(n, p, &mine, &behind));
 		if (p->state == PEER_SYNC && behind > pending)
 			pending = behind;
 	}
