@@ -26,7 +26,6 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/mdns.h"
-#include "net/join.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
