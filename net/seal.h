@@ -35,6 +35,7 @@ int seal_read_key(const char *db, uint8_t key[SEAL_KEY_LEN]);
 /* A sealer for the key in DB/content.key (seal_read_key).  NULL with errno. */
 struct seal *seal_load(const char *db);
 
+/* Wipes and frees s (NULL: nothing). */
 void seal_free(struct seal *s);
 
 /* Seals an encoded change.  0, or -1 (EINVAL if shorter than the header). */
