@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -20,21 +19,21 @@
 #include "cli/cli.h"
 #include "core/journal.h"
 #include "net/identity.h"
+#include "net/join.h"
 #include "net/net.h"
 
 #define INVITE_USAGE "Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT]\n"
 
-/* The listen address of the running mount, from DB/peers.json. */
+/* The listen address of the running mount, from its status. */
 static void
 running_address(const char *db, char *out, size_t len)
 {
-	char path[PATH_MAX + 16], host[256];
+	char host[256];
 	const char *l;
 	json_t *o;
 
 	out[0] = '\0';
-	snprintf(path, sizeof(path), "%s/peers.json", db);
-	if ((o = json_load_file(path, 0, NULL)) == NULL)
+	if ((o = net_status_load(db)) == NULL)
 		return;
 	l = json_string_value(json_object_get(o, "listen"));
 	if (l != NULL && strncmp(l, "*:", 2) == 0) {
@@ -55,13 +54,11 @@ cmd_invite(int argc, char **argv)
 	                                     {"address", required_argument, NULL, 'a'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	uint8_t secret[32], val[NET_INVITE_LEN], dbid[32], raw[64];
+	uint8_t secret[32], dbid[32], raw[64];
 	char hex[129], addr[300] = "", dev[DEVID_LEN + 1], *buf;
 	const char *db;
 	struct journal *j;
-	struct timespec ts;
 	long ttl = 3600;
-	uint64_t exp;
 	size_t len;
 	int c, rc = 1;
 
@@ -104,13 +101,7 @@ cmd_invite(int argc, char **argv)
 		goto out;
 	}
 	randombytes_buf(secret, sizeof(secret));
-	net_join_psk(val, secret);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	exp = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + (uint64_t)ttl * 1000;
-	for (int i = 0; i < 8; i++)
-		val[32 + i] = (uint8_t)(exp >> (56 - 8 * i));
-	val[40] = 0;
-	if (journal_meta_put(j, NET_INVITE_META, val, sizeof(val)) || journal_sync(j)) {
+	if (join_invite(j, secret, ttl) || journal_sync(j)) {
 		fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
@@ -131,7 +122,6 @@ out:
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(hex, sizeof(hex));
-	sodium_memzero(val, sizeof(val));
 	journal_close(j);
 	return rc;
 }

@@ -12,14 +12,10 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -27,46 +23,13 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
-#include "net/conn.h"
 #include "net/identity.h"
+#include "net/join.h"
 #include "net/mdns.h"
-#include "net/msg.h"
-#include "net/net.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
-#define JOIN_TIMEOUT_MS 15000
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
 #define JOIN_FIND_MAX 8
-
-static int
-dial_blocking(const char *hostport)
-{
-	struct addrinfo hints = {0}, *res, *r;
-	char host[256], *c;
-	int fd = -1;
-
-	snprintf(host, sizeof(host), "%s", hostport);
-	if ((c = strrchr(host, ':')) == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	*c++ = '\0';
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, c, &hints, &res)) {
-		errno = EHOSTUNREACH;
-		return -1;
-	}
-	for (r = res; r != NULL; r = r->ai_next) {
-		if ((fd = socket(r->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			continue;
-		if (connect(fd, r->ai_addr, r->ai_addrlen) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
 
 /* Writes len bytes to DB/name (mode 0600, new). */
 static int
@@ -83,73 +46,6 @@ write_key(const char *db, const char *name, const uint8_t *buf, size_t len)
 		return -1;
 	}
 	return close(fd);
-}
-
-/*
- * Runs the join over fd.  On success the database id and content key are in
- * dbid and key.  Returns 0, or -1 with a message printed.
- */
-static int
-exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name, long long prio,
-         uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
-{
-	struct conn *c;
-	const uint8_t *m, *o;
-	uint8_t buf[65536], *j;
-	struct pollfd pfd = {fd, POLLIN, 0};
-	size_t len, jl;
-	ssize_t r;
-	int ev, ready = 0, rc = -1;
-	struct timespec t0, t;
-
-	if ((c = conn_new(1, keypair, psk)) == NULL)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		while ((ev = conn_poll(c, &m, &len)) > 0) {
-			if (ev == CONN_READY) {
-				ready = 1;
-				if (msg_join_encode(name, prio, &j, &jl) || conn_send(c, j, jl))
-					goto out;
-				free(j);
-			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
-				conn_remote_key(c, rs);
-				rc = 0;
-				goto out;
-			} else {
-				goto refused;
-			}
-		}
-		if (ev == CONN_DEAD)
-			goto refused;
-		while ((len = conn_out(c, &o)) > 0) {
-			if ((r = send(fd, o, len, MSG_NOSIGNAL)) < 0)
-				goto refused;
-			conn_drain(c, (size_t)r);
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 > JOIN_TIMEOUT_MS) {
-			fprintf(stderr, "%s join: timed out waiting for the inviting device\n",
-			        cli_prog);
-			goto out;
-		}
-		if (poll(&pfd, 1, 1000) < 0)
-			goto out;
-		if (pfd.revents == 0)
-			continue;
-		if ((r = recv(fd, buf, sizeof(buf), 0)) <= 0)
-			goto refused;
-		if (conn_feed(c, buf, (size_t)r))
-			goto out;
-	}
-refused:
-	fprintf(stderr,
-	        "%s join: the inviting device refused the code%s: it is wrong, expired or "
-	        "already used (make a new one with '%s invite')\n",
-	        cli_prog, ready ? " after the handshake" : "", cli_prog);
-out:
-	conn_free(c);
-	return rc;
 }
 
 int
@@ -226,7 +122,7 @@ cmd_join(int argc, char **argv)
 		goto out;
 	crypto_box_keypair(kp + 32, kp);
 	origin = identity_origin(kp + 32);
-	net_join_psk(psk, raw);
+	join_psk(psk, raw);
 	/* No address: the inviter announces the database's tag over mDNS. */
 	if (peer == NULL &&
 	    (nfound = mdns_find(raw + 32, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
@@ -244,11 +140,19 @@ cmd_join(int argc, char **argv)
 			snprintf(hp, sizeof(hp), "%s:%d", found[k], ports[k]);
 			peer = hp;
 		}
-		if ((fd = dial_blocking(peer)) < 0)
+		if ((fd = join_dial(peer)) < 0)
 			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
 			        strerror(errno));
-		else if (exchange(fd, kp, psk, name, prio, dbid, key, rs) == 0)
+		else if (join_exchange(fd, kp, psk, name, prio, dbid, key, rs) == 0)
 			break;
+		else if (errno == ETIMEDOUT)
+			fprintf(stderr, "%s join: timed out waiting for the inviting device\n",
+			        cli_prog);
+		else if (errno == ECONNREFUSED || errno == EACCES)
+			fprintf(stderr,
+			        "%s join: the inviting device refused the code%s: it is wrong, "
+			        "expired or already used (make a new one with '%s invite')\n",
+			        cli_prog, errno == EACCES ? " after the handshake" : "", cli_prog);
 		if (fd >= 0)
 			close(fd);
 		fd = -1;

@@ -80,6 +80,7 @@ static int
 serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config *net)
 {
 	struct journal *j;
+	struct net *n;
 	int rc = 1;
 
 	if ((j = journal_open(db, JOURNAL_BATCH)) == NULL) {
@@ -89,15 +90,14 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 	}
 	/* The network installs the seal hooks: before any local write. */
 	net->db = db;
-	if (net_start(j, net)) {
-		fs_log("%s: cannot start the network: %s", db, strerror(errno));
+	if ((n = net_start(j, net)) == NULL) { /* net_start logged why */
 		journal_close(j);
 		return 1;
 	}
 	/* Writes a crash left in the wal, sealed now that the hooks are in. */
 	if (journal_recover(j)) {
 		fs_log("%s: cannot apply the writes left by a crash: %s", db, strerror(errno));
-		net_stop();
+		net_stop(n);
 		journal_close(j);
 		return 1;
 	}
@@ -105,7 +105,7 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
 	else if (fs_loop(se, j) == 0)
 		rc = 0;
-	net_stop();
+	net_stop(n);
 	journal_set_observer(j, NULL, NULL);
 	if (journal_sync(j))
 		fs_log("%s: final sync failed: %s", db, strerror(errno));

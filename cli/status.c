@@ -1,11 +1,10 @@
 /*
  * blazefs status DB|MNT: this device, the database and, while a mount of DB
- * runs, its peers (from DB/peers.json, which the network thread rewrites
- * every second), as one JSON object on stdout.
+ * runs, its peers (net_status_load: what the mount's network thread last
+ * reported), as one JSON object on stdout.
  */
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
+#include "net/net.h"
 
 /* Undoes the octal escapes of /proc mount tables in place. */
 static void
@@ -95,25 +95,6 @@ add_device(void *ctx, const char *id)
 	return 0;
 }
 
-/* The running mount's peers.json, or NULL if no mount of DB runs. */
-static json_t *
-running(const char *db)
-{
-	char path[PATH_MAX + 16];
-	json_t *o;
-	json_int_t pid;
-
-	snprintf(path, sizeof(path), "%s/peers.json", db);
-	if ((o = json_load_file(path, 0, NULL)) == NULL)
-		return NULL;
-	pid = json_integer_value(json_object_get(o, "pid"));
-	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 int
 cmd_status(int argc, char **argv)
 {
@@ -177,7 +158,7 @@ cmd_status(int argc, char **argv)
 		journal_list_records(j, ".devices", "", add_device, &d);
 		json_object_set_new(o, "devices", d.arr);
 	}
-	if ((run = running(db)) != NULL) {
+	if ((run = net_status_load(db)) != NULL) {
 		json_object_set(o, "listen", json_object_get(run, "listen"));
 		json_object_set(o, "peers", json_object_get(run, "peers"));
 		if (json_object_get(run, "discovered") != NULL)

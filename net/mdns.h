@@ -9,7 +9,7 @@
  * not this process is reported through found(slot, host, port); lost(slot)
  * when it goes away, stops matching or the daemon goes.  A slot (0 to
  * MDNS_MAX-1) names one discovered service while it lives, so the caller can
- * keep a dial target per slot (net.c dials with backoff).
+ * keep a dial target per slot (dial.c dials with backoff).
  *
  * Avahi runs over an AvahiPoll adapter of our own, on the caller's thread: the
  * watches sit in an inner epoll whose fd (mdns_fd) the caller adds to its own

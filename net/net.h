@@ -1,22 +1,24 @@
 /*
- * net: the network thread (DESIGN §5).  One thread, one epoll loop: the
- * listening socket, peer connections, a 100 ms tick for timers, and an
- * eventfd that the journal's local-commit hook writes.  Both serves and
- * dials; HELLO both ways, then each side streams what the other lacks
- * (journal_missing, batches of at most MSG_BATCH_BYTES, remembering per peer
- * what it has or was sent so nothing goes twice), then pushes new local and
- * forwarded changes live.  Keepalive PING every NET_PING_MS, a peer silent for
- * NET_DEAD_MS is dropped; static peers are redialled with exponential backoff
- * and jitter.  Two connections to one device: the one dialled by the lower
- * device id stays.  A peer whose output exceeds NET_OUT_MAX gets nothing more
- * from the journal until it drains (backpressure).
+ * net: the network thread (DESIGN §5), the one public face of net/ for the
+ * mount.  One thread, one epoll loop (net.c): the listening socket, peer
+ * connections, a 100 ms tick for timers, and an eventfd that the journal's
+ * local-commit hook writes.  It both serves and dials; the work is in:
+ *   peer.c    connections: socket <-> conn <-> session, backpressure (a peer
+ *             whose output exceeds NET_OUT_MAX gets nothing more from the
+ *             journal until it drains), duplicates (of two connections to
+ *             one device, the one dialled by the lower device id stays),
+ *             keepalive PING every NET_PING_MS, silence for NET_DEAD_MS drops
+ *   sync.c    the per-peer session, pure: HELLO both ways, then each side
+ *             streams what the other lacks and pushes new changes live
+ *   dial.c    --peer and mDNS targets, redialled with exponential backoff and
+ *             jitter; listening and accepting
+ *   join.c    both halves of a join (Noise_XXpsk3 with the pending invite)
+ *   status.c  the status object: DB/peers.json and net_status()
  *
- * net_start also installs the seal hooks (DB/content.key) on the journal and
- * answers joins (Noise_XXpsk3) for the pending `blazefs invite`.  The thread
- * rewrites DB/peers.json (for `blazefs status`) once a second.
- *
- * One network per process.  The journal stays the caller's; call net_stop()
- * before closing it.
+ * net_start also installs the seal hooks (DB/content.key) on the journal.
+ * The journal stays the caller's; call net_stop() before closing it (one
+ * network per journal: the journal has one set of hooks).  net_status() is
+ * the only call another thread may make while the network runs.
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -24,17 +26,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct journal;
+struct net;
 
 #define NET_DEFAULT_PORT 7717
 #define NET_PING_MS 3000
 #define NET_DEAD_MS 10000
 #define NET_OUT_MAX (1024 * 1024)
 #define NET_MAX_PEERS 64
-
-/* The pending invite in journal meta "invite": psk(32) | expiry ms (u64 BE) | used(1). */
-#define NET_INVITE_META "invite"
-#define NET_INVITE_LEN 41
 
 struct net_config {
 	const char *db;           /* database directory: keys, peers.json */
@@ -48,15 +49,29 @@ struct net_config {
 /* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */
 int net_parse_listen(const char *arg, char **addr, int *port);
 
-/* Loads the keys, installs the seal hooks and starts the thread.  0, or -1
- * with errno (and a log line). */
-int net_start(struct journal *j, const struct net_config *cfg);
+/*
+ * Loads the keys, installs the seal hooks and starts the thread.  Returns the
+ * network, which the caller hands to net_stop(), or NULL with errno (and one
+ * log line, written where the failure was found; the journal is left without
+ * hooks).
+ */
+struct net *net_start(struct journal *j, const struct net_config *cfg);
 
-/* Stops the thread, closes every connection, removes the hooks.  Does nothing
- * if not started. */
-void net_stop(void);
+/* Stops the thread, closes every connection, removes the hooks, removes
+ * DB/peers.json and frees n.  net_stop(NULL) does nothing. */
+void net_stop(struct net *n);
 
-/* The psk a join code's secret gives (both sides derive it the same way). */
-void net_join_psk(uint8_t psk[32], const uint8_t secret[32]);
+/*
+ * A snapshot of the network's status (the object status.h describes, as
+ * DB/peers.json holds it): a new reference the caller json_decref's, or NULL
+ * with errno (EINVAL for a NULL n).  Any thread may call it while the
+ * network runs.
+ */
+json_t *net_status(struct net *n);
+
+/* The status the running mount of database db last wrote (a new reference),
+ * or NULL if no mount of db runs.  For other processes (`blazefs status`,
+ * `blazefs invite`). */
+json_t *net_status_load(const char *db);
 
 #endif

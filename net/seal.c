@@ -31,28 +31,41 @@ seal_new(const uint8_t key[SEAL_KEY_LEN])
 	return s;
 }
 
-struct seal *
-seal_load(const char *db)
+int
+seal_read_key(const char *db, uint8_t key[SEAL_KEY_LEN])
 {
-	uint8_t key[SEAL_KEY_LEN + 1];
+	uint8_t buf[SEAL_KEY_LEN + 1];
 	char path[PATH_MAX];
-	struct seal *s = NULL;
 	ssize_t n;
 	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/content.key", db) >= sizeof(path)) {
 		errno = ENAMETOOLONG;
-		return NULL;
+		return -1;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
+		return -1;
 	/* One byte more than a key, to notice a file that is too long. */
-	n = read(fd, key, sizeof(key));
+	n = read(fd, buf, sizeof(buf));
 	close(fd);
-	if (n != SEAL_KEY_LEN)
-		errno = EINVAL;
+	if (n == SEAL_KEY_LEN)
+		memcpy(key, buf, SEAL_KEY_LEN);
 	else
-		s = seal_new(key);
+		errno = n < 0 ? errno : EINVAL;
+	/* Whatever was read, whole or in part, is a secret. */
+	sodium_memzero(buf, sizeof(buf));
+	return n == SEAL_KEY_LEN ? 0 : -1;
+}
+
+struct seal *
+seal_load(const char *db)
+{
+	uint8_t key[SEAL_KEY_LEN];
+	struct seal *s;
+
+	if (seal_read_key(db, key))
+		return NULL;
+	s = seal_new(key);
 	sodium_memzero(key, sizeof(key));
 	return s;
 }

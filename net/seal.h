@@ -27,10 +27,15 @@ struct seal;
 /* A sealer for key (copied).  Returns NULL with errno. */
 struct seal *seal_new(const uint8_t key[SEAL_KEY_LEN]);
 
-/* Reads DB/content.key (exactly 32 bytes).  NULL with errno (ENOENT if the
- * device has no content key yet). */
+/* Reads DB/content.key (exactly 32 bytes) into key.  0, or -1 with errno
+ * (ENOENT if the device has no content key yet, EINVAL if the file is not a
+ * key); nothing read stays behind in memory but key itself on success. */
+int seal_read_key(const char *db, uint8_t key[SEAL_KEY_LEN]);
+
+/* A sealer for the key in DB/content.key (seal_read_key).  NULL with errno. */
 struct seal *seal_load(const char *db);
 
+/* Wipes and frees s (NULL: nothing). */
 void seal_free(struct seal *s);
 
 /* Seals an encoded change.  0, or -1 (EINVAL if shorter than the header). */

@@ -1,0 +1,199 @@
+/* dial: dial targets, backoff, listening and accepting; see dial.h. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <sodium.h>
+
+#include "net/dial.h"
+#include "net/join.h"
+#include "net/mdns.h"
+#include "net/net_int.h"
+#include "net/peer.h"
+
+int
+dial_targets(struct net *n, const char *const *peers, size_t npeers)
+{
+	if ((n->targets = calloc(npeers + MDNS_MAX, sizeof(*n->targets))) == NULL) {
+		syslog(LOG_INFO, "%s: cannot start the network: %s", n->db, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < npeers; i++) {
+		const char *s = peers[i], *c = strrchr(s, ':');
+		struct target *t = &n->targets[n->ntargets];
+
+		if (c == NULL || c == s || (size_t)(c - s) >= sizeof(t->host) ||
+		    strlen(c + 1) >= sizeof(t->port)) {
+			syslog(LOG_INFO, "bad peer address %s (want HOST:PORT)", s);
+			errno = EINVAL;
+			return -1;
+		}
+		/* [v6]:port */
+		if (*s == '[' && c[-1] == ']')
+			snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s - 2), s + 1);
+		else
+			snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s), s);
+		snprintf(t->port, sizeof(t->port), "%s", c + 1);
+		t->backoff = DIAL_BACKOFF_MIN_MS;
+		n->ntargets++;
+	}
+	n->nstatic = n->ntargets;
+	for (size_t i = 0; i < MDNS_MAX; i++) {
+		n->targets[n->ntargets + i].mdns = 1;
+		n->targets[n->ntargets + i].unused = 1;
+	}
+	n->ntargets += MDNS_MAX;
+	return 0;
+}
+
+void
+dial_backoff(struct target *t)
+{
+	t->next = net_now_ms() + t->backoff + randombytes_uniform((uint32_t)t->backoff / 2 + 1);
+	t->backoff = t->backoff * 2 > DIAL_BACKOFF_MAX_MS ? DIAL_BACKOFF_MAX_MS : t->backoff * 2;
+}
+
+static void
+dial(struct net *n, size_t ti)
+{
+	struct target *t = &n->targets[ti];
+	struct addrinfo hints = {0}, *res = NULL;
+	char addr[300];
+	int fd;
+
+	hints.ai_socktype = SOCK_STREAM;
+	t->next = net_now_ms() + t->backoff;
+	if (getaddrinfo(t->host, t->port, &hints, &res) || res == NULL)
+		goto fail;
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	if (connect(fd, res->ai_addr, res->ai_addrlen) && errno != EINPROGRESS) {
+		close(fd);
+		goto fail;
+	}
+	snprintf(addr, sizeof(addr), "%s:%s", t->host, t->port);
+	if ((t->p = peer_add(n, fd, 1, (int)ti, addr, NULL)) == NULL)
+		close(fd);
+	freeaddrinfo(res);
+	return;
+fail:
+	if (res)
+		freeaddrinfo(res);
+	dial_backoff(t);
+}
+
+/* Peers dialled here are newer than t: compare without subtracting. */
+void
+dial_tick(struct net *n, uint64_t t)
+{
+	for (size_t i = 0; i < n->ntargets; i++) {
+		struct target *tg = &n->targets[i];
+
+		if (tg->unused || tg->p != NULL || t < tg->next)
+			continue;
+		/* Already connected to that device the other way: no redial. */
+		if (peer_connected(n, tg->device))
+			tg->next = t + 1000;
+		else
+			dial(n, i);
+	}
+}
+
+int
+dial_listen(struct net *n, const char *addr, int port)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char ps[16];
+	int fd = -1, one = 1;
+
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(ps, sizeof(ps), "%d", port);
+	if (getaddrinfo(addr, ps, &hints, &res) || res == NULL) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 64)) {
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	n->lfd = fd;
+	snprintf(n->listen, sizeof(n->listen), "%s:%d", addr ? addr : "*", port);
+	return 0;
+}
+
+void
+dial_accept(struct net *n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], addr[80];
+	uint8_t psk[32];
+	int fd, one = 1, join;
+
+	while ((fd = accept4(n->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	       0) {
+		sl = sizeof(ss); /* for the next accept, whatever this one filled in */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		host[0] = '\0';
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+			          sizeof(host));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+			          sizeof(host));
+		snprintf(addr, sizeof(addr), "%s:%u", host,
+		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		/* A pending invite lets this connection join with its psk. */
+		join = join_invite_psk(n->j, psk);
+		if (peer_add(n, fd, 0, -1, addr, join ? psk : NULL) == NULL)
+			close(fd);
+		sodium_memzero(psk, sizeof(psk));
+	}
+}
+
+void
+dial_found(void *ctx, int slot, const char *host, int port)
+{
+	struct net *n = ctx;
+	struct target *t = &n->targets[n->nstatic + (size_t)slot];
+
+	if (t->p != NULL) {
+		t->p->target = -1; /* the address changed: a fresh target */
+		t->p = NULL;
+	}
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	snprintf(t->port, sizeof(t->port), "%d", port);
+	t->device = 0;
+	t->next = 0;
+	t->backoff = DIAL_BACKOFF_MIN_MS;
+	t->unused = 0;
+	n->status_dirty = 1;
+}
+
+void
+dial_lost(void *ctx, int slot)
+{
+	struct net *n = ctx;
+	struct target *t = &n->targets[n->nstatic + (size_t)slot];
+
+	if (t->p != NULL)
+		t->p->target = -1;
+	t->p = NULL;
+	t->device = 0;
+	t->unused = 1;
+	n->status_dirty = 1;
+}

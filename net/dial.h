@@ -1,0 +1,48 @@
+/*
+ * dial: where the network's connections come from.  Targets (struct target
+ * in net_int.h) are the --peer addresses, then MDNS_MAX slots that mDNS
+ * fills (dial_found) and empties (dial_lost); each is dialled
+ * (non-blocking) while it has no connection, with exponential backoff and
+ * jitter between attempts, unless a session with its device runs the other
+ * way.  Accepting is here too: an accepted connection may join with the
+ * pending invite's psk.
+ *
+ * Ownership: n->targets is allocated by dial_targets and freed by net.c;
+ * sockets go to peer_add.  Network thread only.
+ */
+#ifndef NET_DIAL_H
+#define NET_DIAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DIAL_BACKOFF_MIN_MS 250
+#define DIAL_BACKOFF_MAX_MS 30000
+
+struct net;
+struct target;
+
+/* Fills n->targets from the HOST:PORT (or [V6]:PORT) strings in peers, then
+ * the mDNS slots.  0, or -1 with errno (and a log line; EINVAL: a bad address). */
+int dial_targets(struct net *n, const char *const *peers, size_t npeers);
+
+/* The next attempt on t after a failed one: later, by a backoff that grows
+ * while attempts fail, with jitter to spread redials. */
+void dial_backoff(struct target *t);
+
+/* Dials every target that is due at time t (ms). */
+void dial_tick(struct net *n, uint64_t t);
+
+/* Listens on addr (NULL: all) and port: n->lfd and n->listen.  0 or -1. */
+int dial_listen(struct net *n, const char *addr, int port);
+
+/* Accepts every pending connection on n->lfd. */
+void dial_accept(struct net *n);
+
+/* mDNS callbacks (mdns.h): a service found fills its slot's target (a fresh
+ * one if the address changed); a lost one empties it (its connection, if any,
+ * lives on and ends by itself if the peer is gone).  ctx is the net. */
+void dial_found(void *ctx, int slot, const char *host, int port);
+void dial_lost(void *ctx, int slot);
+
+#endif

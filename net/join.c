@@ -1,0 +1,219 @@
+/* join: both halves of a join; see join.h. */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "core/change.h"
+#include "core/journal.h"
+#include "net/conn.h"
+#include "net/identity.h"
+#include "net/join.h"
+#include "net/msg.h"
+#include "net/seal.h"
+
+#define JOIN_TIMEOUT_MS 15000
+
+void
+join_psk(uint8_t psk[32], const uint8_t secret[32])
+{
+	static const uint8_t ctx[] = "blazefs/join";
+
+	crypto_generichash(psk, 32, secret, 32, ctx, sizeof(ctx) - 1);
+}
+
+/* Wall-clock milliseconds: an invite's expiry means the same across restarts. */
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- the inviter's half ---- */
+
+int
+join_invite(struct journal *j, const uint8_t secret[32], long ttl)
+{
+	uint8_t val[JOIN_INVITE_LEN];
+	uint64_t exp = wall_ms() + (uint64_t)ttl * 1000;
+	int rc;
+
+	join_psk(val, secret);
+	for (int i = 0; i < 8; i++)
+		val[32 + i] = (uint8_t)(exp >> (56 - 8 * i));
+	val[40] = 0;
+	rc = journal_meta_put(j, JOIN_INVITE_META, val, sizeof(val));
+	sodium_memzero(val, sizeof(val));
+	return rc;
+}
+
+int
+join_invite_psk(struct journal *j, uint8_t psk[32])
+{
+	uint8_t *v;
+	size_t len;
+	uint64_t exp = 0;
+	int ok;
+
+	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len))
+		return 0;
+	if (len == JOIN_INVITE_LEN)
+		for (int i = 0; i < 8; i++)
+			exp = exp << 8 | v[32 + i];
+	ok = len == JOIN_INVITE_LEN && v[40] == 0 && wall_ms() < exp;
+	if (ok)
+		memcpy(psk, v, 32);
+	sodium_memzero(v, len);
+	free(v);
+	return ok;
+}
+
+int
+join_burn(struct journal *j)
+{
+	uint8_t *v;
+	size_t len;
+	int rc = -1;
+
+	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len))
+		return -1;
+	if (len == JOIN_INVITE_LEN && v[40] == 0) {
+		sodium_memzero(v, 32);
+		v[40] = 1;
+		rc = journal_meta_put(j, JOIN_INVITE_META, v, len);
+	}
+	free(v);
+	return rc;
+}
+
+int
+join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m, size_t len,
+             uint8_t **out, size_t *outlen)
+{
+	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1];
+	uint8_t dbid[32], key[SEAL_KEY_LEN];
+	int64_t prio;
+	int rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if (msg_type(m, len) != MSG_JOIN || msg_join_decode(m, len, name, &prio))
+		return -1;
+	if (identity_register(j, rs, name, prio) || seal_read_key(db, key))
+		return -1;
+	journal_dbid(j, dbid);
+	rc = msg_welcome_encode(dbid, key, out, outlen);
+	sodium_memzero(key, sizeof(key));
+	if (rc)
+		return -1;
+	change_devid(identity_origin(rs), dev);
+	syslog(LOG_INFO, "device %s (%s) joined", dev, name);
+	return 0;
+}
+
+/* ---- the joiner's half ---- */
+
+int
+join_dial(const char *hostport)
+{
+	struct addrinfo hints = {0}, *res, *r;
+	char host[256], *c;
+	int fd = -1;
+
+	snprintf(host, sizeof(host), "%s", hostport);
+	if ((c = strrchr(host, ':')) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	*c++ = '\0';
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, c, &hints, &res)) {
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	for (r = res; r != NULL; r = r->ai_next) {
+		if ((fd = socket(r->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			continue;
+		if (connect(fd, r->ai_addr, r->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
+              long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
+{
+	struct conn *c;
+	const uint8_t *m, *o;
+	uint8_t buf[65536], *j;
+	struct pollfd pfd = {fd, POLLIN, 0};
+	size_t len, jl;
+	ssize_t r;
+	int ev, ready = 0, sent, rc = -1, saved;
+	struct timespec t0, t;
+
+	if ((c = conn_new(1, keypair, psk)) == NULL)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		while ((ev = conn_poll(c, &m, &len)) > 0) {
+			if (ev == CONN_READY) {
+				ready = 1;
+				if (msg_join_encode(name, prio, &j, &jl))
+					goto out;
+				sent = conn_send(c, j, jl);
+				free(j);
+				if (sent)
+					goto out;
+			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
+				conn_remote_key(c, rs);
+				rc = 0;
+				goto out;
+			} else {
+				goto refused;
+			}
+		}
+		if (ev == CONN_DEAD)
+			goto refused;
+		while ((len = conn_out(c, &o)) > 0) {
+			if ((r = send(fd, o, len, MSG_NOSIGNAL)) < 0)
+				goto refused;
+			conn_drain(c, (size_t)r);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 > JOIN_TIMEOUT_MS) {
+			errno = ETIMEDOUT;
+			goto out;
+		}
+		if (poll(&pfd, 1, 1000) < 0)
+			goto out;
+		if (pfd.revents == 0)
+			continue;
+		if ((r = recv(fd, buf, sizeof(buf), 0)) <= 0)
+			goto refused;
+		if (conn_feed(c, buf, (size_t)r))
+			goto out;
+	}
+refused:
+	errno = ready ? EACCES : ECONNREFUSED;
+out:
+	saved = errno;
+	conn_free(c);
+	errno = saved;
+	return rc;
+}

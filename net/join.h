@@ -1,0 +1,71 @@
+/*
+ * join: both halves of `blazefs join` (DESIGN §4).  A join code holds a
+ * secret and the database id; both sides derive the same psk from the
+ * secret (join_psk) and run Noise_XXpsk3 with it (conn.h, CONN_SEL_JOIN).
+ *
+ *   inviter   `blazefs invite` stores the pending invite in journal meta
+ *             (join_invite); the running mount lets an accepted connection
+ *             use its psk (join_invite_psk), burns it once a handshake
+ *             succeeds (join_burn: single use) and answers the joiner's JOIN
+ *             with WELCOME: the database id and the content key
+ *             (join_welcome), having recorded the new device in .devices.
+ *   joiner    dials the inviter (join_dial) and runs the exchange over the
+ *             blocking socket (join_exchange).
+ *
+ * Secrets (psk, content key) live in caller buffers and are wiped here when
+ * copied through temporaries; join_welcome's output is the caller's to wipe
+ * and free.
+ */
+#ifndef NET_JOIN_H
+#define NET_JOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct journal;
+
+/* The pending invite in journal meta: psk(32) | expiry ms (u64 BE) | used(1). */
+#define JOIN_INVITE_META "invite"
+#define JOIN_INVITE_LEN 41
+
+/* The psk a join code's secret gives (both sides derive it the same way). */
+void join_psk(uint8_t psk[32], const uint8_t secret[32]);
+
+/* Stores the invite for secret, valid for ttl seconds from now, replacing
+ * any earlier one (the caller syncs the journal).  0, or -1 with errno. */
+int join_invite(struct journal *j, const uint8_t secret[32], long ttl);
+
+/* The psk of the pending invite, if one is valid now.  1 if found, else 0. */
+int join_invite_psk(struct journal *j, uint8_t psk[32]);
+
+/*
+ * Burns the pending invite as a join handshake succeeds.  0, or -1 if it
+ * was burnt already (two joins raced with one code: only the first gets in;
+ * the network thread runs one handshake's end at a time).
+ */
+int join_burn(struct journal *j);
+
+/*
+ * The inviter's answer to JOIN message m (len bytes) from the device whose
+ * static key is rs: records it in .devices and makes WELCOME (the database
+ * id and DB/content.key) in *out (malloc'd: the caller wipes and frees it).
+ * 0, or -1 with errno.
+ */
+int join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m,
+                 size_t len, uint8_t **out, size_t *outlen);
+
+/* A blocking TCP connection to "HOST:PORT".  The fd, or -1 with errno. */
+int join_dial(const char *hostport);
+
+/*
+ * The joiner's exchange over fd (blocking): handshake with keypair (secret
+ * key then public key) and psk, JOIN with name and prio, then WELCOME.  On
+ * success the database id, the content key and the inviter's static key are
+ * in dbid, key and rs.  0, or -1 with errno: ECONNREFUSED if the inviter
+ * refused the code in the handshake, EACCES if after it, ETIMEDOUT if it did
+ * not answer in time.
+ */
+int join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
+                  long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32]);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * net_int: what the network thread's own files share, and nothing outside
+ * net/ includes: the network (struct net, owned by net.c), its connections
+ * (struct peer, made and freed by peer.c) and its dial targets (struct
+ * target, kept by dial.c).  All of it is touched by the network thread only,
+ * except the status snapshot, which status_lock guards.
+ */
+#ifndef NET_NET_INT_H
+#define NET_NET_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "net/net.h"
+#include "net/sync.h"
+
+#define NET_TICK_MS 100
+#define NET_HANDSHAKE_MS 10000
+
+/* A connection's life; the names in peers.json are status.c's. */
+enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_OPEN, PEER_SYNC };
+
+struct peer {
+	int fd;
+	struct conn *c;
+	struct sync *s; /* from PEER_OPEN on, for a member (not a join) */
+	enum peer_state state;
+	int dialled; /* we dialled it */
+	int target;  /* index of the target dialled, or -1 */
+	int closing; /* close once the output is written */
+	int want_out;
+	char addr[80];
+	uint64_t since, last_rx, last_tx;
+};
+
+struct target {
+	char host[256], port[16];
+	struct peer *p;   /* the live connection dialled for it */
+	uint64_t device;  /* learned from HELLO; 0 until then */
+	uint64_t next;    /* ms: next dial */
+	uint64_t backoff; /* ms */
+	int mdns;         /* a slot for a service mDNS found (not a --peer) */
+	int unused;       /* an mDNS slot nothing fills now: not dialled */
+};
+
+struct net {
+	struct journal *j;
+	char db[PATH_MAX];
+	struct sync_config sc; /* this device, as every session presents it */
+	uint8_t *priv;         /* sodium_malloc'd static secret key */
+	struct seal *seal;
+	int ep, evfd, lfd;
+	char listen[300];
+	pthread_t thread;
+	int stop;
+	struct peer *peers[NET_MAX_PEERS];
+	struct target *targets;
+	size_t ntargets; /* the --peer ones, then MDNS_MAX slots for mDNS */
+	size_t nstatic;
+	struct mdns *mdns; /* NULL: --no-mdns */
+	uint64_t last_status;
+	int status_dirty; /* a peer came or went: rewrite peers.json at the next tick */
+	pthread_mutex_t status_lock;
+	json_t *status; /* protected by status_lock: what peers.json last said */
+};
+
+/* Monotonic milliseconds. */
+static inline uint64_t
+net_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+#endif

@@ -1,0 +1,375 @@
+/* peer: the network's connections; see peer.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "net/conn.h"
+#include "net/dial.h"
+#include "net/identity.h"
+#include "net/join.h"
+#include "net/net_int.h"
+#include "net/peer.h"
+#include "net/sync.h"
+
+static void
+ep_update(struct net *n, struct peer *p)
+{
+	const uint8_t *b;
+	struct epoll_event ev = {0};
+	int want = conn_out(p->c, &b) > 0 || p->state == PEER_CONNECTING;
+
+	if (want == p->want_out)
+		return;
+	p->want_out = want;
+	ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	ev.data.ptr = p;
+	epoll_ctl(n->ep, EPOLL_CTL_MOD, p->fd, &ev);
+}
+
+struct peer *
+peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const uint8_t *psk)
+{
+	struct epoll_event ev = {0};
+	struct peer *p;
+	size_t i;
+
+	for (i = 0; i < NET_MAX_PEERS && n->peers[i] != NULL; i++)
+		;
+	if (i == NET_MAX_PEERS || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->c = conn_new(dialled, n->priv, psk)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->fd = fd;
+	p->dialled = dialled;
+	p->target = target;
+	p->state = dialled ? PEER_CONNECTING : PEER_HANDSHAKE;
+	p->since = p->last_rx = p->last_tx = net_now_ms();
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
+	p->want_out = dialled;
+	ev.data.ptr = p;
+	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		conn_free(p->c);
+		free(p);
+		return NULL;
+	}
+	n->peers[i] = p;
+	n->status_dirty = 1;
+	return p;
+}
+
+void
+peer_close(struct net *n, struct peer *p, const char *why)
+{
+	const char *name = p->s ? sync_name(p->s) : "";
+
+	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+		if (n->peers[i] == p)
+			n->peers[i] = NULL;
+	n->status_dirty = 1;
+	if (p->target >= 0) {
+		n->targets[p->target].p = NULL;
+		dial_backoff(&n->targets[p->target]);
+	}
+	if (why != NULL)
+		syslog(LOG_INFO, "peer %s%s%s: %s", p->addr, name[0] ? " " : "", name, why);
+	epoll_ctl(n->ep, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
+	conn_free(p->c);
+	sync_free(p->s);
+	free(p);
+}
+
+int
+peer_live(const struct net *n, const struct peer *p)
+{
+	int live = 0;
+
+	for (size_t k = 0; k < NET_MAX_PEERS; k++)
+		live |= n->peers[k] == p;
+	return live;
+}
+
+uint64_t
+peer_device(const struct peer *p)
+{
+	return p->s ? sync_device(p->s) : 0;
+}
+
+int
+peer_connected(const struct net *n, uint64_t device)
+{
+	for (size_t k = 0; device && k < NET_MAX_PEERS; k++)
+		if (n->peers[k] && peer_device(n->peers[k]) == device &&
+		    n->peers[k]->state == PEER_SYNC && !n->peers[k]->closing)
+			return 1;
+	return 0;
+}
+
+/* Writes what the conn has queued.  0, or -1 if the socket failed. */
+static int
+peer_flush(struct net *n, struct peer *p)
+{
+	const uint8_t *b;
+	size_t len;
+	ssize_t w;
+
+	while ((len = conn_out(p->c, &b)) > 0) {
+		if ((w = send(p->fd, b, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		conn_drain(p->c, (size_t)w);
+		p->last_tx = net_now_ms();
+	}
+	ep_update(n, p);
+	return 0;
+}
+
+/* The session's way out: onto the conn, written when the socket takes it. */
+static int
+peer_queue(void *ctx, const uint8_t *m, size_t len)
+{
+	struct peer *p = ctx;
+
+	return conn_send(p->c, m, len);
+}
+
+/* Streams what p lacks until its output reaches NET_OUT_MAX. */
+static int
+peer_pump(struct peer *p)
+{
+	const uint8_t *b;
+	int rc = 0;
+
+	if (p->state != PEER_SYNC || p->closing)
+		return 0;
+	while (conn_out(p->c, &b) < NET_OUT_MAX && (rc = sync_pump(p->s)) == 1)
+		;
+	return rc < 0 ? -1 : 0;
+}
+
+void
+peer_pump_all(struct net *n)
+{
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p == NULL)
+			continue;
+		if (peer_pump(p) || peer_flush(n, p))
+			peer_close(n, p, "send failed");
+	}
+}
+
+/* Of two connections to one device, keeps the one the lower id dialled. */
+static int
+dedupe(struct net *n, struct peer *p)
+{
+	uint64_t self = n->sc.self, device = peer_device(p);
+	uint64_t keep_dialler = self < device ? self : device;
+	uint64_t mine = p->dialled ? self : device;
+
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *q = n->peers[i];
+		uint64_t theirs;
+
+		if (q == NULL || q == p || q->state != PEER_SYNC || q->closing ||
+		    peer_device(q) != device)
+			continue;
+		theirs = q->dialled ? self : device;
+		if (mine == keep_dialler && theirs != keep_dialler) {
+			peer_close(n, q, "duplicate connection closed");
+			return 0;
+		}
+		return -1; /* p is the duplicate (or both the same way: keep the older) */
+	}
+	return 0;
+}
+
+/* The peer's first HELLO: the session is open, unless it duplicates one. */
+static void
+on_session(struct net *n, struct peer *p)
+{
+	p->state = PEER_SYNC;
+	if (p->target >= 0) {
+		n->targets[p->target].device = peer_device(p);
+		n->targets[p->target].backoff = DIAL_BACKOFF_MIN_MS;
+	}
+	if (dedupe(n, p)) {
+		p->closing = 1;
+		return;
+	}
+	syslog(LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
+	n->status_dirty = 1;
+}
+
+/* The handshake is done: a join burns the invite, a member gets a session. */
+static int
+on_ready(struct net *n, struct peer *p)
+{
+	uint8_t rs[32];
+
+	if (conn_is_join(p->c)) {
+		if (join_burn(n->j)) {
+			errno = EACCES;
+			return -1;
+		}
+		p->state = PEER_OPEN;
+		return 0;
+	}
+	conn_remote_key(p->c, rs);
+	if (identity_is_member(n->j, rs) != 1) {
+		errno = EACCES;
+		return -1;
+	}
+	p->state = PEER_OPEN;
+	if ((p->s = sync_new(&n->sc, identity_origin(rs), p->addr, peer_queue, p)) == NULL)
+		return -1;
+	return sync_start(p->s);
+}
+
+static int
+on_msg(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied)
+{
+	uint8_t rs[32], *w;
+	size_t wlen;
+	int ev, rc;
+
+	if (conn_is_join(p->c)) {
+		conn_remote_key(p->c, rs);
+		if (join_welcome(n->j, n->db, rs, m, len, &w, &wlen))
+			return -1;
+		rc = conn_send(p->c, w, wlen);
+		sodium_memzero(w, wlen);
+		free(w);
+		p->closing = 1;
+		return rc;
+	}
+	if ((ev = sync_recv(p->s, m, len)) < 0)
+		return -1;
+	if (ev & SYNC_APPLIED)
+		*applied = 1;
+	if ((ev & SYNC_SESSION) && p->state != PEER_SYNC)
+		on_session(n, p);
+	return 0;
+}
+
+void
+peer_readable(struct net *n, struct peer *p, int *applied)
+{
+	uint8_t buf[65536];
+	const uint8_t *m;
+	size_t len;
+	ssize_t r;
+	int ev, loops = 0;
+
+	while (loops++ < 16) {
+		if ((r = recv(p->fd, buf, sizeof(buf), 0)) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			peer_close(n, p, strerror(errno));
+			return;
+		}
+		if (r == 0) {
+			peer_close(n, p, p->state == PEER_SYNC ? "disconnected" : NULL);
+			return;
+		}
+		if (conn_feed(p->c, buf, (size_t)r)) {
+			peer_close(n, p, "out of memory");
+			return;
+		}
+		while ((ev = conn_poll(p->c, &m, &len)) > 0) {
+			/* Alive means whole messages arrive, not just bytes (a
+			 * stream cut mid-frame never parses again). */
+			p->last_rx = net_now_ms();
+			if (ev == CONN_READY && on_ready(n, p)) {
+				peer_close(n, p,
+				           errno == EACCES ? "refused: not a member" : "failed");
+				return;
+			}
+			if (ev == CONN_MSG && on_msg(n, p, m, len, applied)) {
+				peer_close(n, p, "protocol error");
+				return;
+			}
+		}
+		if (ev == CONN_DEAD) {
+			peer_close(n, p, "handshake or decryption failed");
+			return;
+		}
+	}
+	if (peer_pump(p) || peer_flush(n, p))
+		peer_close(n, p, "send failed");
+	else if (p->closing && conn_out(p->c, &m) == 0)
+		peer_close(n, p, NULL);
+}
+
+void
+peer_writable(struct net *n, struct peer *p)
+{
+	const uint8_t *m, *b;
+	size_t len;
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	if (p->state == PEER_CONNECTING) {
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+			/* One line per attempt: the backoff keeps them few. */
+			peer_close(n, p, err ? strerror(err) : "cannot connect");
+			return;
+		}
+		p->state = PEER_HANDSHAKE;
+		conn_poll(p->c, &m, &len); /* writes the selector and message 1 */
+	}
+	if (peer_flush(n, p)) {
+		peer_close(n, p, "send failed");
+		return;
+	}
+	if (p->closing && conn_out(p->c, &b) == 0) {
+		peer_close(n, p, NULL);
+		return;
+	}
+	if (peer_pump(p) || peer_flush(n, p))
+		peer_close(n, p, "send failed");
+}
+
+void
+peer_tick(struct net *n, uint64_t t)
+{
+	const uint8_t *b;
+
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p == NULL)
+			continue;
+		if (p->closing && conn_out(p->c, &b) == 0) {
+			peer_close(n, p, NULL);
+			continue;
+		}
+		if (p->state < PEER_OPEN && t > p->since + NET_HANDSHAKE_MS) {
+			peer_close(n, p, "handshake timed out");
+			continue;
+		}
+		if (t > p->last_rx + NET_DEAD_MS) {
+			peer_close(n, p, "dead: no traffic");
+			continue;
+		}
+		if (p->state == PEER_SYNC && t > p->last_tx + NET_PING_MS) {
+			if (sync_ping(p->s) || peer_flush(n, p)) {
+				peer_close(n, p, "send failed");
+				continue;
+			}
+		}
+	}
+}

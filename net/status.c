@@ -1,0 +1,157 @@
+/* status: the network's status object and DB/peers.json; see status.h. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/change.h"
+#include "core/journal.h"
+#include "net/conn.h"
+#include "net/net_int.h"
+#include "net/peer.h"
+#include "net/status.h"
+#include "net/sync.h"
+
+#define STATUS_FILE "peers.json"
+
+/* How many changes we hold that v lacks. */
+static json_int_t
+count_behind(const struct vv *mine, const struct vv *v)
+{
+	json_int_t n = 0;
+
+	for (size_t i = 0; i < mine->n; i++)
+		if (mine->e[i].seq > vv_get(v, mine->e[i].origin))
+			n += (json_int_t)(mine->e[i].seq - vv_get(v, mine->e[i].origin));
+	return n;
+}
+
+static json_t *
+vv_object(const struct vv *v)
+{
+	json_t *o = json_object();
+	char dev[DEVID_LEN + 1];
+
+	for (size_t i = 0; i < v->n; i++) {
+		change_devid(v->e[i].origin, dev);
+		json_object_set_new(o, dev, json_integer((json_int_t)v->e[i].seq));
+	}
+	return o;
+}
+
+static json_t *
+peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, json_int_t *behind)
+{
+	static const char *states[] = {"connecting", "handshake", "authenticated", "syncing"};
+	static const struct vv none = {0, NULL};
+	char dev[DEVID_LEN + 1];
+	const struct vv *acked = p->s ? sync_acked(p->s) : &none;
+	uint64_t device = peer_device(p);
+	const uint8_t *b;
+	json_t *e;
+
+	change_devid(device, dev);
+	e = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "device", device ? dev : "", "name",
+	              p->s ? sync_name(p->s) : "", "address", p->addr, "direction",
+	              p->dialled ? "out" : "in", "changes_sent",
+	              (json_int_t)(p->s ? sync_changes_out(p->s) : 0), "changes_received",
+	              (json_int_t)(p->s ? sync_changes_in(p->s) : 0), "bytes_queued",
+	              (json_int_t)conn_out(p->c, &b));
+	json_object_set_new(e, "state", json_string(states[p->state]));
+	/* How it came: it dialled us, a --peer, or an mDNS discovery. */
+	json_object_set_new(e, "source",
+	                    json_string(!p->dialled                                     ? "incoming"
+	                                : p->target >= 0 && !n->targets[p->target].mdns ? "static"
+	                                                                                : "mdns"));
+	json_object_set_new(e, "acked", vv_object(acked));
+	/* Changes this peer still lacks, as far as we know. */
+	*behind = count_behind(mine, acked);
+	json_object_set_new(e, "pending", json_integer(*behind));
+	return e;
+}
+
+static json_t *
+status_build(const struct net *n)
+{
+	char dev[DEVID_LEN + 1];
+	json_t *o = json_object(), *a = json_array();
+	struct vv mine = {0, NULL};
+	json_int_t pending = 0, behind;
+
+	if (journal_vv(n->j, &mine))
+		vv_clear(&mine);
+	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+		const struct peer *p = n->peers[i];
+
+		if (p == NULL)
+			continue;
+		json_array_append_new(a, peer_entry(n, p, &mine, &behind));
+		if (p->state == PEER_SYNC && behind > pending)
+			pending = behind;
+	}
+	vv_clear(&mine);
+	json_object_set_new(o, "pending", json_integer(pending));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "listen", json_string(n->listen));
+	json_object_set_new(o, "peers", a);
+	a = json_array();
+	for (size_t i = n->nstatic; i < n->ntargets; i++) {
+		const struct target *t = &n->targets[i];
+
+		if (t->unused)
+			continue;
+		change_devid(t->device, dev);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host,
+		                                   "port", t->port, "device", t->device ? dev : "",
+		                                   "connected", t->p != NULL));
+	}
+	json_object_set_new(o, "discovered", a);
+	return o;
+}
+
+void
+status_update(struct net *n)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
+	json_t *o = status_build(n), *old;
+
+	snprintf(path, sizeof(path), "%s/" STATUS_FILE, n->db);
+	snprintf(tmp, sizeof(tmp), "%s/." STATUS_FILE ".tmp", n->db);
+	if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
+		rename(tmp, path);
+	pthread_mutex_lock(&n->status_lock);
+	old = n->status;
+	n->status = o;
+	pthread_mutex_unlock(&n->status_lock);
+	json_decref(old);
+}
+
+void
+status_remove(const struct net *n)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/" STATUS_FILE, n->db);
+	unlink(path);
+}
+
+json_t *
+status_load(const char *db)
+{
+	char path[PATH_MAX + 16];
+	json_t *o;
+	json_int_t pid;
+
+	snprintf(path, sizeof(path), "%s/" STATUS_FILE, db);
+	if ((o = json_load_file(path, 0, NULL)) == NULL)
+		return NULL;
+	pid = json_integer_value(json_object_get(o, "pid"));
+	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

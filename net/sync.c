@@ -1,0 +1,307 @@
+/* sync: one peer's sync session, messages in, messages out; see sync.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <sodium.h>
+
+#include "core/change.h"
+#include "core/journal.h"
+#include "net/msg.h"
+#include "net/sync.h"
+
+struct sync {
+	const struct sync_config *cfg;
+	sync_send_fn *send;
+	void *ctx;
+	uint64_t remote; /* the device id the handshake proved */
+	int session;     /* the peer's HELLO arrived */
+	uint64_t device; /* from HELLO */
+	char name[MSG_NAME_MAX + 1];
+	char addr[80];
+	struct vv sent;  /* what the peer has, or was sent */
+	struct vv acked; /* what the peer is known to have: HELLO, ACKs, its CHANGES */
+	uint64_t changes_out, changes_in;
+};
+
+struct sync *
+sync_new(const struct sync_config *cfg, uint64_t remote, const char *addr, sync_send_fn *send,
+         void *ctx)
+{
+	struct sync *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->remote = remote;
+	s->send = send;
+	s->ctx = ctx;
+	snprintf(s->addr, sizeof(s->addr), "%s", addr);
+	return s;
+}
+
+void
+sync_free(struct sync *s)
+{
+	if (s == NULL)
+		return;
+	vv_clear(&s->sent);
+	vv_clear(&s->acked);
+	free(s);
+}
+
+/* Sends m (malloc'd) and frees it. */
+static int
+send_free(const struct sync *s, uint8_t *m, size_t len)
+{
+	int rc = s->send(s->ctx, m, len);
+
+	free(m);
+	return rc;
+}
+
+int
+sync_start(struct sync *s)
+{
+	struct msg_hello h;
+	uint8_t *m;
+	size_t len;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	h.protocol = MSG_PROTOCOL;
+	memcpy(h.dbid, s->cfg->dbid, 32);
+	h.device = s->cfg->self;
+	snprintf(h.name, sizeof(h.name), "%s", s->cfg->name);
+	if (journal_vv(s->cfg->j, &h.vv))
+		return -1;
+	rc = msg_hello_encode(&h, &m, &len);
+	vv_clear(&h.vv);
+	if (rc)
+		return -1;
+	return send_free(s, m, len);
+}
+
+static int
+send_ack(struct sync *s)
+{
+	struct vv v = {0, NULL};
+	uint8_t *m;
+	size_t len;
+	int rc;
+
+	if (journal_vv(s->cfg->j, &v))
+		return -1;
+	rc = msg_ack_encode(&v, &m, &len);
+	vv_clear(&v);
+	return rc ? -1 : send_free(s, m, len);
+}
+
+static int
+on_hello(struct sync *s, const uint8_t *m, size_t len)
+{
+	struct msg_hello h;
+
+	if (msg_hello_decode(m, len, &h))
+		return -1;
+	/* The device id must be the one the Noise handshake proved: a member
+	 * cannot pass for another (and have a duplicate check drop the real one). */
+	if (h.protocol != MSG_PROTOCOL || sodium_memcmp(h.dbid, s->cfg->dbid, 32) != 0 ||
+	    h.device == s->cfg->self || h.device != s->remote ||
+	    (s->device != 0 && h.device != s->device)) {
+		vv_clear(&h.vv);
+		errno = EPROTO;
+		return -1;
+	}
+	/* A HELLO on a running session restarts streaming from its vv. */
+	if (vv_merge(&s->acked, &h.vv)) {
+		vv_clear(&h.vv);
+		return -1;
+	}
+	vv_clear(&s->sent);
+	s->sent = h.vv;
+	snprintf(s->name, sizeof(s->name), "%s", h.name);
+	if (s->session)
+		return 0;
+	s->device = h.device;
+	s->session = 1;
+	return SYNC_SESSION;
+}
+
+/* Applies a batch in one transaction.  SYNC_APPLIED if a change was new. */
+static int
+on_changes(struct sync *s, const uint8_t *m, size_t len)
+{
+	const uint8_t *blob, **blobs = NULL;
+	size_t off = 0, blen, *lens = NULL, count = 0, i;
+	uint64_t origin = 0, seq = 0;
+	int *results = NULL, rc = -1, gap = 0, applied = 0;
+
+	if (!s->session || msg_changes_check(m, len) < 0)
+		return -1;
+	while (msg_changes_next(m, len, &off, &blob, &blen) == 1)
+		count++;
+	if (count == 0)
+		return send_ack(s);
+	blobs = malloc(count * sizeof(*blobs));
+	lens = malloc(count * sizeof(*lens));
+	results = malloc(count * sizeof(*results));
+	if (blobs == NULL || lens == NULL || results == NULL)
+		goto out;
+	for (off = 0, i = 0; i < count; i++)
+		msg_changes_next(m, len, &off, &blobs[i], &lens[i]);
+	if (journal_apply_batch(s->cfg->j, blobs, lens, count, results)) {
+		syslog(LOG_INFO, "peer %s %s: applying changes failed: %s", s->addr, s->name,
+		       strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		if (change_peek(blobs[i], lens[i], &origin, &seq) || results[i] < 0) {
+			syslog(LOG_INFO, "peer %s %s: change %llu/%llu refused", s->addr, s->name,
+			       (unsigned long long)origin, (unsigned long long)seq);
+			goto out;
+		}
+		if (results[i] == 2) {
+			gap = 1;
+			continue;
+		}
+		if (results[i] == 0)
+			applied = SYNC_APPLIED;
+		s->changes_in++;
+		/* The sender has it: never send it back. */
+		if ((vv_get(&s->sent, origin) < seq && vv_set(&s->sent, origin, seq)) ||
+		    (vv_get(&s->acked, origin) < seq && vv_set(&s->acked, origin, seq)))
+			goto out;
+	}
+	/* A gap: tell the sender where we really are (it restarts from there). */
+	rc = gap ? sync_start(s) : send_ack(s);
+out:
+	free(blobs);
+	free(lens);
+	free(results);
+	return rc ? -1 : applied;
+}
+
+static int
+on_ack(struct sync *s, const uint8_t *m, size_t len)
+{
+	struct vv v;
+	int rc;
+
+	if (!s->session || msg_ack_decode(m, len, &v))
+		return -1;
+	rc = vv_merge(&s->sent, &v) || vv_merge(&s->acked, &v) ? -1 : 0;
+	vv_clear(&v);
+	return rc;
+}
+
+int
+sync_recv(struct sync *s, const uint8_t *m, size_t len)
+{
+	uint8_t *r;
+	size_t rlen;
+
+	switch (msg_type(m, len)) {
+	case MSG_HELLO:
+		return on_hello(s, m, len);
+	case MSG_CHANGES:
+		return on_changes(s, m, len);
+	case MSG_ACK:
+		return on_ack(s, m, len);
+	case MSG_PING:
+		return msg_empty_encode(MSG_PONG, &r, &rlen) ? -1 : send_free(s, r, rlen);
+	case MSG_PONG:
+		return 0;
+	default:
+		errno = EBADMSG;
+		return -1;
+	}
+}
+
+struct batch {
+	struct msg_buf b;
+	struct vv *sent;
+	long n;
+};
+
+static int
+batch_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t len)
+{
+	struct batch *bt = ctx;
+
+	if (msg_changes_add(&bt->b, blob, len) || vv_set(bt->sent, origin, seq))
+		return -1;
+	bt->n++;
+	return 0;
+}
+
+int
+sync_pump(struct sync *s)
+{
+	struct batch bt;
+	long got;
+	int rc;
+
+	if (!s->session)
+		return 0;
+	if (msg_changes_init(&bt.b))
+		return -1;
+	bt.sent = &s->sent;
+	bt.n = 0;
+	got = journal_missing(s->cfg->j, &s->sent, MSG_BATCH_BYTES, batch_cb, &bt);
+	if (got <= 0 || bt.n == 0) {
+		free(bt.b.p);
+		return got < 0 ? -1 : 0;
+	}
+	s->changes_out += (uint64_t)bt.n;
+	rc = s->send(s->ctx, bt.b.p, bt.b.len);
+	free(bt.b.p);
+	return rc ? -1 : 1;
+}
+
+int
+sync_ping(const struct sync *s)
+{
+	uint8_t *m;
+	size_t len;
+
+	return msg_empty_encode(MSG_PING, &m, &len) ? -1 : send_free(s, m, len);
+}
+
+int
+sync_in_session(const struct sync *s)
+{
+	return s->session;
+}
+
+uint64_t
+sync_device(const struct sync *s)
+{
+	return s->device;
+}
+
+const char *
+sync_name(const struct sync *s)
+{
+	return s->name;
+}
+
+const struct vv *
+sync_acked(const struct sync *s)
+{
+	return &s->acked;
+}
+
+uint64_t
+sync_changes_out(const struct sync *s)
+{
+	return s->changes_out;
+}
+
+uint64_t
+sync_changes_in(const struct sync *s)
+{
+	return s->changes_in;
+}

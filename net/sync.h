@@ -1,0 +1,89 @@
+/*
+ * sync: one peer's sync session as a pure state machine (DESIGN §5): sync
+ * messages in, messages and events out; no sockets, no clock, no epoll.
+ * Created once a connection is authenticated (Noise done, the remote a
+ * member), it sends HELLO; on the peer's HELLO the session is open and each
+ * side streams what the other lacks, batch by batch (sync_pump), remembering
+ * what the peer has or was sent so nothing goes twice.  Changes received are
+ * applied to the journal in one transaction per batch and acknowledged; a gap
+ * in what arrived answers with a HELLO, from which the sender restarts.
+ *
+ * The journal is reached through core/journal.h only.  Messages leave
+ * through the send callback given to sync_new (the caller queues them on the
+ * connection); the caller decides when to pump (backpressure), when to ping,
+ * and what to do with a new session (a duplicate connection, say).
+ *
+ * Ownership: struct sync_config is the caller's and must outlive every sync
+ * made with it; sync_free(NULL) does nothing.
+ */
+#ifndef NET_SYNC_H
+#define NET_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/journal.h"
+#include "net/msg.h"
+
+/* What this side says about itself, the same for every peer. */
+struct sync_config {
+	struct journal *j;
+	uint64_t self;    /* this device's id */
+	uint8_t dbid[32]; /* the database both sides must share */
+	char name[MSG_NAME_MAX + 1];
+};
+
+/* Queues message m (len bytes, the callee copies) for the peer.  0 or -1. */
+typedef int sync_send_fn(void *ctx, const uint8_t *m, size_t len);
+
+/* What sync_recv reports (or'ed together). */
+enum sync_event {
+	SYNC_APPLIED = 1, /* a received change was new here: push it to other peers */
+	SYNC_SESSION = 2  /* the first HELLO arrived: the session is open */
+};
+
+struct sync;
+
+/*
+ * A session with the peer whose Noise static key proved device id remote (a
+ * HELLO claiming another id is refused); addr names it in log lines (copied).
+ * Messages go out through send(ctx, ...).  NULL with errno.
+ */
+struct sync *sync_new(const struct sync_config *cfg, uint64_t remote, const char *addr,
+                      sync_send_fn *send, void *ctx);
+
+/* Frees s (NULL: nothing). */
+void sync_free(struct sync *s);
+
+/* Sends this side's HELLO.  0 or -1. */
+int sync_start(struct sync *s);
+
+/*
+ * Runs one received message m through the session.  Returns the events it
+ * caused (enum sync_event, 0 if none), or -1 with errno if the peer broke the
+ * protocol (EPROTO, EBADMSG) or the journal failed: close the connection.
+ */
+int sync_recv(struct sync *s, const uint8_t *m, size_t len);
+
+/* Sends the next batch of changes the peer lacks.  1 if one went, 0 if there
+ * is nothing to send (or no session yet), -1 on error. */
+int sync_pump(struct sync *s);
+
+/* Sends a keepalive PING.  0 or -1. */
+int sync_ping(const struct sync *s);
+
+/* 1 once the peer's HELLO has arrived (the session is open), else 0. */
+int sync_in_session(const struct sync *s);
+
+/* The peer's device id and name (from its HELLO; 0 and "" before). */
+uint64_t sync_device(const struct sync *s);
+const char *sync_name(const struct sync *s);
+
+/* What the peer is known to have: its HELLO, ACKs and the changes it sent. */
+const struct vv *sync_acked(const struct sync *s);
+
+/* How many changes were sent to and received from the peer. */
+uint64_t sync_changes_out(const struct sync *s);
+uint64_t sync_changes_in(const struct sync *s);
+
+#endif
