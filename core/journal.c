@@ -11,6 +11,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "core/bytes.h"
 #include "core/hlc.h"
 #include "core/journal.h"
 #include "core/record.h"
@@ -90,41 +91,6 @@ jn_errno(int rc)
 }
 
 /* ---- small encoders ---- */
-
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void
-be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* coll\0rec: the key of a record (or of a collection's marker prefix). */
 static size_t
@@ -947,15 +913,6 @@ struct wal_arg {
 
 #define WAL_MAX_ARGS 4
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int
 wal_append(struct journal *j, char op, const struct wal_arg *a, int na)
 {
@@ -1049,7 +1006,7 @@ jn_batch_begin(struct journal *j)
 			j->batch = NULL;
 			return rc;
 		}
-		j->batch_ms = mono_ms();
+		j->batch_ms = hlc_mono_ms();
 		if (!j->wal_kept)
 			return 0;
 		j->replaying = 1;
@@ -1156,7 +1113,7 @@ journal_batch_due(struct journal *j)
 
 	if (!jn_owner(j) || j->batch == NULL)
 		return -1;
-	age = mono_ms() - j->batch_ms;
+	age = hlc_mono_ms() - j->batch_ms;
 	return age >= BATCH_MS ? 0 : (int)(BATCH_MS - age);
 }
 
