@@ -269,57 +269,6 @@ reg_find(const struct reg *r, uint64_t origin, uint64_t seq)
 
 /* ---- version vectors ---- */
 
-uint64_t
-vv_get(const struct vv *v, uint64_t origin)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++)
-		if (v->e[i].origin == origin)
-			return v->e[i].seq;
-	return 0;
-}
-
-int
-vv_set(struct vv *v, uint64_t origin, uint64_t seq)
-{
-	struct vv_entry *e;
-	size_t i;
-
-	for (i = 0; i < v->n && v->e[i].origin < origin; i++)
-		;
-	if (i < v->n && v->e[i].origin == origin) {
-		v->e[i].seq = seq;
-		return 0;
-	}
-	if ((e = realloc(v->e, (v->n + 1) * sizeof(*e))) == NULL)
-		return -1;
-	v->e = e;
-	memmove(&e[i + 1], &e[i], (v->n - i) * sizeof(*e));
-	e[i].origin = origin;
-	e[i].seq = seq;
-	v->n++;
-	return 0;
-}
-
-int
-vv_merge(struct vv *into, const struct vv *from)
-{
-	for (size_t i = 0; i < from->n; i++)
-		if (vv_get(into, from->e[i].origin) < from->e[i].seq &&
-		    vv_set(into, from->e[i].origin, from->e[i].seq))
-			return -1;
-	return 0;
-}
-
-void
-vv_clear(struct vv *v)
-{
-	free(v->e);
-	v->e = NULL;
-	v->n = 0;
-}
-
 static uint64_t
 jn_vv_get(struct journal *j, MDB_txn *txn, uint64_t origin)
 {

@@ -43,30 +43,13 @@
 #include <stdint.h>
 
 #include "core/change.h"
+#include "core/vv.h"
 
 struct journal;
 
 #define JOURNAL_NOSYNC 0x1 /* tests and benchmarks of the floor only: no fsync */
 #define JOURNAL_RDONLY 0x2 /* read-only (status, log, export) */
 #define JOURNAL_BATCH 0x4  /* group the opening thread's writes (see journal_flush) */
-
-/* A version vector: sorted by origin, no duplicates. */
-struct vv {
-	size_t n;
-	struct vv_entry {
-		uint64_t origin;
-		uint64_t seq;
-	} * e;
-};
-
-/* Seq of origin in v (0 if absent). */
-uint64_t vv_get(const struct vv *v, uint64_t origin);
-/* Sets origin's seq in v (inserting it sorted).  Returns 0 or -1. */
-int vv_set(struct vv *v, uint64_t origin, uint64_t seq);
-/* Raises every origin of into to at least its seq in from.  0 or -1. */
-int vv_merge(struct vv *into, const struct vv *from);
-/* Frees the entries of v. */
-void vv_clear(struct vv *v);
 
 /*
  * Seals and opens change blobs (DESIGN §4).  seal turns an encoded change
