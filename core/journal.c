@@ -15,6 +15,7 @@
 #include "core/hlc.h"
 #include "core/journal.h"
 #include "core/record.h"
+#include "core/wal.h"
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30) /* address space only: the file grows as used */
 #define FIELD_INLINE_MAX 100               /* longer field names are hashed in keys */
@@ -38,8 +39,7 @@ struct journal {
 	void *on_local_ctx;
 	/* JOURNAL_BATCH: owned by the thread that opened the journal. */
 	pid_t owner;
-	int walfd; /* the write-ahead file, -1 without batching */
-	off_t wal_len;
+	struct wal *wal;   /* the write-ahead file, NULL without batching */
 	MDB_txn *batch;    /* open write transaction holding local writes */
 	int wal_kept;      /* the wal holds writes no commit has covered */
 	int replaying;     /* applying the wal: do not log again */
@@ -816,7 +816,7 @@ jn_tid(void)
 static int
 jn_owner(const struct journal *j)
 {
-	return j->walfd >= 0 && j->owner == jn_tid();
+	return j->wal != NULL && j->owner == jn_tid();
 }
 
 /* Reads of the owner see its open batch: every write is visible at once. */
@@ -852,51 +852,8 @@ jn_read_end(struct journal *j, MDB_txn *txn)
  * a crash between a commit and the emptying is harmless.  The network side
  * reads committed snapshots only, and only after they are synced (D4).
  *
- * WAL entry: u32 body length | 16-byte BLAKE2b of body | body, where body is
- * u8 op | args (u32 length + bytes each).
+ * The wal's format is core/wal.h's.
  */
-struct wal_arg {
-	const void *p;
-	size_t n;
-};
-
-#define WAL_MAX_ARGS 4
-
-static int
-wal_append(struct journal *j, char op, const struct wal_arg *a, int na)
-{
-	size_t n = 1, off, i;
-	uint8_t *b;
-	ssize_t w;
-	int rc = 0;
-
-	for (i = 0; i < (size_t)na; i++)
-		n += 4 + a[i].n;
-	if ((b = malloc(20 + n)) == NULL)
-		return ENOMEM;
-	be32(b, (uint32_t)n);
-	b[20] = (uint8_t)op;
-	for (off = 21, i = 0; i < (size_t)na; i++) {
-		be32(b + off, (uint32_t)a[i].n);
-		memcpy(b + off + 4, a[i].p, a[i].n);
-		off += 4 + a[i].n;
-	}
-	crypto_generichash(b + 4, 16, b + 20, n, NULL, 0);
-	for (off = 0; off < 20 + n; off += (size_t)w) {
-		if ((w = write(j->walfd, b + off, 20 + n - off)) < 0) {
-			rc = errno;
-			/* A torn entry would hide the ones after it: cut it off. */
-			if (ftruncate(j->walfd, j->wal_len) != 0)
-				rc = EIO;
-			break;
-		}
-	}
-	if (rc == 0)
-		j->wal_len += (off_t)(20 + n);
-	free(b);
-	return rc;
-}
-
 /* Commits the open batch.  Returns 0 or an LMDB code / errno. */
 static int
 jn_flush(struct journal *j)
@@ -916,15 +873,13 @@ jn_flush(struct journal *j)
 		j->wal_kept = 1;
 		return rc;
 	}
-	if (ftruncate(j->walfd, 0) == 0)
-		j->wal_len = 0;
+	wal_truncate(j->wal, 0); /* a failure only makes the next mount replay */
 	if (local && j->on_local != NULL)
 		j->on_local(j->on_local_ctx);
 	return 0;
 }
 
-static int wal_read(int fd, uint8_t **b, size_t *n);
-static int wal_replay(struct journal *j, const uint8_t *b, size_t n);
+static int jn_replay(struct journal *j, const uint8_t *b, size_t n);
 
 static void
 jn_abort_batch(struct journal *j)
@@ -960,8 +915,8 @@ jn_batch_begin(struct journal *j)
 			return 0;
 		j->replaying = 1;
 		j->map_full = 0;
-		if ((rc = wal_read(j->walfd, &b, &n)) == 0) {
-			rc = wal_replay(j, b, n);
+		if ((rc = wal_read(j->wal, &b, &n) ? errno : 0) == 0) {
+			rc = jn_replay(j, b, n);
 			free(b);
 		}
 		j->replaying = 0;
@@ -983,7 +938,8 @@ jn_batch_begin(struct journal *j)
  * other threads and without batching, in a transaction of its own.
  */
 static int
-jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg *wa, int nwa)
+jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct wal_arg *wa,
+         int nwa)
 {
 	MDB_envinfo info;
 	MDB_txn *child;
@@ -998,16 +954,16 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg
 		if ((rc = mdb_txn_begin(j->env, j->batch, 0, &child)))
 			return jn_errno(rc);
 		j->local_commit = 0;
-		mark = j->wal_len;
+		mark = wal_size(j->wal);
 		if ((rc = fn(j, child, arg)) == TXN_NOOP) {
 			mdb_txn_abort(child);
 			return 0;
 		}
 		if (rc == 0 && !j->replaying)
-			rc = wal_append(j, op, wa, nwa);
+			rc = wal_append(j->wal, op, wa, nwa) ? errno : 0;
 		if (rc == 0) {
-			if ((rc = mdb_txn_commit(child)) && ftruncate(j->walfd, mark) == 0)
-				j->wal_len = mark;
+			if ((rc = mdb_txn_commit(child)))
+				wal_truncate(j->wal, mark);
 		} else {
 			mdb_txn_abort(child);
 		}
@@ -1018,8 +974,8 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, char op, const struct wal_arg
 		if (rc != MDB_MAP_FULL || j->replaying || tries >= MAX_GROW)
 			return jn_errno(rc);
 		/* Commit what the batch holds, then grow the map and retry. */
-		if (mark > 0 && ftruncate(j->walfd, mark) == 0)
-			j->wal_len = mark;
+		if (mark > 0)
+			wal_truncate(j->wal, mark);
 		if ((rc = jn_flush(j)) || (rc = mdb_env_info(j->env, &info)) ||
 		    (rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2)))
 			return jn_errno(rc);
@@ -1066,22 +1022,16 @@ journal_batch_due(struct journal *j)
 	return age >= BATCH_MS ? 0 : (int)(BATCH_MS - age);
 }
 
-/* Reads a u32-length-prefixed argument as a NUL-terminated copy. */
+/* A NUL-terminated copy of a logged argument. */
 static char *
-wal_str(const uint8_t **p, const uint8_t *end, size_t *len)
+jn_wal_str(const struct wal_arg *a)
 {
-	uint32_t n;
-	char *s;
+	char *s = malloc(a->n + 1);
 
-	if (end - *p < 4 || (n = get32(*p)) > (size_t)(end - *p - 4))
-		return NULL;
-	if ((s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	memcpy(s, *p + 4, n);
-	s[n] = '\0';
-	*p += 4 + n;
-	if (len != NULL)
-		*len = n;
+	if (s != NULL) {
+		memcpy(s, a->p, a->n);
+		s[a->n] = '\0';
+	}
 	return s;
 }
 
@@ -1091,36 +1041,52 @@ wal_str(const uint8_t **p, const uint8_t *end, size_t *len)
  * write is moot now (ENOENT, EEXIST, ENOTEMPTY, EINVAL) count as done.
  */
 static int
-wal_replay_one(struct journal *j, const uint8_t *p, const uint8_t *end)
+jn_replay_one(struct journal *j, const struct wal_entry *e)
 {
-	char op = (char)*p++, *a[WAL_MAX_ARGS] = {0};
+	char *a[WAL_MAX_ARGS] = {0};
 	size_t len[WAL_MAX_ARGS] = {0};
 	const char *why;
-	int i, n, rc = 0;
+	int i, rc = 0;
 
-	for (n = 0; n < WAL_MAX_ARGS && p < end; n++)
-		if ((a[n] = wal_str(&p, end, &len[n])) == NULL)
+	for (i = 0; i < e->nargs; i++) {
+		if ((a[i] = jn_wal_str(&e->arg[i])) == NULL)
 			goto out;
-	if (op == 'W' && n == 3)
+		len[i] = e->arg[i].n;
+	}
+	switch (e->op) {
+	case WAL_WRITE:
 		rc = journal_write_record(j, a[0], a[1], a[2], len[2], &why);
-	else if (op == 'E' && n == 4)
+		break;
+	case WAL_EDIT:
 		rc = journal_edit_record(j, a[0], a[1], a[2], len[2], a[3], len[3], &why);
-	else if (op == 'V' && n == 2)
+		break;
+	case WAL_DEVICE:
 		rc = journal_write_device(j, a[0], a[1], &why);
-	else if (op == 'D' && n == 2)
+		break;
+	case WAL_DELETE:
 		rc = journal_delete_record(j, a[0], a[1]);
-	else if (op == 'R' && n == 4)
+		break;
+	case WAL_RENAME:
 		rc = journal_rename_record(j, a[0], a[1], a[2], a[3]);
-	else if (op == 'M' && n == 1)
+		break;
+	case WAL_MKCOL:
 		rc = journal_mkcol(j, a[0]);
-	else if (op == 'X' && n == 1)
+		break;
+	case WAL_RMCOL:
 		rc = journal_rmcol(j, a[0]);
-	else if (op == 'P' && n == 2)
+		break;
+	case WAL_META_PUT:
 		rc = journal_meta_put(j, a[0], a[1], len[1]);
-	else if (op == 'J' && n == 4)
+		break;
+	case WAL_REJECT_PUT:
 		rc = journal_reject_put(j, a[0], a[1], a[2], a[3], len[3]);
-	else if (op == 'K' && n == 2)
+		break;
+	case WAL_REJECT_DEL:
 		rc = journal_reject_del(j, a[0], a[1]);
+		break;
+	case WAL_NONE:
+		break;
+	}
 	if (rc && errno != ENOENT && errno != EEXIST && errno != ENOTEMPTY && errno != EINVAL)
 		rc = errno;
 	else
@@ -1131,79 +1097,21 @@ out:
 	return rc;
 }
 
-/* Reads the whole wal (malloc'd in *b). */
-static int
-wal_read(int fd, uint8_t **b, size_t *n)
-{
-	struct stat st;
-	size_t off;
-	ssize_t r;
-
-	*b = NULL;
-	*n = 0;
-	if (fstat(fd, &st) != 0 || (*b = malloc((size_t)st.st_size + 1)) == NULL)
-		return errno ? errno : ENOMEM;
-	for (off = 0; off < (size_t)st.st_size; off += (size_t)r)
-		if ((r = pread(fd, *b + off, (size_t)st.st_size - off, (off_t)off)) <= 0)
-			break;
-	*n = off;
-	return 0;
-}
-
 /*
  * Re-runs the writes logged in b.  Entries after a damaged one are dropped
  * (only a power loss tears the file).  Returns 0 or the first errno that
  * must keep the wal.
  */
 static int
-wal_replay(struct journal *j, const uint8_t *b, size_t n)
+jn_replay(struct journal *j, const uint8_t *b, size_t n)
 {
-	uint8_t h[16];
-	size_t off, bl;
+	struct wal_entry e;
+	size_t off = 0;
 	int rc;
 
-	for (off = 0; n - off >= 21; off += 20 + bl) {
-		bl = get32(b + off);
-		if (bl == 0 || bl > n - off - 20)
-			break;
-		crypto_generichash(h, 16, b + off + 20, bl, NULL, 0);
-		if (memcmp(h, b + off + 4, 16) != 0)
-			break;
-		if ((rc = wal_replay_one(j, b + off + 20, b + off + 20 + bl)))
+	while (wal_next(b, n, &off, &e))
+		if ((rc = jn_replay_one(j, &e)))
 			return rc;
-	}
-	return 0;
-}
-
-/*
- * Replays the wal if its batch never reached LMDB (the process died before
- * the commit), then empties it.  Entries after a damaged one are dropped.
- */
-/*
- * The owner's wal: locked (a second mount is EBUSY), and applied again by
- * journal_recover if it holds anything.
- */
-static int
-wal_open(struct journal *j, const char *dir)
-{
-	struct stat st;
-	char *path;
-	int fd;
-
-	if (asprintf(&path, "%s/wal", dir) < 0)
-		return ENOMEM;
-	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	free(path);
-	if (fd < 0)
-		return errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &st) != 0) {
-		close(fd);
-		return errno == EWOULDBLOCK ? EBUSY : errno;
-	}
-	j->walfd = fd;
-	j->wal_len = st.st_size;
-	j->wal_kept = st.st_size > 0;
-	j->owner = jn_tid();
 	return 0;
 }
 
@@ -1253,7 +1161,6 @@ jn_env(const char *dir, int flags, unsigned int create)
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
 	j->flags = flags;
-	j->walfd = -1;
 	if (flags & JOURNAL_NOSYNC)
 		ef |= MDB_NOSYNC;
 	else
@@ -1377,8 +1284,14 @@ journal_open(const char *dir, int flags)
 	if (jn_meta_get(j, txn, "hlc", &v) == 0 && v.mv_size == 8)
 		j->clock.last = get64(v.mv_data);
 	mdb_txn_abort(txn);
-	if ((flags & JOURNAL_BATCH) && (rc = wal_open(j, dir)))
-		goto err;
+	if (flags & JOURNAL_BATCH) {
+		if (wal_open(dir, &j->wal)) {
+			rc = errno;
+			goto err;
+		}
+		j->wal_kept = wal_size(j->wal) > 0;
+		j->owner = jn_tid();
+	}
 	return j;
 err:
 	mdb_env_close(j->env);
@@ -1394,8 +1307,7 @@ journal_close(struct journal *j)
 		return;
 	if (jn_owner(j))
 		jn_flush(j);
-	if (j->walfd >= 0)
-		close(j->walfd);
+	wal_close(j->wal);
 	if (!(j->flags & JOURNAL_RDONLY))
 		mdb_env_sync(j->env, 1);
 	mdb_env_close(j->env);
@@ -1479,7 +1391,7 @@ journal_meta_put(struct journal *j, const char *key, const void *v, size_t len)
 	struct meta_arg a = {key, v, len};
 	struct wal_arg w[2] = {{key, strlen(key)}, {v, len}};
 
-	return jn_local(j, meta_put_fn, &a, 'P', w, 2);
+	return jn_local(j, meta_put_fn, &a, WAL_META_PUT, w, 2);
 }
 
 int
@@ -1779,8 +1691,8 @@ jn_names_valid(const char *coll, const char *rec)
 }
 
 /*
- * Logged as 'W' (coll, rec, buf), 'E' (coll, rec, base, buf) or, for a
- * device, 'V' (rec, buf).  A base that does not parse counts as none.
+ * Logged as WAL_WRITE, WAL_EDIT (with a base) or, for a device,
+ * WAL_DEVICE.  A base that does not parse counts as none.
  */
 static int
 jn_write_record(struct journal *j, const char *coll, const char *rec, const char *base,
@@ -1800,11 +1712,11 @@ jn_write_record(struct journal *j, const char *coll, const char *rec, const char
 	a.obj = obj;
 	a.base = b;
 	if (coll[0] == '.')
-		rc = jn_local(j, write_fn, &a, 'V', (struct wal_arg[]){w[1], w[3]}, 2);
+		rc = jn_local(j, write_fn, &a, WAL_DEVICE, (struct wal_arg[]){w[1], w[3]}, 2);
 	else if (b != NULL)
-		rc = jn_local(j, write_fn, &a, 'E', w, 4);
+		rc = jn_local(j, write_fn, &a, WAL_EDIT, w, 4);
 	else
-		rc = jn_local(j, write_fn, &a, 'W', (struct wal_arg[]){w[0], w[1], w[3]}, 3);
+		rc = jn_local(j, write_fn, &a, WAL_WRITE, (struct wal_arg[]){w[0], w[1], w[3]}, 3);
 	json_decref(obj);
 	json_decref(b);
 	return rc;
@@ -1877,7 +1789,7 @@ journal_delete_record(struct journal *j, const char *coll, const char *rec)
 
 	if (jn_names_valid(coll, rec))
 		return -1;
-	return jn_local(j, delete_fn, &a, 'D', w, 2);
+	return jn_local(j, delete_fn, &a, WAL_DELETE, w, 2);
 }
 
 /* The visible bytes of a record: raw if kept, else canonical. */
@@ -1947,7 +1859,7 @@ journal_rename_record(struct journal *j, const char *c1, const char *r1, const c
 		return -1;
 	if (strcmp(c1, c2) == 0 && strcmp(r1, r2) == 0)
 		return journal_stat_record(j, c1, r1, &(struct journal_stat){0});
-	return jn_local(j, rename_fn, &a, 'R', w, 4);
+	return jn_local(j, rename_fn, &a, WAL_RENAME, w, 4);
 }
 
 static int
@@ -1978,7 +1890,7 @@ journal_mkcol(struct journal *j, const char *coll)
 
 	if (jn_names_valid(coll, NULL))
 		return -1;
-	return jn_local(j, mkcol_fn, &a, 'M', &w, 1);
+	return jn_local(j, mkcol_fn, &a, WAL_MKCOL, &w, 1);
 }
 
 /* Does coll hold any record? 1, 0, or an error code < 0. */
@@ -2034,7 +1946,7 @@ journal_rmcol(struct journal *j, const char *coll)
 
 	if (jn_names_valid(coll, NULL))
 		return -1;
-	return jn_local(j, rmcol_fn, &a, 'X', &w, 1);
+	return jn_local(j, rmcol_fn, &a, WAL_RMCOL, &w, 1);
 }
 
 /* ---- reads ---- */
@@ -2335,7 +2247,7 @@ journal_reject_put(struct journal *j, const char *coll, const char *rec, const c
 
 	if (jn_names_valid(coll, rec))
 		return -1;
-	return jn_local(j, reject_put_fn, &a, 'J', w, 4);
+	return jn_local(j, reject_put_fn, &a, WAL_REJECT_PUT, w, 4);
 }
 
 int
@@ -2395,7 +2307,7 @@ journal_reject_del(struct journal *j, const char *coll, const char *rec)
 
 	if (jn_names_valid(coll, rec))
 		return -1;
-	return jn_local(j, reject_del_fn, &a, 'K', w, 2);
+	return jn_local(j, reject_del_fn, &a, WAL_REJECT_DEL, w, 2);
 }
 
 char *
