@@ -12,14 +12,13 @@
 #include <sodium.h>
 
 #include "core/bytes.h"
+#include "core/crdt.h"
 #include "core/hlc.h"
 #include "core/journal.h"
 #include "core/record.h"
 #include "core/wal.h"
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30) /* address space only: the file grows as used */
-#define FIELD_INLINE_MAX 100               /* longer field names are hashed in keys */
-#define REGKEY_MAX 512
 #define MAX_GROW 16
 #define BATCH_MS 2 /* the longest a local write waits to be committed */
 
@@ -50,20 +49,6 @@ struct journal {
 
 static size_t initial_mapsize;
 
-/* One register entry: a value written by change (origin, seq) at hlc. */
-struct entry {
-	uint64_t origin, seq, hlc;
-	char *value; /* NUL-terminated canonical JSON */
-	size_t vlen;
-};
-
-/* A register as stored: its field name (NULL for markers) and entries. */
-struct reg {
-	char *field;
-	size_t n;
-	struct entry *e;
-};
-
 /* Records touched by a change, for re-rendering and notification. */
 struct touched {
 	size_t n;
@@ -92,39 +77,6 @@ jn_errno(int rc)
 
 /* ---- small encoders ---- */
 
-/* coll\0rec: the key of a record (or of a collection's marker prefix). */
-static size_t
-reckey(uint8_t *k, const char *coll, const char *rec)
-{
-	size_t a = strlen(coll), b = strlen(rec);
-
-	memcpy(k, coll, a);
-	k[a] = 0;
-	memcpy(k + a + 1, rec, b);
-	return a + 1 + b;
-}
-
-/* coll\0rec\0 + M | F field | G hash(field). */
-static size_t
-regkey(uint8_t *k, const char *coll, const char *rec, const char *field)
-{
-	size_t n = reckey(k, coll, rec), f;
-
-	k[n++] = 0;
-	if (field == NULL) {
-		k[n++] = 'M';
-	} else if ((f = strlen(field)) <= FIELD_INLINE_MAX) {
-		k[n++] = 'F';
-		memcpy(k + n, field, f);
-		n += f;
-	} else {
-		k[n++] = 'G';
-		crypto_generichash(k + n, 32, (const uint8_t *)field, f, NULL, 0);
-		n += 32;
-	}
-	return n;
-}
-
 static MDB_val
 val(const void *p, size_t n)
 {
@@ -132,63 +84,10 @@ val(const void *p, size_t n)
 	return v;
 }
 
-/* ---- registers ---- */
-
-static void
-reg_clear(struct reg *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		free(r->e[i].value);
-	free(r->e);
-	free(r->field);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Decodes a stored register: u32 namelen | name | entries (u64 origin, u64
- * seq, u64 hlc, u32 vlen, value).  A marker has namelen 0xffffffff. */
-static int
-reg_decode(const MDB_val *v, struct reg *r)
-{
-	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-	uint32_t nl, vl;
-	struct entry *e;
-
-	memset(r, 0, sizeof(*r));
-	if (end - p < 4)
-		return EIO;
-	nl = get32(p);
-	p += 4;
-	if (nl != 0xffffffff) {
-		if ((size_t)(end - p) < nl || (r->field = strndup((const char *)p, nl)) == NULL)
-			return EIO;
-		p += nl;
-	}
-	while (p < end) {
-		if (end - p < 28 || (vl = get32(p + 24)) > (size_t)(end - p - 28))
-			goto err;
-		if ((e = realloc(r->e, (r->n + 1) * sizeof(*e))) == NULL)
-			goto err;
-		r->e = e;
-		e = &r->e[r->n];
-		e->origin = get64(p);
-		e->seq = get64(p + 8);
-		e->hlc = get64(p + 16);
-		e->vlen = vl;
-		if ((e->value = strndup((const char *)p + 28, vl)) == NULL)
-			goto err;
-		r->n++;
-		p += 28 + vl;
-	}
-	return 0;
-err:
-	reg_clear(r);
-	return EIO;
-}
+/* ---- registers (their rules are crdt.c's; here they are stored) ---- */
 
 static int
-reg_get(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct reg *r)
+reg_get(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct crdt_reg *r)
 {
 	MDB_val key = val(k, kl), v;
 	int rc;
@@ -196,27 +95,16 @@ reg_get(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct reg
 	memset(r, 0, sizeof(*r));
 	if ((rc = mdb_get(txn, j->fields, &key, &v)) == MDB_NOTFOUND)
 		return 0;
-	return rc ? rc : reg_decode(&v, r);
+	return rc ? rc : crdt_reg_decode(v.mv_data, v.mv_size, r);
 }
 
+/* Stores r (deleting it when empty) and keeps the conflicts db in step. */
 static int
-entry_cmp(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-
-	if (x->origin != y->origin)
-		return x->origin < y->origin ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Stores r with its entries sorted by id, so that every replica stores (and
- * lists) the same register the same way whatever the order of arrival. */
-static int
-reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct reg *r)
+reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct crdt_reg *r)
 {
 	MDB_val key = val(k, kl), v;
-	size_t n = 4, i, nl = r->field ? strlen(r->field) : 0;
-	uint8_t *p, *b;
+	uint8_t *b;
+	size_t n;
 	int rc;
 
 	if (r->n == 0) {
@@ -225,46 +113,19 @@ reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct reg
 			rc = mdb_del(txn, j->conflicts, &key, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	qsort(r->e, r->n, sizeof(*r->e), entry_cmp);
-	n += nl;
-	for (i = 0; i < r->n; i++)
-		n += 28 + r->e[i].vlen;
-	if ((b = p = malloc(n)) == NULL)
-		return ENOMEM;
-	be32(p, r->field ? (uint32_t)nl : 0xffffffff);
-	memcpy(p + 4, r->field ? r->field : "", nl);
-	p += 4 + nl;
-	for (i = 0; i < r->n; i++) {
-		be64(p, r->e[i].origin);
-		be64(p + 8, r->e[i].seq);
-		be64(p + 16, r->e[i].hlc);
-		be32(p + 24, (uint32_t)r->e[i].vlen);
-		memcpy(p + 28, r->e[i].value, r->e[i].vlen);
-		p += 28 + r->e[i].vlen;
-	}
+	if ((rc = crdt_reg_encode(r, &b, &n)))
+		return rc;
 	v = val(b, n);
 	rc = mdb_put(txn, j->fields, &key, &v, 0);
 	free(b);
 	if (rc)
 		return rc;
-	/* Markers hold "true" only: several entries there are no conflict. */
-	if (r->n > 1 && r->field != NULL) {
+	if (crdt_reg_conflict(r)) {
 		v = val("", 0);
 		return mdb_put(txn, j->conflicts, &key, &v, 0);
 	}
 	rc = mdb_del(txn, j->conflicts, &key, NULL);
 	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int
-reg_find(const struct reg *r, uint64_t origin, uint64_t seq)
-{
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		if (r->e[i].origin == origin && r->e[i].seq == seq)
-			return (int)i;
-	return -1;
 }
 
 /* ---- version vectors ---- */
@@ -294,73 +155,52 @@ jn_vv_put(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq)
 
 /* ---- merge: the winner and the priority of devices ---- */
 
+struct prio_ctx {
+	struct journal *j;
+	MDB_txn *txn;
+};
+
 /* The priority of a device: the "priority" field of .devices/<devid>. */
 static int64_t
-jn_priority(struct journal *j, MDB_txn *txn, uint64_t origin)
+jn_priority(void *ctx, uint64_t origin)
 {
+	struct prio_ctx *p = ctx;
 	char id[DEVID_LEN + 1];
-	uint8_t k[REGKEY_MAX];
-	struct reg r;
-	json_t *v;
-	int64_t p = 0;
-	size_t i, w = 0;
+	uint8_t k[CRDT_KEY_MAX];
+	struct crdt_reg r;
+	int64_t prio;
 
 	change_devid(origin, id);
-	if (reg_get(j, txn, k, regkey(k, ".devices", id, "priority"), &r) || r.n == 0)
+	if (reg_get(p->j, p->txn, k, crdt_reg_key(k, ".devices", id, "priority"), &r))
 		return 0;
-	/* Among concurrent priorities, all devices count as equal. */
-	for (i = 1; i < r.n; i++)
-		if (r.e[i].hlc > r.e[w].hlc ||
-		    (r.e[i].hlc == r.e[w].hlc && r.e[i].origin > r.e[w].origin))
-			w = i;
-	if ((v = record_value_parse(r.e[w].value, r.e[w].vlen)) != NULL) {
-		if (json_is_integer(v))
-			p = json_integer_value(v);
-		json_decref(v);
-	}
-	reg_clear(&r);
-	return p;
+	prio = crdt_priority_value(&r);
+	crdt_reg_clear(&r);
+	return prio;
 }
 
-/* Index of the visible entry: the largest (priority, hlc, origin, seq). */
+/* Index of the visible entry, the priorities read in txn. */
 static size_t
-jn_winner(struct journal *j, MDB_txn *txn, const struct reg *r)
+jn_winner(struct journal *j, MDB_txn *txn, const struct crdt_reg *r)
 {
-	int64_t pw, pi;
-	size_t i, w = 0;
+	struct prio_ctx p = {j, txn};
 
-	if (r->n < 2)
-		return 0;
-	pw = jn_priority(j, txn, r->e[0].origin);
-	for (i = 1; i < r->n; i++) {
-		const struct entry *a = &r->e[i], *b = &r->e[w];
-
-		pi = jn_priority(j, txn, a->origin);
-		if (pi > pw || (pi == pw && (a->hlc > b->hlc ||
-		                             (a->hlc == b->hlc &&
-		                              (a->origin > b->origin ||
-		                               (a->origin == b->origin && a->seq > b->seq)))))) {
-			w = i;
-			pw = pi;
-		}
-	}
-	return w;
+	return crdt_winner(r, jn_priority, &p);
 }
 
 /* ---- records: rendering and the records db ---- */
 
 /* Iterates the registers of (coll, rec); fn returns nonzero to stop. */
-typedef int reg_fn(void *ctx, const uint8_t *k, size_t kl, struct reg *r);
+typedef int reg_fn(void *ctx, const uint8_t *k, size_t kl, struct crdt_reg *r);
 
 static int
 jn_each_reg(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, reg_fn *fn,
             void *ctx)
 {
-	uint8_t p[REGKEY_MAX];
-	size_t pl = reckey(p, coll, rec);
+	uint8_t p[CRDT_KEY_MAX];
+	size_t pl = crdt_record_key(p, coll, rec);
 	MDB_cursor *cur;
 	MDB_val k, v;
-	struct reg r;
+	struct crdt_reg r;
 	int rc, op = MDB_SET_RANGE;
 
 	p[pl++] = 0;
@@ -371,10 +211,10 @@ jn_each_reg(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, 
 		op = MDB_NEXT;
 		if (k.mv_size <= pl || memcmp(k.mv_data, p, pl) != 0)
 			break;
-		if ((rc = reg_decode(&v, &r)))
+		if ((rc = crdt_reg_decode(v.mv_data, v.mv_size, &r)))
 			break;
 		rc = fn(ctx, k.mv_data, k.mv_size, &r);
-		reg_clear(&r);
+		crdt_reg_clear(&r);
 		if (rc)
 			break;
 	}
@@ -391,24 +231,15 @@ struct render_ctx {
 };
 
 static int
-render_reg(void *ctx, const uint8_t *k, size_t kl, struct reg *r)
+render_reg(void *ctx, const uint8_t *k, size_t kl, struct crdt_reg *r)
 {
 	struct render_ctx *c = ctx;
-	json_t *v;
-	size_t w;
+	struct prio_ctx p = {c->j, c->txn};
 
 	(void)k;
 	(void)kl;
 	c->any = 1;
-	if (r->field == NULL)
-		return 0;
-	w = jn_winner(c->j, c->txn, r);
-	if ((v = record_value_parse(r->e[w].value, r->e[w].vlen)) == NULL ||
-	    json_object_set_new(c->obj, r->field, v) != 0) {
-		c->err = EIO;
-		return 1;
-	}
-	return 0;
+	return (c->err = crdt_render_field(c->obj, r, jn_priority, &p)) != 0;
 }
 
 /* The current state of a record as a JSON object, or NULL if not visible
@@ -439,8 +270,8 @@ jn_state(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, int
 static int
 jn_record_get(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, MDB_val *v)
 {
-	uint8_t k[REGKEY_MAX];
-	MDB_val key = val(k, reckey(k, coll, rec));
+	uint8_t k[CRDT_KEY_MAX];
+	MDB_val key = val(k, crdt_record_key(k, coll, rec));
 	int rc = mdb_get(txn, j->records, &key, v);
 
 	if (rc == 0 && (v->mv_size < 12 || get32((uint8_t *)v->mv_data + 8) > v->mv_size - 12))
@@ -473,8 +304,8 @@ jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *
                  const char *raw, size_t rawlen)
 {
 	int mine = raw != NULL; /* raw is this write's, not the stored bytes */
-	uint8_t k[REGKEY_MAX];
-	MDB_val key = val(k, reckey(k, coll, rec)), old, v;
+	uint8_t k[CRDT_KEY_MAX];
+	MDB_val key = val(k, crdt_record_key(k, coll, rec)), old, v;
 	char *canon = NULL;
 	uint8_t *b;
 	size_t clen = 0, n;
@@ -528,19 +359,19 @@ jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *
 static int
 jn_col_update(struct journal *j, MDB_txn *txn, const char *coll)
 {
-	uint8_t k[REGKEY_MAX];
+	uint8_t k[CRDT_KEY_MAX];
 	MDB_val key, v;
 	MDB_cursor *cur;
-	struct reg r;
+	struct crdt_reg r;
 	size_t pl;
 	int rc, visible;
 
-	if ((rc = reg_get(j, txn, k, regkey(k, coll, "", NULL), &r)))
+	if ((rc = reg_get(j, txn, k, crdt_reg_key(k, coll, "", NULL), &r)))
 		return rc;
 	visible = r.n > 0;
-	reg_clear(&r);
+	crdt_reg_clear(&r);
 	if (!visible) {
-		pl = reckey(k, coll, "");
+		pl = crdt_record_key(k, coll, "");
 		key = val(k, pl);
 		if ((rc = mdb_cursor_open(txn, j->records, &cur)))
 			return rc;
@@ -596,19 +427,41 @@ touched_clear(struct touched *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Was (origin, seq) replaced in register k before it arrived?  Sets *found
- * and forgets it (it has arrived now). */
+/* The crdt_hooks of a write transaction: superseded ids in LMDB. */
 static int
-jn_superseded_take(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq, const uint8_t *k,
-                   size_t kl, int *found)
+jn_arrived(void *ctx, uint64_t origin, uint64_t seq)
 {
+	struct prio_ctx *p = ctx;
+
+	return seq <= jn_vv_get(p->j, p->txn, origin);
+}
+
+static int
+jn_supersede(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *k, size_t kl)
+{
+	struct prio_ctx *p = ctx;
 	uint8_t id[16];
 	MDB_val key = val(id, 16), v = val(k, kl);
 	int rc;
 
 	be64(id, origin);
 	be64(id + 8, seq);
-	rc = mdb_del(txn, j->superseded, &key, &v);
+	rc = mdb_put(p->txn, p->j->superseded, &key, &v, 0);
+	return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+static int
+jn_superseded_take(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *k, size_t kl,
+                   int *found)
+{
+	struct prio_ctx *p = ctx;
+	uint8_t id[16];
+	MDB_val key = val(id, 16), v = val(k, kl);
+	int rc;
+
+	be64(id, origin);
+	be64(id + 8, seq);
+	rc = mdb_del(p->txn, p->j->superseded, &key, &v);
 	*found = rc == 0;
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -616,57 +469,16 @@ jn_superseded_take(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t se
 static int
 jn_apply_op(struct journal *j, MDB_txn *txn, const struct change *c, const struct op *op)
 {
-	uint8_t k[REGKEY_MAX], id[16];
-	size_t kl = regkey(k, op->coll, op->rec, op->field), i;
-	MDB_val key, v;
-	struct entry *e;
-	struct reg r;
-	int rc, idx, found;
+	struct prio_ctx p = {j, txn};
+	struct crdt_hooks h = {jn_arrived, jn_supersede, jn_superseded_take, &p};
+	uint8_t k[CRDT_KEY_MAX];
+	size_t kl = crdt_reg_key(k, op->coll, op->rec, op->field);
+	struct crdt_reg r;
+	int rc;
 
-	if ((rc = reg_get(j, txn, k, kl, &r)))
-		return rc;
-	if (r.field == NULL && op->field != NULL && (r.field = strdup(op->field)) == NULL) {
-		rc = ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < op->nover; i++) {
-		const struct cid *o = &op->over[i];
-
-		if ((idx = reg_find(&r, o->origin, o->seq)) >= 0) {
-			free(r.e[idx].value);
-			r.e[idx] = r.e[--r.n];
-		} else if (o->seq > jn_vv_get(j, txn, o->origin)) {
-			/* Not here yet: remember that it is replaced in this register. */
-			be64(id, o->origin);
-			be64(id + 8, o->seq);
-			key = val(id, 16);
-			v = val(k, kl);
-			if ((rc = mdb_put(txn, j->superseded, &key, &v, 0)) && rc != MDB_KEYEXIST)
-				goto out;
-		}
-	}
-	if (op->kind == OP_SET) {
-		if ((rc = jn_superseded_take(j, txn, c->origin, c->seq, k, kl, &found)))
-			goto out;
-		if (!found && reg_find(&r, c->origin, c->seq) < 0) {
-			if ((e = realloc(r.e, (r.n + 1) * sizeof(*e))) == NULL ||
-			    (e[r.n].value = strdup(op->value)) == NULL) {
-				if (e != NULL)
-					r.e = e;
-				rc = ENOMEM;
-				goto out;
-			}
-			r.e = e;
-			e[r.n].origin = c->origin;
-			e[r.n].seq = c->seq;
-			e[r.n].hlc = c->hlc;
-			e[r.n].vlen = strlen(op->value);
-			r.n++;
-		}
-	}
-	rc = reg_put(j, txn, k, kl, &r);
-out:
-	reg_clear(&r);
+	if ((rc = reg_get(j, txn, k, kl, &r)) == 0 && (rc = crdt_apply(&r, k, kl, c, op, &h)) == 0)
+		rc = reg_put(j, txn, k, kl, &r);
+	crdt_reg_clear(&r);
 	return rc;
 }
 
@@ -1432,7 +1244,7 @@ jn_local_begin(struct journal *j, MDB_txn *txn, struct change *c)
 
 /* The ids of every entry of r, for an op that replaces them all. */
 static struct cid *
-reg_ids(const struct reg *r)
+reg_ids(const struct crdt_reg *r)
 {
 	struct cid *ids;
 	size_t i;
@@ -1449,7 +1261,7 @@ reg_ids(const struct reg *r)
 /* Adds op to c replacing every entry of r (value NULL: DEL). */
 static int
 jn_add_over(struct change *c, const char *coll, const char *rec, const char *field,
-            const char *value, const struct reg *r)
+            const char *value, const struct crdt_reg *r)
 {
 	struct cid *ids = reg_ids(r);
 	int rc;
@@ -1476,9 +1288,9 @@ struct diff_ctx {
  * when seen is NULL); a DEL that replaces nothing is left out. */
 static int
 jn_add_seen(struct change *c, const char *coll, const char *rec, const char *field,
-            const char *value, const struct reg *r, const char *seen)
+            const char *value, const struct crdt_reg *r, const char *seen)
 {
-	struct reg sub = {NULL, 0, NULL};
+	struct crdt_reg sub = {NULL, 0, NULL};
 	size_t i;
 	int rc;
 
@@ -1501,7 +1313,7 @@ jn_add_seen(struct change *c, const char *coll, const char *rec, const char *fie
  * else only those (the newer value stays, as a conflict).
  */
 static int
-diff_field_from_base(struct diff_ctx *d, struct reg *r, const json_t *nv)
+diff_field_from_base(struct diff_ctx *d, struct crdt_reg *r, const json_t *nv)
 {
 	const json_t *bv = json_object_get(d->base, r->field);
 	char *bt = NULL, *nt = NULL;
@@ -1529,7 +1341,7 @@ out:
 }
 
 static int
-diff_reg(void *ctx, const uint8_t *k, size_t kl, struct reg *r)
+diff_reg(void *ctx, const uint8_t *k, size_t kl, struct crdt_reg *r)
 {
 	struct diff_ctx *d = ctx;
 	const json_t *nv;
@@ -1570,11 +1382,11 @@ jn_diff(struct journal *j, MDB_txn *txn, struct change *c, const char *coll, con
         const json_t *obj, const json_t *base)
 {
 	struct diff_ctx d = {j, txn, c, coll, rec, obj, base, 0, 0};
-	struct reg none = {0};
+	struct crdt_reg none = {0};
 	const json_t *bv;
 	const char *key;
 	json_t *v;
-	uint8_t k[REGKEY_MAX];
+	uint8_t k[CRDT_KEY_MAX];
 	MDB_val kv, x;
 	char *text;
 	size_t first = c->nops;
@@ -1585,7 +1397,7 @@ jn_diff(struct journal *j, MDB_txn *txn, struct change *c, const char *coll, con
 	if (obj == NULL)
 		return 0;
 	json_object_foreach ((json_t *)obj, key, v) {
-		kv = val(k, regkey(k, coll, rec, key));
+		kv = val(k, crdt_reg_key(k, coll, rec, key));
 		if ((rc = mdb_get(txn, j->fields, &kv, &x)) == 0)
 			continue; /* handled above */
 		if (rc != MDB_NOTFOUND)
@@ -1646,8 +1458,8 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 static int
 jn_reject_del(struct journal *j, MDB_txn *txn, const char *coll, const char *rec)
 {
-	uint8_t k[REGKEY_MAX];
-	MDB_val key = val(k, reckey(k, coll, rec));
+	uint8_t k[CRDT_KEY_MAX];
+	MDB_val key = val(k, crdt_record_key(k, coll, rec));
 	int rc = mdb_del(txn, j->rejects, &key, NULL);
 
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -1760,8 +1572,8 @@ static int
 delete_fn(struct journal *j, MDB_txn *txn, void *arg)
 {
 	struct write_arg *a = arg;
-	uint8_t k[REGKEY_MAX];
-	MDB_val key = val(k, reckey(k, a->coll, a->rec)), v;
+	uint8_t k[CRDT_KEY_MAX];
+	MDB_val key = val(k, crdt_record_key(k, a->coll, a->rec)), v;
 	struct change c;
 	int rc, rejected;
 
@@ -1866,7 +1678,7 @@ static int
 mkcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 {
 	struct write_arg *a = arg;
-	struct reg none = {0};
+	struct crdt_reg none = {0};
 	struct change c;
 	MDB_val key = val(a->coll, strlen(a->coll)), v;
 	int rc;
@@ -1897,8 +1709,8 @@ journal_mkcol(struct journal *j, const char *coll)
 static int
 jn_col_has_records(struct journal *j, MDB_txn *txn, const char *coll)
 {
-	uint8_t k[REGKEY_MAX];
-	size_t pl = reckey(k, coll, "");
+	uint8_t k[CRDT_KEY_MAX];
+	size_t pl = crdt_record_key(k, coll, "");
 	MDB_val key = val(k, pl), v;
 	MDB_cursor *cur;
 	int rc;
@@ -1918,9 +1730,9 @@ static int
 rmcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 {
 	struct write_arg *a = arg;
-	uint8_t k[REGKEY_MAX];
+	uint8_t k[CRDT_KEY_MAX];
 	struct change c;
-	struct reg r;
+	struct crdt_reg r;
 	MDB_val key = val(a->coll, strlen(a->coll)), v;
 	int rc;
 
@@ -1928,12 +1740,12 @@ rmcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 		return rc;
 	if ((rc = jn_col_has_records(j, txn, a->coll)) != 0)
 		return rc > 0 ? ENOTEMPTY : -rc;
-	if ((rc = reg_get(j, txn, k, regkey(k, a->coll, "", NULL), &r)))
+	if ((rc = reg_get(j, txn, k, crdt_reg_key(k, a->coll, "", NULL), &r)))
 		return rc;
 	jn_local_begin(j, txn, &c);
 	if ((rc = jn_add_over(&c, a->coll, "", NULL, NULL, &r)) == 0)
 		rc = jn_local_commit(j, txn, &c, NULL, NULL, NULL, 0);
-	reg_clear(&r);
+	crdt_reg_clear(&r);
 	change_clear(&c);
 	return rc;
 }
@@ -2018,8 +1830,8 @@ static int
 jn_list(struct journal *j, MDB_dbi db, const uint8_t *prefix, size_t pl, const char *after,
         journal_list_cb *cb, void *ctx)
 {
-	char name[REGKEY_MAX];
-	uint8_t k[REGKEY_MAX];
+	char name[CRDT_KEY_MAX];
+	uint8_t k[CRDT_KEY_MAX];
 	size_t al = strlen(after);
 	MDB_cursor *cur;
 	MDB_txn *txn;
@@ -2069,11 +1881,11 @@ int
 journal_list_records(struct journal *j, const char *coll, const char *after, journal_list_cb *cb,
                      void *ctx)
 {
-	uint8_t k[REGKEY_MAX];
+	uint8_t k[CRDT_KEY_MAX];
 
 	if (strcmp(coll, ".devices") != 0 && jn_names_valid(coll, NULL))
 		return -1;
-	return jn_list(j, j->records, k, reckey(k, coll, ""), after, cb, ctx);
+	return jn_list(j, j->records, k, crdt_record_key(k, coll, ""), after, cb, ctx);
 }
 
 /* How many keys of db start with the n bytes of prefix. */
@@ -2127,7 +1939,7 @@ journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nc
 /* ---- conflicts ---- */
 
 static json_t *
-jn_conflict_json(struct journal *j, MDB_txn *txn, const MDB_val *k, const struct reg *r)
+jn_conflict_json(struct journal *j, MDB_txn *txn, const MDB_val *k, const struct crdt_reg *r)
 {
 	const char *coll = k->mv_data;
 	const char *rec = coll + strlen(coll) + 1;
@@ -2163,18 +1975,18 @@ err:
 char *
 journal_conflicts_json(struct journal *j, const char *coll, const char *rec)
 {
-	uint8_t p[REGKEY_MAX];
+	uint8_t p[CRDT_KEY_MAX];
 	size_t pl = 0;
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v, x;
-	struct reg r;
+	struct crdt_reg r;
 	json_t *arr;
 	char *s = NULL;
 	int rc, op = MDB_SET_RANGE;
 
 	if (coll != NULL) {
-		pl = reckey(p, coll, rec);
+		pl = crdt_record_key(p, coll, rec);
 		p[pl++] = 0;
 	}
 	if ((arr = json_array()) == NULL)
@@ -2192,11 +2004,12 @@ journal_conflicts_json(struct journal *j, const char *coll, const char *rec)
 		op = MDB_NEXT;
 		if (k.mv_size < pl || memcmp(k.mv_data, p, pl) != 0)
 			break;
-		if (mdb_get(txn, j->fields, &k, &v) != 0 || reg_decode(&v, &r) != 0)
+		if (mdb_get(txn, j->fields, &k, &v) != 0 ||
+		    crdt_reg_decode(v.mv_data, v.mv_size, &r) != 0)
 			continue;
 		if (r.n > 1)
 			json_array_append_new(arr, jn_conflict_json(j, txn, &k, &r));
-		reg_clear(&r);
+		crdt_reg_clear(&r);
 	}
 	mdb_cursor_close(cur);
 	jn_read_end(j, txn);
@@ -2221,8 +2034,8 @@ static int
 reject_put_fn(struct journal *j, MDB_txn *txn, void *arg)
 {
 	struct reject_arg *a = arg;
-	uint8_t k[REGKEY_MAX];
-	MDB_val key = val(k, reckey(k, a->coll, a->rec)), v;
+	uint8_t k[CRDT_KEY_MAX];
+	MDB_val key = val(k, crdt_record_key(k, a->coll, a->rec)), v;
 	size_t wl = strlen(a->why);
 	char *b;
 	int rc;
@@ -2254,7 +2067,7 @@ int
 journal_reject_get(struct journal *j, const char *coll, const char *rec, char **buf, size_t *len,
                    char **why)
 {
-	uint8_t k[REGKEY_MAX];
+	uint8_t k[CRDT_KEY_MAX];
 	MDB_val key, v;
 	MDB_txn *txn;
 	size_t wl;
@@ -2265,7 +2078,7 @@ journal_reject_get(struct journal *j, const char *coll, const char *rec, char **
 	*len = 0;
 	if (jn_names_valid(coll, rec))
 		return -1;
-	key = val(k, reckey(k, coll, rec));
+	key = val(k, crdt_record_key(k, coll, rec));
 	if ((rc = jn_read_begin(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_get(txn, j->rejects, &key, &v)) == 0) {
