@@ -35,6 +35,9 @@
  * Errors: functions return 0 (or a count) or -1 with errno; LMDB codes map
  * to errno in one place: MDB_NOTFOUND -> ENOENT, MDB_MAP_FULL -> ENOSPC, else
  * EIO (or the system errno LMDB passed through).
+ *
+ * The module is core/journal*.c: core/journal_int.h says which file owns
+ * what; registers merge by the rules of core/crdt.h, the wal is core/wal.h.
  */
 #ifndef BLAZEFS_JOURNAL_H
 #define BLAZEFS_JOURNAL_H
