@@ -195,6 +195,12 @@ int jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const str
 /* 0 if coll (and rec, unless NULL) are valid names, else -1 with errno. */
 int jn_names_valid(const char *coll, const char *rec);
 
+/* ---- journal_read.c ---- */
+
+/* The stat of (coll, rec) in txn (zeroed first).  An LMDB code. */
+int jn_stat(struct journal *j, MDB_txn *txn, const char *coll, const char *rec,
+            struct journal_stat *st);
+
 /* ---- journal_reject.c ---- */
 
 /* Drops the rejected bytes kept for (coll, rec), if any.  An LMDB code. */

@@ -12,22 +12,31 @@
 /* ---- reads ---- */
 
 int
-journal_stat_record(struct journal *j, const char *coll, const char *rec, struct journal_stat *st)
+jn_stat(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, struct journal_stat *st)
 {
-	MDB_txn *txn;
-	int borrowed;
-	MDB_val v;
 	const char *p;
+	MDB_val v;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((rc = jn_read_begin(j, &txn, &borrowed)))
-		return jn_errno(rc);
 	if ((rc = jn_record_get(j, txn, coll, rec, &v)) == 0) {
 		jn_visible(&v, &p, &st->size);
 		st->version = get64(v.mv_data);
 		st->mtime_ms = hlc_ms(st->version);
 	}
+	return rc;
+}
+
+int
+journal_stat_record(struct journal *j, const char *coll, const char *rec, struct journal_stat *st)
+{
+	MDB_txn *txn;
+	int rc, borrowed;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = jn_read_begin(j, &txn, &borrowed)))
+		return jn_errno(rc);
+	rc = jn_stat(j, txn, coll, rec, st);
 	jn_read_end(txn, borrowed);
 	return jn_errno(rc);
 }

@@ -251,6 +251,7 @@ struct write_arg {
 	const json_t *obj, *base;
 	const char *buf;
 	size_t len;
+	struct journal_stat *st; /* filled after a write, if not NULL */
 };
 
 static int
@@ -268,6 +269,8 @@ write_fn(struct journal *j, MDB_txn *txn, void *arg)
 		rc = jn_local_commit(j, txn, &c, a->coll, a->rec, a->buf, a->len);
 	else /* no change; still remember how the user formatted it */
 		rc = jn_record_update(j, txn, a->coll, a->rec, 0, a->buf, a->len);
+	if (rc == 0 && a->st != NULL)
+		rc = jn_stat(j, txn, a->coll, a->rec, a->st);
 out:
 	change_clear(&c);
 	return rc;
@@ -279,9 +282,10 @@ out:
  */
 static int
 jn_write_record(struct journal *j, const char *coll, const char *rec, const char *base,
-                size_t baselen, const char *buf, size_t len, const char **why)
+                size_t baselen, const char *buf, size_t len, const char **why,
+                struct journal_stat *st)
 {
-	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, buf, len};
+	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, buf, len, st};
 	struct wal_arg w[4] = {
 	    {coll, strlen(coll)}, {rec, strlen(rec)}, {base, baselen}, {buf, len}};
 	const char *ignored;
@@ -321,7 +325,34 @@ journal_edit_record(struct journal *j, const char *coll, const char *rec, const 
 		*why = "invalid name";
 		return -1;
 	}
-	return jn_write_record(j, coll, rec, base, baselen, buf, len, why);
+	return jn_write_record(j, coll, rec, base, baselen, buf, len, why, NULL);
+}
+
+int
+journal_save_record(struct journal *j, const char *coll, const char *rec, const char *base,
+                    size_t baselen, const char *buf, size_t len, const char **why,
+                    struct journal_stat *st)
+{
+	int e;
+
+	*why = NULL;
+	memset(st, 0, sizeof(*st));
+	if (jn_names_valid(coll, rec)) {
+		*why = "invalid name";
+		return -1;
+	}
+	/* On success the write itself dropped any rejected bytes (write_fn). */
+	if (jn_write_record(j, coll, rec, base, baselen, buf, len, why, st) == 0)
+		return 0;
+	if ((e = errno) != EINVAL && e != EFBIG)
+		return -1;
+	if (*why == NULL)
+		*why = "invalid record";
+	/* Rejected before any transaction: keeping the bytes is the one entry. */
+	if (journal_reject_put(j, coll, rec, *why, buf, len))
+		return -1;
+	errno = e;
+	return -1;
 }
 
 int
@@ -335,7 +366,7 @@ journal_write_device(struct journal *j, const char *devid, const char *json, con
 		errno = EINVAL;
 		return -1;
 	}
-	return jn_write_record(j, ".devices", devid, NULL, 0, json, strlen(json), why);
+	return jn_write_record(j, ".devices", devid, NULL, 0, json, strlen(json), why, NULL);
 }
 
 /* Deleting a record also drops its rejected bytes; either must exist. */
@@ -367,7 +398,7 @@ out:
 int
 journal_delete_record(struct journal *j, const char *coll, const char *rec)
 {
-	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, NULL, 0};
+	struct write_arg a = {coll, rec, NULL, NULL, NULL, NULL, NULL, 0, NULL};
 	struct wal_arg w[2] = {{coll, strlen(coll)}, {rec, strlen(rec)}};
 
 	if (jn_names_valid(coll, rec))
@@ -418,7 +449,7 @@ int
 journal_rename_record(struct journal *j, const char *c1, const char *r1, const char *c2,
                       const char *r2)
 {
-	struct write_arg a = {c1, r1, c2, r2, NULL, NULL, NULL, 0};
+	struct write_arg a = {c1, r1, c2, r2, NULL, NULL, NULL, 0, NULL};
 	struct wal_arg w[4] = {
 	    {c1, strlen(c1)}, {r1, strlen(r1)}, {c2, strlen(c2)}, {r2, strlen(r2)}};
 
@@ -454,7 +485,7 @@ mkcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 int
 journal_mkcol(struct journal *j, const char *coll)
 {
-	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL};
 	struct wal_arg w = {coll, strlen(coll)};
 
 	if (jn_names_valid(coll, NULL))
@@ -513,7 +544,7 @@ rmcol_fn(struct journal *j, MDB_txn *txn, void *arg)
 int
 journal_rmcol(struct journal *j, const char *coll)
 {
-	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, NULL, 0};
+	struct write_arg a = {coll, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL};
 	struct wal_arg w = {coll, strlen(coll)};
 
 	if (jn_names_valid(coll, NULL))
