@@ -11,7 +11,8 @@
 
 /* ---- merge: the winner and the priority of devices ---- */
 
-struct prio_ctx {
+/* A journal and the transaction in hand: the ctx of crdt.c's callbacks. */
+struct txn_ctx {
 	struct journal *j;
 	MDB_txn *txn;
 };
@@ -20,7 +21,7 @@ struct prio_ctx {
 static int64_t
 jn_priority(void *ctx, uint64_t origin)
 {
-	struct prio_ctx *p = ctx;
+	struct txn_ctx *p = ctx;
 	char id[DEVID_LEN + 1];
 	uint8_t k[CRDT_KEY_MAX];
 	struct crdt_reg r;
@@ -37,7 +38,7 @@ jn_priority(void *ctx, uint64_t origin)
 size_t
 jn_winner(struct journal *j, MDB_txn *txn, const struct crdt_reg *r)
 {
-	struct prio_ctx p = {j, txn};
+	struct txn_ctx p = {j, txn};
 
 	return crdt_winner(r, jn_priority, &p);
 }
@@ -86,7 +87,7 @@ static int
 render_reg(void *ctx, const uint8_t *k, size_t kl, struct crdt_reg *r)
 {
 	struct render_ctx *c = ctx;
-	struct prio_ctx p = {c->j, c->txn};
+	struct txn_ctx p = {c->j, c->txn};
 
 	(void)k;
 	(void)kl;
@@ -288,7 +289,7 @@ jn_touched_clear(struct touched *t)
 static int
 jn_arrived(void *ctx, uint64_t origin, uint64_t seq)
 {
-	struct prio_ctx *p = ctx;
+	struct txn_ctx *p = ctx;
 
 	return seq <= jn_vv_get(p->j, p->txn, origin);
 }
@@ -296,7 +297,7 @@ jn_arrived(void *ctx, uint64_t origin, uint64_t seq)
 static int
 jn_supersede(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *k, size_t kl)
 {
-	struct prio_ctx *p = ctx;
+	struct txn_ctx *p = ctx;
 	uint8_t id[16];
 	MDB_val key = jn_val(id, 16), v = jn_val(k, kl);
 	int rc;
@@ -311,7 +312,7 @@ static int
 jn_superseded_take(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *k, size_t kl,
                    int *found)
 {
-	struct prio_ctx *p = ctx;
+	struct txn_ctx *p = ctx;
 	uint8_t id[16];
 	MDB_val key = jn_val(id, 16), v = jn_val(k, kl);
 	int rc;
@@ -326,7 +327,7 @@ jn_superseded_take(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *k, s
 static int
 jn_apply_op(struct journal *j, MDB_txn *txn, const struct change *c, const struct op *op)
 {
-	struct prio_ctx p = {j, txn};
+	struct txn_ctx p = {j, txn};
 	struct crdt_hooks h = {jn_arrived, jn_supersede, jn_superseded_take, &p};
 	uint8_t k[CRDT_KEY_MAX];
 	size_t kl = crdt_reg_key(k, op->coll, op->rec, op->field);
