@@ -65,12 +65,16 @@ crdt_reg_decode(const uint8_t *p, size_t n, struct crdt_reg *r)
 	nl = get32(p);
 	p += 4;
 	if (nl != 0xffffffff) {
-		if ((size_t)(end - p) < nl || (r->field = strndup((const char *)p, nl)) == NULL)
+		if ((size_t)(end - p) < nl || memchr(p, 0, nl) != NULL)
 			return EIO;
+		if ((r->field = strndup((const char *)p, nl)) == NULL)
+			return ENOMEM;
 		p += nl;
 	}
 	while (p < end) {
-		if (end - p < 28 || (vl = get32(p + 24)) > (size_t)(end - p - 28))
+		/* A value holding a NUL is corrupt: values are JSON texts. */
+		if (end - p < 28 || (vl = get32(p + 24)) > (size_t)(end - p - 28) ||
+		    memchr(p + 28, 0, vl) != NULL)
 			goto err;
 		rc = ENOMEM;
 		if ((e = realloc(r->e, (r->n + 1) * sizeof(*e))) == NULL)
