@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/change.h"
 #include "core/record.h"
 
@@ -104,18 +105,17 @@ static void
 w_u64(struct wbuf *w, uint64_t v)
 {
 	uint8_t b[8];
-	int i;
 
-	for (i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
+	be64(b, v);
 	w_bytes(w, b, 8);
 }
 
 static void
 w_u32(struct wbuf *w, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[4];
 
+	be32(b, v);
 	w_bytes(w, b, 4);
 }
 
@@ -193,12 +193,10 @@ static int
 r_u64(struct rbuf *r, uint64_t *v)
 {
 	uint8_t b[8];
-	int i;
 
 	if (r_bytes(r, b, 8))
 		return -1;
-	for (*v = 0, i = 0; i < 8; i++)
-		*v = (*v << 8) | b[i];
+	*v = get64(b);
 	return 0;
 }
 
@@ -209,7 +207,7 @@ r_u32(struct rbuf *r, uint32_t *v)
 
 	if (r_bytes(r, b, 4))
 		return -1;
-	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	*v = get32(b);
 	return 0;
 }
 

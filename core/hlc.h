@@ -1,6 +1,7 @@
 /*
  * hlc: hybrid logical clock — 48 bits of milliseconds since the epoch, 16 bits
- * of counter. Pure arithmetic; the caller passes the wall clock in.
+ * of counter. Pure arithmetic; the caller passes the wall clock in.  Also
+ * the process's two clock readings (wall and monotonic milliseconds).
  */
 #ifndef BLAZEFS_HLC_H
 #define BLAZEFS_HLC_H
@@ -25,6 +26,10 @@ int hlc_recv(struct hlc *c, uint64_t remote, uint64_t wall_ms);
 
 /* The wall clock in milliseconds (CLOCK_REALTIME). */
 uint64_t hlc_wall_ms(void);
+
+/* Monotonic milliseconds (CLOCK_MONOTONIC), for timeouts and ages: the one
+ * now_ms of blazefs (never goes back, unrelated to the epoch). */
+uint64_t hlc_mono_ms(void);
 
 static inline uint64_t
 hlc_ms(uint64_t t)

@@ -35,6 +35,9 @@
  * Errors: functions return 0 (or a count) or -1 with errno; LMDB codes map
  * to errno in one place: MDB_NOTFOUND -> ENOENT, MDB_MAP_FULL -> ENOSPC, else
  * EIO (or the system errno LMDB passed through).
+ *
+ * The module is core/journal*.c: core/journal_int.h says which file owns
+ * what; registers merge by the rules of core/crdt.h, the wal is core/wal.h.
  */
 #ifndef BLAZEFS_JOURNAL_H
 #define BLAZEFS_JOURNAL_H
@@ -43,30 +46,13 @@
 #include <stdint.h>
 
 #include "core/change.h"
+#include "core/vv.h"
 
 struct journal;
 
 #define JOURNAL_NOSYNC 0x1 /* tests and benchmarks of the floor only: no fsync */
 #define JOURNAL_RDONLY 0x2 /* read-only (status, log, export) */
 #define JOURNAL_BATCH 0x4  /* group the opening thread's writes (see journal_flush) */
-
-/* A version vector: sorted by origin, no duplicates. */
-struct vv {
-	size_t n;
-	struct vv_entry {
-		uint64_t origin;
-		uint64_t seq;
-	} * e;
-};
-
-/* Seq of origin in v (0 if absent). */
-uint64_t vv_get(const struct vv *v, uint64_t origin);
-/* Sets origin's seq in v (inserting it sorted).  Returns 0 or -1. */
-int vv_set(struct vv *v, uint64_t origin, uint64_t seq);
-/* Raises every origin of into to at least its seq in from.  0 or -1. */
-int vv_merge(struct vv *into, const struct vv *from);
-/* Frees the entries of v. */
-void vv_clear(struct vv *v);
 
 /*
  * Seals and opens change blobs (DESIGN §4).  seal turns an encoded change
@@ -138,6 +124,13 @@ int journal_meta_put(struct journal *j, const char *key, const void *val, size_t
 /* *val is malloc'd.  -1 with ENOENT if absent. */
 int journal_meta_get(struct journal *j, const char *key, void **val, size_t *len);
 
+/* What a read of a record returns, and when its record last changed. */
+struct journal_stat {
+	uint64_t size;     /* bytes a read returns */
+	uint64_t mtime_ms; /* of the record's last change */
+	uint64_t version;  /* hlc of that change */
+};
+
 /* ---- local writes: each is at most one change, in one transaction ---- */
 
 /*
@@ -163,6 +156,19 @@ int journal_write_device(struct journal *j, const char *devid, const char *json,
  */
 int journal_edit_record(struct journal *j, const char *coll, const char *rec, const char *base,
                         size_t baselen, const char *buf, size_t len, const char **why);
+/*
+ * What a writer closing a record calls, once: journal_edit_record, and in the
+ * same call the rejected bytes kept for the record (journal_reject_get) are
+ * dropped on success or, if buf is rejected, replaced by buf and the reason;
+ * either way one transaction and at most one wal entry.  Returns 0 with *st
+ * the record's stat after the write; or -1 with *why set and errno EINVAL or
+ * EFBIG: rejected, buf kept; or -1 with another errno: failed (if *why is
+ * set, buf was rejected and keeping it failed).  An invalid name is EINVAL
+ * or ENAMETOOLONG with *why "invalid name" and nothing kept.
+ */
+int journal_save_record(struct journal *j, const char *coll, const char *rec, const char *base,
+                        size_t baselen, const char *buf, size_t len, const char **why,
+                        struct journal_stat *st);
 /* Deletes a record (ENOENT if not visible) and any rejected bytes kept for it. */
 int journal_delete_record(struct journal *j, const char *coll, const char *rec);
 /* Renames a record in one change: the old one deleted, the new one written
@@ -175,12 +181,6 @@ int journal_mkcol(struct journal *j, const char *coll);
 int journal_rmcol(struct journal *j, const char *coll);
 
 /* ---- reads ---- */
-
-struct journal_stat {
-	uint64_t size;     /* bytes a read returns */
-	uint64_t mtime_ms; /* of the record's last change */
-	uint64_t version;  /* hlc of that change */
-};
 
 int journal_stat_record(struct journal *j, const char *coll, const char *rec,
                         struct journal_stat *st);

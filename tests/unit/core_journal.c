@@ -7,6 +7,7 @@
 
 #include "core/journal.h"
 #include "core/record.h"
+#include "core/wal.h"
 
 #define NREPLICAS 3
 
@@ -874,6 +875,93 @@ test_batch_reads_see_writes_at_once(void **state)
 	test_rmdir(dir);
 }
 
+/* The ops logged in dir/wal, as letters (WAL_* bytes), in order. */
+static void
+wal_ops(const char *dir, char *ops, size_t max)
+{
+	char path[512];
+	uint8_t buf[1 << 16];
+	struct wal_entry e;
+	size_t n = 0, off = 0, k = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	if ((f = fopen(path, "rb")) != NULL) {
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+	}
+	while (k + 1 < max && wal_next(buf, n, &off, &e))
+		ops[k++] = (char)e.op;
+	ops[k] = '\0';
+}
+
+/* A close is one call: the write, or the rejected bytes kept, in one wal
+ * entry; the stat comes back with it. */
+static void
+test_save_record_keeps_or_clears_rejects_in_one_call(void **state)
+{
+	uint8_t dbid[32] = {1};
+	struct journal_stat st, st2;
+	struct journal *j;
+	const char *why;
+	char ops[16], *buf, *reason, *big;
+	size_t len;
+	char *dir = test_tmpdir();
+
+	(void)state;
+	assert_int_equal(journal_create(dir, 1, dbid), 0);
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH | JOURNAL_NOSYNC));
+	/* Rejected: kept with its reason, the record untouched. */
+	assert_int_equal(journal_save_record(j, "c", "r", NULL, 0, "{oops", 5, &why, &st), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(why);
+	assert_int_equal(st.version, 0);
+	assert_int_equal(journal_reject_get(j, "c", "r", &buf, &len, &reason), 0);
+	assert_string_equal(buf, "{oops");
+	assert_string_equal(reason, why);
+	free(buf);
+	free(reason);
+	assert_int_equal(journal_stat_record(j, "c", "r", &st), -1);
+	wal_ops(dir, ops, sizeof(ops));
+	assert_string_equal(ops, "J");
+	/* Saved: the reject is gone in the same entry, the stat is the read's. */
+	assert_int_equal(journal_save_record(j, "c", "r", NULL, 0, "{\"a\": 1}", 8, &why, &st), 0);
+	assert_null(why);
+	assert_int_equal(journal_stat_record(j, "c", "r", &st2), 0);
+	assert_int_equal(st.size, 8);
+	assert_memory_equal(&st, &st2, sizeof(st));
+	assert_true(st.version != 0);
+	assert_int_equal(journal_reject_get(j, "c", "r", &buf, &len, &reason), -1);
+	assert_int_equal(errno, ENOENT);
+	wal_ops(dir, ops, sizeof(ops));
+	assert_string_equal(ops, "JW");
+	/* An edit from a base: one entry again, a newer version. */
+	assert_int_equal(
+	    journal_save_record(j, "c", "r", "{\"a\": 1}", 8, "{\"a\": 2}", 8, &why, &st2), 0);
+	assert_true(st2.version > st.version);
+	expect(j, "c", "r", "{\"a\": 2}");
+	wal_ops(dir, ops, sizeof(ops));
+	assert_string_equal(ops, "JWE");
+	/* Too big: EFBIG, kept; the record keeps its state. */
+	big = malloc(RECORD_MAX_BYTES + 2);
+	memset(big, ' ', RECORD_MAX_BYTES + 1);
+	big[RECORD_MAX_BYTES + 1] = '\0';
+	assert_int_equal(
+	    journal_save_record(j, "c", "r", NULL, 0, big, RECORD_MAX_BYTES + 1, &why, &st), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(journal_reject_get(j, "c", "r", &buf, &len, &reason), 0);
+	assert_int_equal(len, RECORD_MAX_BYTES + 1);
+	free(buf);
+	free(reason);
+	free(big);
+	expect(j, "c", "r", "{\"a\": 2}");
+	assert_int_equal(journal_flush(j), 0);
+	wal_ops(dir, ops, sizeof(ops));
+	assert_string_equal(ops, "");
+	journal_close(j);
+	test_rmdir(dir);
+}
+
 /* Stand-in seal hooks: a marker after the header, checked on open. */
 static int
 fake_seal(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
@@ -1006,6 +1094,7 @@ main(void)
 	    cmocka_unit_test(test_map_grows_when_full),
 	    cmocka_unit_test(test_batch_reads_see_writes_at_once),
 	    cmocka_unit_test(test_batch_survives_kill_9),
+	    cmocka_unit_test(test_save_record_keeps_or_clears_rejects_in_one_call),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

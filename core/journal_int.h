@@ -1,0 +1,209 @@
+/*
+ * journal_int: what the files of the journal module share, and nothing
+ * outside core/journal*.c includes.  The journal is one module (prefix
+ * journal_ for the API in journal.h, jn_ for these internals) split by
+ * concern:
+ *   journal_store.c   the LMDB environment, its named databases, the one
+ *                     LMDB->errno map, the transaction runner, map growth,
+ *                     and the typed values of the databases (meta, vv,
+ *                     registers)
+ *   journal_apply.c   applying a change: registers (rules in crdt.c),
+ *                     superseded ids, the rendered records and collections
+ *   journal.c         open, create, close, sync; batching and the wal's
+ *                     replay; local metadata
+ *   journal_write.c   local writes: each is at most one change
+ *   journal_read.c    reads, listings, counts and conflicts
+ *   journal_reject.c  the rejected bytes kept for records (local only)
+ *   journal_sync.c    what the network reads and applies: vv, missing
+ *                     changes, remote changes
+ *
+ * Internal functions return 0 or a code: an errno (> 0) or an LMDB code,
+ * which jn_errno turns into -1 with errno at the module's edge.
+ */
+#ifndef BLAZEFS_JOURNAL_INT_H
+#define BLAZEFS_JOURNAL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+
+#include "core/crdt.h"
+#include "core/hlc.h"
+#include "core/journal.h"
+#include "core/wal.h"
+
+#define MAX_GROW 16 /* doublings of the map one write may make */
+#define BATCH_MS 2  /* the longest a local write waits to be committed */
+
+struct journal {
+	MDB_env *env;
+	MDB_dbi meta, changes, vv, fields, superseded, records, cols, conflicts, rejects;
+	uint64_t self;
+	uint8_t dbid[32];
+	int flags;
+	int unsynced;     /* commits not yet flushed with the meta page (atomic) */
+	int local_commit; /* the transaction in hand made a local change */
+	struct hlc clock; /* protected by the LMDB write lock */
+	struct journal_crypto crypto;
+	journal_observer *observer;
+	void *observer_ctx;
+	void (*on_local)(void *ctx);
+	void *on_local_ctx;
+	/* JOURNAL_BATCH: owned by the thread that opened the journal. */
+	pid_t owner;
+	struct wal *wal;   /* the write-ahead file, NULL without batching */
+	MDB_txn *batch;    /* open write transaction holding local writes */
+	int wal_kept;      /* the wal holds writes no commit has covered */
+	int replaying;     /* applying the wal: do not log again */
+	int map_full;      /* applying the wal ran out of map */
+	uint64_t batch_ms; /* when it began (monotonic) */
+	int batch_local;   /* it holds a local change */
+};
+
+/* Records touched by a change, for re-rendering and notification. */
+struct touched {
+	size_t n;
+	struct {
+		char *coll, *rec;
+	} * t;
+};
+
+/* A write transaction's work: returns 0, TXN_NOOP, an errno or an LMDB code. */
+typedef int txn_fn(struct journal *j, MDB_txn *txn, void *arg);
+
+/* What a txn_fn returns when it changed nothing: commit nothing, succeed. */
+#define TXN_NOOP (-1)
+
+/* An MDB_val of n bytes at p (LMDB does not write through it). */
+static inline MDB_val
+jn_val(const void *p, size_t n)
+{
+	MDB_val v = {n, (void *)p};
+	return v;
+}
+
+/* ---- journal_store.c ---- */
+
+/* Maps an LMDB code or errno to -1 with errno (MDB_NOTFOUND -> ENOENT,
+ * MDB_MAP_FULL -> ENOSPC, other LMDB codes -> EIO); 0 stays 0. */
+int jn_errno(int rc);
+
+/* Opens the environment of dir and its named databases (creating them with
+ * create = MDB_CREATE).  Returns a journal or NULL with errno. */
+struct journal *jn_env(const char *dir, int flags, unsigned int create);
+
+/* mdb_txn_begin, adopting a map another process grew.  An LMDB code. */
+int jn_txn_begin(struct journal *j, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
+
+/* Doubles the map after MDB_MAP_FULL.  0 or an LMDB code. */
+int jn_grow(struct journal *j);
+
+/*
+ * Runs fn in a write transaction and commits it.  MDB_MAP_FULL grows the map
+ * and runs fn again.  Returns 0 or -1 with errno.
+ */
+int jn_write(struct journal *j, txn_fn *fn, void *arg);
+
+/* A read transaction of what is committed: MDB_NOTLS lets any thread hold
+ * one.  The network side reads only these (D4).  An LMDB code. */
+int jn_snapshot(struct journal *j, MDB_txn **txn);
+
+/* The calling thread's id, cached (no thread library in core/). */
+pid_t jn_tid(void);
+
+/* Is the caller the thread that owns the batch? */
+int jn_owner(const struct journal *j);
+
+/*
+ * A read transaction: the owner's open batch (every write of its own visible
+ * at once) or a snapshot.  *borrowed says which, for jn_read_end: only the
+ * owner ever looks at j->batch.  An LMDB code.
+ */
+int jn_read_begin(struct journal *j, MDB_txn **txn, int *borrowed);
+/* Ends what jn_read_begin began (a borrowed batch stays open). */
+void jn_read_end(MDB_txn *txn, int borrowed);
+
+/* Local metadata by key.  LMDB codes. */
+int jn_meta_get(struct journal *j, MDB_txn *txn, const char *key, MDB_val *v);
+int jn_meta_put(struct journal *j, MDB_txn *txn, const char *key, const void *p, size_t n);
+
+/* The register of key k (empty if absent), to be crdt_reg_clear'ed. */
+int jn_reg_get(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct crdt_reg *r);
+/* Stores r (deleting it when empty) and keeps the conflicts db in step. */
+int jn_reg_put(struct journal *j, MDB_txn *txn, const uint8_t *k, size_t kl, struct crdt_reg *r);
+
+/* The highest seq of origin applied here (0 if none or unreadable). */
+uint64_t jn_vv_get(struct journal *j, MDB_txn *txn, uint64_t origin);
+int jn_vv_put(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq);
+
+/* ---- journal_apply.c ---- */
+
+/* Index of the visible entry of r, the priorities read in txn. */
+size_t jn_winner(struct journal *j, MDB_txn *txn, const struct crdt_reg *r);
+
+/* Iterates the registers of (coll, rec) in key order; fn returns nonzero to
+ * stop (that value is returned). */
+typedef int jn_reg_fn(void *ctx, const uint8_t *k, size_t kl, struct crdt_reg *r);
+int jn_each_reg(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, jn_reg_fn *fn,
+                void *ctx);
+
+/*
+ * The records value of (coll, rec): u64 mtime hlc | u32 canonical length |
+ * canonical | raw.  raw (the bytes a local write used) is kept while it
+ * parses to the state.  An LMDB code (EIO if malformed).
+ */
+int jn_record_get(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, MDB_val *v);
+/* The visible bytes of a records value: raw if kept, else canonical. */
+void jn_visible(const MDB_val *v, const char **p, size_t *n);
+
+/*
+ * Re-renders a record after a change at hlc (0: keep the stored mtime).  raw,
+ * if not NULL, is what a local write used (kept if it parses to the state);
+ * otherwise the stored raw bytes survive if the canonical rendering did not
+ * change.
+ */
+int jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *rec,
+                     uint64_t hlc, const char *raw, size_t rawlen);
+
+/* Adds (coll, rec) to t once.  0 or ENOMEM. */
+int jn_touched_add(struct touched *t, const char *coll, const char *rec);
+void jn_touched_clear(struct touched *t);
+
+/*
+ * Stores blob as change c and applies it: registers, version vector,
+ * rendered records and collections; t gets the records touched.  raw is the
+ * local write's bytes for (raw_coll, raw_rec), or NULL.
+ */
+int jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, const uint8_t *blob,
+                     size_t blen, struct touched *t, const char *raw_coll, const char *raw_rec,
+                     const char *raw, size_t rawlen);
+
+/* ---- journal.c ---- */
+
+/*
+ * A local write: in the owner's batch (logged to the wal first as op with
+ * args wa) or, for other threads and without batching, in a transaction of
+ * its own.  Returns 0 or -1 with errno.
+ */
+int jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct wal_arg *wa,
+             int nwa);
+
+/* ---- journal_write.c ---- */
+
+/* 0 if coll (and rec, unless NULL) are valid names, else -1 with errno. */
+int jn_names_valid(const char *coll, const char *rec);
+
+/* ---- journal_read.c ---- */
+
+/* The stat of (coll, rec) in txn (zeroed first).  An LMDB code. */
+int jn_stat(struct journal *j, MDB_txn *txn, const char *coll, const char *rec,
+            struct journal_stat *st);
+
+/* ---- journal_reject.c ---- */
+
+/* Drops the rejected bytes kept for (coll, rec), if any.  An LMDB code. */
+int jn_reject_del(struct journal *j, MDB_txn *txn, const char *coll, const char *rec);
+
+#endif

@@ -1,0 +1,221 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "core/bytes.h"
+#include "core/journal_int.h"
+
+int
+journal_vv(struct journal *j, struct vv *out)
+{
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, op = MDB_FIRST;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = jn_snapshot(j, &txn)))
+		return jn_errno(rc);
+	if ((rc = mdb_cursor_open(txn, j->vv, &cur)) == 0) {
+		while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+			op = MDB_NEXT;
+			if (k.mv_size == 8 && v.mv_size == 8 &&
+			    vv_set(out, get64(k.mv_data), get64(v.mv_data))) {
+				rc = ENOMEM;
+				break;
+			}
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	vv_clear(out);
+	return jn_errno(rc);
+}
+
+struct remote_arg {
+	const uint8_t *const *blobs;
+	const size_t *lens;
+	size_t n;
+	int *results;
+	struct touched t; /* every record the batch touched, for the observer */
+};
+
+/* Applies one blob in txn: 0 applied, 1 duplicate, 2 gap, -1 refused
+ * (forged or corrupt: nothing written); an LMDB failure is returned in *rc. */
+static int
+remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, struct touched *all,
+           int *rc)
+{
+	struct touched t = {0};
+	struct change *c = NULL;
+	uint8_t *plain = NULL;
+	const uint8_t *p = blob;
+	uint64_t origin, seq, have;
+	size_t n = len, i;
+	int result = -1;
+
+	*rc = 0;
+	if (change_peek(blob, len, &origin, &seq) || seq == 0)
+		return -1;
+	have = jn_vv_get(j, txn, origin);
+	if (seq <= have)
+		return 1;
+	if (seq > have + 1)
+		return 2;
+	if (j->crypto.open != NULL) {
+		if (j->crypto.open(j->crypto.ctx, blob, len, &plain, &n))
+			return -1;
+		p = plain;
+	}
+	if (change_decode(p, n, &c) != 0 || c->origin != origin || c->seq != seq)
+		goto out;
+	/* A clock far ahead is stored as is but does not drag ours along. */
+	hlc_recv(&j->clock, c->hlc, hlc_wall_ms());
+	if ((*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
+		result = 0;
+	for (i = 0; i < t.n && *rc == 0; i++)
+		*rc = jn_touched_add(all, t.t[i].coll, t.t[i].rec);
+out:
+	jn_touched_clear(&t);
+	change_free(c);
+	free(plain);
+	return result;
+}
+
+static int
+remote_fn(struct journal *j, MDB_txn *txn, void *arg)
+{
+	struct remote_arg *a = arg;
+	size_t i;
+	int rc, any = 0;
+
+	jn_touched_clear(&a->t);
+	for (i = 0; i < a->n; i++) {
+		a->results[i] = remote_one(j, txn, a->blobs[i], a->lens[i], &a->t, &rc);
+		if (rc)
+			return rc;
+		any |= a->results[i] == 0;
+	}
+	return any ? 0 : TXN_NOOP;
+}
+
+int
+journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens, size_t n,
+                    int *results)
+{
+	struct remote_arg a = {blobs, lens, n, results, {0}};
+	size_t i;
+	int rc;
+
+	if ((rc = jn_write(j, remote_fn, &a)) == 0 && j->observer != NULL)
+		for (i = 0; i < a.t.n; i++)
+			j->observer(j->observer_ctx, a.t.t[i].coll, a.t.t[i].rec);
+	jn_touched_clear(&a.t);
+	return rc;
+}
+
+int
+journal_apply_remote(struct journal *j, const uint8_t *blob, size_t len)
+{
+	int result;
+
+	if (journal_apply_batch(j, &blob, &len, 1, &result))
+		return -1;
+	if (result < 0)
+		errno = EINVAL;
+	return result;
+}
+
+long
+journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, journal_blob_cb *cb,
+                void *ctx)
+{
+	MDB_cursor *vc = NULL, *cc = NULL;
+	MDB_txn *txn;
+	MDB_val k, v, ck, cv;
+	uint8_t id[16];
+	size_t bytes = 0;
+	long count = 0;
+	int rc, op = MDB_FIRST, stop = 0;
+
+	/* D4: nothing leaves this device before it is durable here.  The
+	 * snapshot comes first, so the sync covers all it holds. */
+	if ((rc = jn_snapshot(j, &txn)))
+		return jn_errno(rc);
+	if (__atomic_exchange_n(&j->unsynced, 0, __ATOMIC_ACQ_REL) &&
+	    (rc = mdb_env_sync(j->env, 1))) {
+		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
+		mdb_txn_abort(txn);
+		return jn_errno(rc);
+	}
+	if ((rc = mdb_cursor_open(txn, j->vv, &vc)) || (rc = mdb_cursor_open(txn, j->changes, &cc)))
+		goto out;
+	while (!stop && (rc = mdb_cursor_get(vc, &k, &v, op)) == 0) {
+		uint64_t origin = get64(k.mv_data), top = get64(v.mv_data);
+		uint64_t from = vv_get(have, origin) + 1;
+		int cop = MDB_SET_KEY;
+
+		op = MDB_NEXT;
+		if (from > top)
+			continue;
+		be64(id, origin);
+		be64(id + 8, from);
+		ck = jn_val(id, 16);
+		while ((rc = mdb_cursor_get(cc, &ck, &cv, cop)) == 0) {
+			cop = MDB_NEXT;
+			if (ck.mv_size != 16 || get64(ck.mv_data) != origin)
+				break;
+			if (count > 0 && bytes + cv.mv_size > max_bytes) {
+				stop = 1;
+				break;
+			}
+			bytes += cv.mv_size;
+			count++;
+			if (cb(ctx, origin, get64((uint8_t *)ck.mv_data + 8), cv.mv_data,
+			       cv.mv_size)) {
+				stop = 1;
+				break;
+			}
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto out;
+	}
+	rc = 0;
+out:
+	mdb_cursor_close(cc);
+	mdb_cursor_close(vc);
+	mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND)
+		return jn_errno(rc);
+	return count;
+}
+
+int
+journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob, size_t *len)
+{
+	uint8_t id[16];
+	MDB_val k = jn_val(id, 16), v;
+	MDB_txn *txn;
+	int rc;
+
+	*blob = NULL;
+	*len = 0;
+	be64(id, origin);
+	be64(id + 8, seq);
+	if ((rc = jn_snapshot(j, &txn)))
+		return jn_errno(rc);
+	if ((rc = mdb_get(txn, j->changes, &k, &v)) == 0) {
+		if ((*blob = malloc(v.mv_size)) == NULL) {
+			rc = ENOMEM;
+		} else {
+			memcpy(*blob, v.mv_data, v.mv_size);
+			*len = v.mv_size;
+		}
+	}
+	mdb_txn_abort(txn);
+	return jn_errno(rc);
+}
