@@ -55,11 +55,11 @@ cmd_init(int argc, char **argv)
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	unsigned char key[crypto_box_SECRETKEYBYTES + crypto_box_PUBLICKEYBYTES];
-	unsigned char content[32], dbid[32], hash[32];
+	unsigned char content[32], dbid[32];
 	char host[256], dev[DEVID_LEN + 1];
 	const char *db, *name = NULL;
 	struct journal *j;
-	uint64_t origin = 0;
+	uint64_t origin;
 	long long priority = 0;
 	char *end;
 	int c, rc = 1;
@@ -102,10 +102,7 @@ cmd_init(int argc, char **argv)
 	}
 	/* The secret key first, then the public key. */
 	crypto_box_keypair(key + crypto_box_SECRETKEYBYTES, key);
-	crypto_generichash(hash, sizeof(hash), key + crypto_box_SECRETKEYBYTES,
-	                   crypto_box_PUBLICKEYBYTES, NULL, 0);
-	for (int i = 0; i < 8; i++)
-		origin = origin << 8 | hash[i];
+	origin = identity_origin(key + crypto_box_SECRETKEYBYTES);
 	randombytes_buf(content, sizeof(content));
 	randombytes_buf(dbid, sizeof(dbid));
 

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "core/bytes.h"
 #include "net/conn.h"
 #include "net/msg.h"
 #include "net/noise.h"
@@ -142,7 +143,7 @@ next_frame(struct conn *c, const uint8_t **p, size_t *n)
 
 	if (have < 2)
 		return 0;
-	len = (size_t)c->in.p[c->in.off] << 8 | c->in.p[c->in.off + 1];
+	len = get16(c->in.p + c->in.off);
 	if (have < 2 + len)
 		return 0;
 	*p = c->in.p + c->in.off + 2;
@@ -155,7 +156,9 @@ next_frame(struct conn *c, const uint8_t **p, size_t *n)
 static int
 put_frame_hdr(struct conn *c, size_t n)
 {
-	uint8_t h[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+	uint8_t h[2];
+
+	be16(h, (uint16_t)n);
 
 	return buf_put(&c->out, h, 2);
 }

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "core/hlc.h"
 #include "net/dial.h"
 #include "net/join.h"
 #include "net/mdns.h"
@@ -57,7 +58,7 @@ dial_targets(struct net *n, const char *const *peers, size_t npeers)
 void
 dial_backoff(struct target *t)
 {
-	t->next = net_now_ms() + t->backoff + randombytes_uniform((uint32_t)t->backoff / 2 + 1);
+	t->next = hlc_mono_ms() + t->backoff + randombytes_uniform((uint32_t)t->backoff / 2 + 1);
 	t->backoff = t->backoff * 2 > DIAL_BACKOFF_MAX_MS ? DIAL_BACKOFF_MAX_MS : t->backoff * 2;
 }
 
@@ -70,7 +71,7 @@ dial(struct net *n, size_t ti)
 	int fd;
 
 	hints.ai_socktype = SOCK_STREAM;
-	t->next = net_now_ms() + t->backoff;
+	t->next = hlc_mono_ms() + t->backoff;
 	if (getaddrinfo(t->host, t->port, &hints, &res) || res == NULL)
 		goto fail;
 	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "core/bytes.h"
 #include "core/change.h"
 #include "core/journal.h"
 #include "net/identity.h"
@@ -19,12 +20,9 @@ uint64_t
 identity_origin(const uint8_t pub[32])
 {
 	uint8_t h[32];
-	uint64_t o = 0;
 
 	crypto_generichash(h, sizeof(h), pub, 32, NULL, 0);
-	for (int i = 0; i < 8; i++)
-		o = o << 8 | h[i];
-	return o;
+	return get64(h);
 }
 
 int

@@ -12,7 +12,9 @@
 
 #include <sodium.h>
 
+#include "core/bytes.h"
 #include "core/change.h"
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "net/conn.h"
 #include "net/identity.h"
@@ -30,28 +32,18 @@ join_psk(uint8_t psk[32], const uint8_t secret[32])
 	crypto_generichash(psk, 32, secret, 32, ctx, sizeof(ctx) - 1);
 }
 
-/* Wall-clock milliseconds: an invite's expiry means the same across restarts. */
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- the inviter's half ---- */
 
 int
 join_invite(struct journal *j, const uint8_t secret[32], long ttl)
 {
 	uint8_t val[JOIN_INVITE_LEN];
-	uint64_t exp = wall_ms() + (uint64_t)ttl * 1000;
+	/* Wall clock: an invite's expiry means the same across restarts. */
+	uint64_t exp = hlc_wall_ms() + (uint64_t)ttl * 1000;
 	int rc;
 
 	join_psk(val, secret);
-	for (int i = 0; i < 8; i++)
-		val[32 + i] = (uint8_t)(exp >> (56 - 8 * i));
+	be64(val + 32, exp);
 	val[40] = 0;
 	rc = journal_meta_put(j, JOIN_INVITE_META, val, sizeof(val));
 	sodium_memzero(val, sizeof(val));
@@ -63,15 +55,11 @@ join_invite_psk(struct journal *j, uint8_t psk[32])
 {
 	uint8_t *v;
 	size_t len;
-	uint64_t exp = 0;
 	int ok;
 
 	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len))
 		return 0;
-	if (len == JOIN_INVITE_LEN)
-		for (int i = 0; i < 8; i++)
-			exp = exp << 8 | v[32 + i];
-	ok = len == JOIN_INVITE_LEN && v[40] == 0 && wall_ms() < exp;
+	ok = len == JOIN_INVITE_LEN && v[40] == 0 && hlc_wall_ms() < get64(v + 32);
 	if (ok)
 		memcpy(psk, v, 32);
 	sodium_memzero(v, len);
@@ -165,11 +153,11 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 	size_t len, jl;
 	ssize_t r;
 	int ev, ready = 0, sent, rc = -1, saved;
-	struct timespec t0, t;
+	uint64_t t0;
 
 	if ((c = conn_new(1, keypair, psk)) == NULL)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = hlc_mono_ms();
 	for (;;) {
 		while ((ev = conn_poll(c, &m, &len)) > 0) {
 			if (ev == CONN_READY) {
@@ -195,8 +183,7 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 				goto refused;
 			conn_drain(c, (size_t)r);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 > JOIN_TIMEOUT_MS) {
+		if (hlc_mono_ms() - t0 > JOIN_TIMEOUT_MS) {
 			errno = ETIMEDOUT;
 			goto out;
 		}

@@ -23,6 +23,7 @@
 #include <avahi-common/watch.h>
 #include <sodium.h>
 
+#include "core/hlc.h"
 #include "net/mdns.h"
 
 #define RETRY_MS 2000 /* reconnect to a daemon that went away */
@@ -127,15 +128,6 @@ struct mdns {
 	void *ctx;
 	struct entry e[MDNS_MAX];
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 hour_now(void)
@@ -374,7 +366,7 @@ resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
 		entry_lose(m, i);
 		avahi_service_resolver_free(r);
 		m->e[i].r = NULL;
-		m->e[i].retry = now_ms() + RESOLVE_RETRY_MS;
+		m->e[i].retry = hlc_mono_ms() + RESOLVE_RETRY_MS;
 		return;
 	}
 	if (!txt_match(txt, m->dbid) || port == 0) {
@@ -400,7 +392,7 @@ resolve(struct mdns *m, int i)
 	e->r = avahi_service_resolver_new(m->client, e->iface, e->proto, e->name, MDNS_TYPE,
 	                                  e->domain, AVAHI_PROTO_UNSPEC, 0, resolve_cb, m);
 	if (e->r == NULL)
-		e->retry = now_ms() + RESOLVE_RETRY_MS;
+		e->retry = hlc_mono_ms() + RESOLVE_RETRY_MS;
 	return e->r ? 0 : -1;
 }
 
@@ -601,7 +593,7 @@ client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 			       "mDNS: avahi failed (%s): discovery off, retrying "
 			       "(static --peer still works)",
 			       avahi_strerror(avahi_client_errno(c)));
-		m->restart = now_ms() + RETRY_MS; /* freed outside its own callback */
+		m->restart = hlc_mono_ms() + RETRY_MS; /* freed outside its own callback */
 		break;
 	}
 }
@@ -619,7 +611,7 @@ client_start(struct mdns *m)
 			       "mDNS: cannot reach avahi (%s): discovery off, retrying "
 			       "(static --peer still works)",
 			       avahi_strerror(err));
-		m->restart = now_ms() + RETRY_MS;
+		m->restart = hlc_mono_ms() + RETRY_MS;
 	}
 }
 
@@ -680,7 +672,7 @@ mdns_fd(const struct mdns *m)
 void
 mdns_run(struct mdns *m)
 {
-	uint64_t t = now_ms();
+	uint64_t t = hlc_mono_ms();
 
 	/* Bounded: a callback re-arming a zero timeout must not spin us. */
 	for (int pass = 0; pass < 8 && dispatch(m) > 0; pass++)
@@ -747,7 +739,7 @@ find_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto
 		snprintf(f->hosts[f->n], MDNS_HOST_MAX, "%s", host);
 		f->ports[f->n++] = port;
 		if (f->first == 0)
-			f->first = now_ms();
+			f->first = hlc_mono_ms();
 	}
 out:
 	avahi_service_resolver_free(r);
@@ -783,7 +775,7 @@ mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], i
 {
 	struct find f = {0};
 	AvahiServiceBrowser *b = NULL;
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = hlc_mono_ms() + (uint64_t)timeout_ms;
 	int err = 0, rc = -1;
 
 	f.dbid = dbid;
@@ -804,8 +796,8 @@ mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], i
 		        avahi_strerror(avahi_client_errno(f.c)));
 		goto out;
 	}
-	while (!f.failed && now_ms() < end && (f.first == 0 || now_ms() < f.first + 500) &&
-	       f.n < max)
+	while (!f.failed && hlc_mono_ms() < end &&
+	       (f.first == 0 || hlc_mono_ms() < f.first + 500) && f.n < max)
 		if (avahi_simple_poll_iterate(f.sp, 100) != 0)
 			break;
 	if (f.failed && f.n == 0)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "net/msg.h"
 
 /* ---- writing ---- */
@@ -283,16 +284,12 @@ msg_changes_init(struct msg_buf *b)
 int
 msg_changes_add(struct msg_buf *b, const uint8_t *blob, size_t len)
 {
-	uint32_t n =
-	    (uint32_t)b->p[2] << 24 | (uint32_t)b->p[3] << 16 | (uint32_t)b->p[4] << 8 | b->p[5];
+	uint32_t n = get32(b->p + 2);
 
 	if (len > UINT32_MAX - 1 || put_be(b, len, 4) || put(b, blob, len))
 		return -1;
 	n++;
-	b->p[2] = (uint8_t)(n >> 24);
-	b->p[3] = (uint8_t)(n >> 16);
-	b->p[4] = (uint8_t)(n >> 8);
-	b->p[5] = (uint8_t)n;
+	be32(b->p + 2, n);
 	return 0;
 }
 
@@ -340,7 +337,7 @@ msg_changes_check(const uint8_t *buf, size_t len)
 
 	if (msg_type(buf, len) != MSG_CHANGES || len < 6)
 		goto bad;
-	want = (uint64_t)buf[2] << 24 | (uint64_t)buf[3] << 16 | (uint64_t)buf[4] << 8 | buf[5];
+	want = get32(buf + 2);
 	while ((rc = msg_changes_next(buf, len, &off, &blob, &blen)) == 1)
 		n++;
 	if (rc < 0 || (uint64_t)n != want)

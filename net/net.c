@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "net/dial.h"
 #include "net/identity.h"
@@ -48,7 +49,7 @@ net_parse_listen(const char *arg, char **addr, int *port)
 static void
 tick(struct net *n)
 {
-	uint64_t t = net_now_ms();
+	uint64_t t = hlc_mono_ms();
 
 	dial_tick(n, t);
 	peer_tick(n, t);
@@ -98,8 +99,8 @@ loop(void *arg)
 		}
 		if (applied)
 			peer_pump_all(n);
-		if (net_now_ms() - last_tick >= NET_TICK_MS) {
-			last_tick = net_now_ms();
+		if (hlc_mono_ms() - last_tick >= NET_TICK_MS) {
+			last_tick = hlc_mono_ms();
 			tick(n);
 			peer_pump_all(n); /* retries what backpressure or a gap held back */
 		}

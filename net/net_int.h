@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -67,15 +66,5 @@ struct net {
 	pthread_mutex_t status_lock;
 	json_t *status; /* protected by status_lock: what peers.json last said */
 };
-
-/* Monotonic milliseconds. */
-static inline uint64_t
-net_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 #endif

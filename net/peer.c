@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "core/hlc.h"
 #include "net/conn.h"
 #include "net/dial.h"
 #include "net/identity.h"
@@ -52,7 +53,7 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	p->dialled = dialled;
 	p->target = target;
 	p->state = dialled ? PEER_CONNECTING : PEER_HANDSHAKE;
-	p->since = p->last_rx = p->last_tx = net_now_ms();
+	p->since = p->last_rx = p->last_tx = hlc_mono_ms();
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
 	p->want_out = dialled;
@@ -130,7 +131,7 @@ peer_flush(struct net *n, struct peer *p)
 			return -1;
 		}
 		conn_drain(p->c, (size_t)w);
-		p->last_tx = net_now_ms();
+		p->last_tx = hlc_mono_ms();
 	}
 	ep_update(n, p);
 	return 0;
@@ -292,7 +293,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 		while ((ev = conn_poll(p->c, &m, &len)) > 0) {
 			/* Alive means whole messages arrive, not just bytes (a
 			 * stream cut mid-frame never parses again). */
-			p->last_rx = net_now_ms();
+			p->last_rx = hlc_mono_ms();
 			if (ev == CONN_READY && on_ready(n, p)) {
 				peer_close(n, p,
 				           errno == EACCES ? "refused: not a member" : "failed");
