@@ -61,6 +61,8 @@ struct fs {
 	struct journal *j;
 	struct fuse_session *se;
 	char *db;
+	fs_status_fn *status; /* the network's state, or NULL */
+	void *status_ctx;
 	int scratchfd; /* DB/scratch: one directory per collection */
 	uid_t uid;
 	gid_t gid;
@@ -418,25 +420,50 @@ record_exists(struct fs *fs, struct fs_node *p, const char *fname)
 
 /* ---- .blazefs ---- */
 
-/* What the network thread last wrote to DB/peers.json (fs/ knows nothing of
- * the network), or NULL if it has not. */
+/* A snapshot of the network's state (a new reference), or NULL if there is
+ * no network: fs/ knows nothing of it but what its status source says. */
 static json_t *
-peers_json(struct fs *fs)
+meta_net(struct fs *fs)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/peers.json", fs->db);
-	return json_load_file(path, 0, NULL);
+	return fs->status ? fs->status(fs->status_ctx) : NULL;
 }
 
 static char *
 meta_peers(struct fs *fs)
 {
-	json_t *o = peers_json(fs), *p = o ? json_object_get(o, "peers") : NULL;
+	json_t *o = meta_net(fs), *p = o ? json_object_get(o, "peers") : NULL;
 	char *s = p ? json_dumps(p, JSON_INDENT(2) | JSON_SORT_KEYS) : strdup("[]");
 
 	json_decref(o);
 	return s;
+}
+
+/* The version vector as {devid: seq}.  A new reference, or NULL. */
+static json_t *
+meta_vv(struct fs *fs)
+{
+	struct vv v = {0};
+	json_t *o;
+
+	if (journal_vv(fs->j, &v))
+		return NULL;
+	if ((o = json_object()) == NULL)
+		goto err0;
+	for (size_t i = 0; i < v.n; i++) {
+		char d[DEVID_LEN + 1];
+
+		change_devid(v.e[i].origin, d);
+		if (json_object_set_new(o, d, json_integer((json_int_t)v.e[i].seq)))
+			goto err1;
+	}
+	vv_clear(&v);
+	return o;
+err1:
+	json_decref(o);
+err0:
+	vv_clear(&v);
+	errno = ENOMEM;
+	return NULL;
 }
 
 static char *
@@ -445,42 +472,37 @@ meta_status(struct fs *fs)
 	char dev[DEVID_LEN + 1], hex[65];
 	uint8_t dbid[32];
 	uint64_t ncols = 0, nrecs = 0, nconf = 0;
-	struct vv v = {0};
-	json_t *o, *vvo, *net = peers_json(fs);
+	json_t *o, *vvo, *net;
 	/* Changes some connected peer still lacks (the network counts them). */
-	json_int_t pending = net ? json_integer_value(json_object_get(net, "pending")) : 0;
+	json_int_t pending;
 	void *name = NULL;
 	size_t namelen = 0;
-	char *s = NULL;
+	char *s;
 
 	change_devid(journal_self(fs->j), dev);
 	journal_dbid(fs->j, dbid);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", dbid[i]);
-	if (journal_counts(fs->j, &ncols, &nrecs, &nconf) || journal_vv(fs->j, &v))
+	if (journal_counts(fs->j, &ncols, &nrecs, &nconf) || (vvo = meta_vv(fs)) == NULL)
 		return NULL;
 	if (journal_meta_get(fs->j, "name", &name, &namelen))
 		name = NULL;
-	if ((vvo = json_object()) == NULL)
-		goto out;
-	for (size_t i = 0; i < v.n; i++) {
-		char d[DEVID_LEN + 1];
-
-		change_devid(v.e[i].origin, d);
-		json_object_set_new(vvo, d, json_integer((json_int_t)v.e[i].seq));
-	}
+	net = meta_net(fs);
+	pending = net ? json_integer_value(json_object_get(net, "pending")) : 0;
 	json_decref(net);
+	/* "o" hands vvo over to o, even when the pack fails. */
 	o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:o, s:I}", "device", dev, "name",
 	              name ? (char *)name : "", name ? namelen : 0, "database", hex, "collections",
 	              (json_int_t)ncols, "records", (json_int_t)nrecs, "conflicts",
 	              (json_int_t)nconf, "version_vector", vvo, "pending", pending);
-	if (o) {
-		s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-		json_decref(o);
-	}
-out:
 	free(name);
-	vv_clear(&v);
+	if (o == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
+		errno = ENOMEM;
+	json_decref(o);
 	return s;
 }
 
@@ -2031,6 +2053,13 @@ fs_new(const char *db)
 		return NULL;
 	}
 	return fs;
+}
+
+void
+fs_set_status_source(struct fs *fs, fs_status_fn *fn, void *ctx)
+{
+	fs->status = fn;
+	fs->status_ctx = ctx;
 }
 
 int
