@@ -929,32 +929,35 @@ dir_load_scratch(struct fs *fs, struct fs_dir *d, const char *coll)
 	return e;
 }
 
-static void
-fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static int
+do_opendir(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
 	struct fs_node *n = node_of(fs, ino);
 	struct fs_dir *d;
 	int r = 0;
 
-	if (n == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	if (n == NULL)
+		return ENOENT;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return ENOMEM;
 	open_link(fs, &d->link, 1);
-	if (n->kind == FS_COLL)
-		r = dir_load_scratch(fs, d, n->name);
-	if (r) {
+	if (n->kind == FS_COLL && (r = dir_load_scratch(fs, d, n->name)) != 0) {
 		dir_free(d);
-		fuse_reply_err(req, r);
-		return;
+		return r;
 	}
 	fi->fh = (uintptr_t)d;
-	fuse_reply_open(req, fi);
+	return 0;
+}
+
+static void
+fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int r = do_opendir(fs_of(req), ino, fi);
+
+	if (r)
+		fuse_reply_err(req, r);
+	else
+		fuse_reply_open(req, fi);
 }
 
 struct dirfill {
@@ -1090,38 +1093,53 @@ dir_fill(struct dirfill *f)
 	}
 }
 
-static void
-fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+/*
+ * Fills *buf (malloc'd) with *used bytes of entries from offset off.  A
+ * failure after some entries still returns them: the next readdir reports it.
+ */
+static int
+do_readdir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fs_dir *d,
+           char **buf, size_t *used)
 {
-	struct fs *fs = fs_of(req);
-	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 	struct dirfill f = {.req = req, .fs = fs, .d = d, .size = size, .off = off};
 
-	if ((f.dir = node_of(fs, ino)) == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
+	if ((f.dir = node_of(fs, ino)) == NULL)
+		return ENOENT;
 	if (off == 0)
 		f.pos.phase = PH_DOT;
 	else if (d->nmarks && off >= d->base && (size_t)(off - d->base) < d->nmarks)
 		f.pos = d->marks[off - d->base];
-	else {
-		fuse_reply_err(req, EINVAL); /* only positions of the last reply */
-		return;
-	}
+	else
+		return EINVAL; /* only positions of the last reply */
 	d->nmarks = 0;
 	d->base = off;
 	if ((f.buf = malloc(size)) == NULL || emit_mark(&f)) {
 		free(f.buf);
-		fuse_reply_err(req, ENOMEM);
-		return;
+		return ENOMEM;
 	}
 	dir_fill(&f);
-	if (f.err && f.used == 0)
-		fuse_reply_err(req, f.err);
+	if (f.err && f.used == 0) {
+		free(f.buf);
+		return f.err;
+	}
+	*buf = f.buf;
+	*used = f.used;
+	return 0;
+}
+
+static void
+fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	char *buf = NULL;
+	size_t used = 0;
+	int r = do_readdir(fs_of(req), req, ino, size, off, (struct fs_dir *)(uintptr_t)fi->fh,
+	                   &buf, &used);
+
+	if (r)
+		fuse_reply_err(req, r);
 	else
-		fuse_reply_buf(req, f.buf, f.used);
-	free(f.buf);
+		fuse_reply_buf(req, buf, used);
+	free(buf);
 }
 
 static void
@@ -1327,47 +1345,63 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_create(req, &e, fi);
 }
 
-static void
-fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+/*
+ * Sets *out to at most size bytes at off of the file open as h: a slice of
+ * the handle's or node's bytes, or of *tofree (malloc'd) for a scratch file.
+ */
+static int
+do_read(struct fs *fs, fuse_ino_t ino, size_t size, off_t off, struct fs_handle *h,
+        const char **out, size_t *outlen, char **tofree)
 {
-	struct fs *fs = fs_of(req);
-	struct fs_handle *h = handle_of(fi);
 	struct fs_node *n;
 	const char *src = NULL;
 	size_t len = 0;
-	char *buf;
 	ssize_t got;
 
+	*out = NULL;
+	*outlen = 0;
+	*tofree = NULL;
 	switch (h->kind) {
 	case FS_SCRATCH:
-		if ((buf = malloc(size)) == NULL) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		if ((got = pread(h->fd, buf, size, off)) < 0)
-			fuse_reply_err(req, errno);
-		else
-			fuse_reply_buf(req, buf, got);
-		free(buf);
-		return;
+		if ((*tofree = malloc(size)) == NULL)
+			return ENOMEM;
+		if ((got = pread(h->fd, *tofree, size, off)) < 0)
+			return errno;
+		*out = *tofree;
+		*outlen = got;
+		return 0;
 	case FS_METAFILE:
 		src = h->text;
 		len = h->len;
 		break;
 	default:
-		if ((n = node_of(fs, ino)) == NULL) {
-			fuse_reply_err(req, EBADF);
-			return;
-		}
+		if ((n = node_of(fs, ino)) == NULL)
+			return EBADF;
 		record_refresh(fs, n);
 		src = n->buf;
 		len = n->len;
 		break;
 	}
-	if (off < 0 || (size_t)off >= len)
-		fuse_reply_buf(req, NULL, 0);
+	if (off >= 0 && (size_t)off < len) {
+		*out = src + off;
+		*outlen = len - off < size ? len - off : size;
+	}
+	return 0;
+}
+
+static void
+fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	const char *out;
+	size_t len;
+	char *tofree;
+	int r = do_read(fs_of(req), ino, size, off, handle_of(fi), &out, &len, &tofree);
+
+	if (r)
+		fuse_reply_err(req, r);
 	else
-		fuse_reply_buf(req, src + off, len - off < size ? len - off : size);
+		fuse_reply_buf(req, out, len);
+	free(tofree);
 }
 
 static int
@@ -1763,26 +1797,37 @@ fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *n
 		fuse_reply_entry(req, &e);
 }
 
+/* The target of scratch symlink n, NUL-terminated in buf. */
+static int
+do_readlink(struct fs *fs, struct fs_node *n, char *buf, size_t size)
+{
+	char path[PATHLEN];
+	ssize_t len;
+	int r;
+
+	if (n == NULL)
+		return ENOENT;
+	if (n->kind != FS_SCRATCH)
+		return EINVAL;
+	if ((r = scratch_path(path, coll_of(fs, n), n->name)) != 0)
+		return r;
+	if ((len = readlinkat(fs->scratchfd, path, buf, size - 1)) < 0)
+		return errno;
+	buf[len] = '\0';
+	return 0;
+}
+
 static void
 fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
-	struct fs_node *n = node_of(fs, ino);
-	char path[PATHLEN], buf[PATH_MAX + 1];
-	ssize_t len;
-	int r;
+	char buf[PATH_MAX + 1];
+	int r = do_readlink(fs, node_of(fs, ino), buf, sizeof(buf));
 
-	if (n == NULL || n->kind != FS_SCRATCH) {
-		fuse_reply_err(req, n ? EINVAL : ENOENT);
-		return;
-	}
-	if ((r = scratch_path(path, coll_of(fs, n), n->name)) != 0 ||
-	    (len = readlinkat(fs->scratchfd, path, buf, sizeof(buf) - 1)) < 0) {
-		fuse_reply_err(req, r ? r : errno);
-		return;
-	}
-	buf[len] = '\0';
-	fuse_reply_readlink(req, buf);
+	if (r)
+		fuse_reply_err(req, r);
+	else
+		fuse_reply_readlink(req, buf);
 }
 
 static int
@@ -1859,8 +1904,10 @@ record_xattr(struct fs *fs, struct fs_node *n, const char *name, char **val, siz
 	} else if (strcmp(name, XATTR_VERSION) == 0) {
 		if (journal_stat_record(fs->j, coll_of(fs, n), id, &js))
 			return errno == ENOENT ? ENODATA : errno;
-		if (asprintf(val, "%" PRIu64, js.version) < 0)
+		if (asprintf(val, "%" PRIu64, js.version) < 0) {
+			*val = NULL; /* asprintf leaves it undefined */
 			return ENOMEM;
+		}
 	} else {
 		return ENODATA;
 	}
@@ -1868,15 +1915,11 @@ record_xattr(struct fs *fs, struct fs_node *n, const char *name, char **val, siz
 	return 0;
 }
 
-static void
-reply_xattr(fuse_req_t req, const char *val, size_t len, size_t size)
+/* What a getxattr or listxattr of size bytes may see of a value of len. */
+static int
+xattr_fits(size_t len, size_t size)
 {
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, val, len);
+	return size == 0 || size >= len ? 0 : ERANGE;
 }
 
 static int
@@ -1887,61 +1930,96 @@ scratch_abspath(struct fs *fs, struct fs_node *n, char *out, size_t size)
 	return r < 0 || (size_t)r >= size ? ENAMETOOLONG : 0;
 }
 
+/* Sets *val (malloc'd) to the value of attribute name of n, *len its size. */
+static int
+do_getxattr(struct fs *fs, struct fs_node *n, const char *name, size_t size, char **val,
+            size_t *len)
+{
+	char path[PATH_MAX];
+	ssize_t got;
+	int r;
+
+	*val = NULL;
+	*len = 0;
+	if (n && n->kind == FS_SCRATCH) {
+		if ((r = scratch_abspath(fs, n, path, sizeof(path))) != 0)
+			return r;
+		if ((got = lgetxattr(path, name, NULL, 0)) < 0 ||
+		    (*val = malloc(got + 1)) == NULL ||
+		    (got = lgetxattr(path, name, *val, got)) < 0)
+			return errno;
+		*len = got;
+	} else if (n && n->kind == FS_RECORD) {
+		if ((r = record_xattr(fs, n, name, val, len)) != 0)
+			return r;
+	} else {
+		return ENODATA;
+	}
+	return xattr_fits(*len, size);
+}
+
 static void
 fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	struct fs_node *n = node_of(fs, ino);
-	char path[PATH_MAX], *val = NULL;
-	size_t len = 0;
-	ssize_t got;
-	int r = ENODATA;
+	char *val;
+	size_t len;
+	int r = do_getxattr(fs, node_of(fs, ino), name, size, &val, &len);
 
-	if (n && n->kind == FS_SCRATCH) {
-		if ((r = scratch_abspath(fs, n, path, sizeof(path))) == 0) {
-			if ((got = lgetxattr(path, name, NULL, 0)) < 0 ||
-			    (val = malloc(got + 1)) == NULL ||
-			    (got = lgetxattr(path, name, val, got)) < 0)
-				r = errno;
-			else
-				len = got;
-		}
-	} else if (n && n->kind == FS_RECORD) {
-		r = record_xattr(fs, n, name, &val, &len);
-	}
 	if (r)
 		fuse_reply_err(req, r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
 	else
-		reply_xattr(req, val, len, size);
+		fuse_reply_buf(req, val, len);
 	free(val);
+}
+
+/* Sets *val (malloc'd, or NULL if empty) to the attribute names of n. */
+static int
+do_listxattr(struct fs *fs, struct fs_node *n, size_t size, char **val, size_t *len)
+{
+	static const char names[] = XATTR_CONFLICTS "\0" XATTR_VERSION;
+	char path[PATH_MAX];
+	ssize_t got;
+	int r;
+
+	*val = NULL;
+	*len = 0;
+	if (n && n->kind == FS_RECORD) {
+		if ((*val = malloc(sizeof(names))) == NULL)
+			return ENOMEM;
+		memcpy(*val, names, sizeof(names));
+		*len = sizeof(names);
+	} else if (n && n->kind == FS_SCRATCH) {
+		if ((r = scratch_abspath(fs, n, path, sizeof(path))) != 0)
+			return r;
+		if ((got = llistxattr(path, NULL, 0)) < 0)
+			return errno;
+		if ((*val = malloc(got + 1)) == NULL)
+			return ENOMEM;
+		if ((got = llistxattr(path, *val, got)) < 0)
+			return errno;
+		*len = got;
+	}
+	return xattr_fits(*len, size);
 }
 
 static void
 fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	static const char names[] = XATTR_CONFLICTS "\0" XATTR_VERSION;
 	struct fs *fs = fs_of(req);
-	struct fs_node *n = node_of(fs, ino);
-	char path[PATH_MAX], *val;
-	ssize_t got;
-	int r;
+	char *val;
+	size_t len;
+	int r = do_listxattr(fs, node_of(fs, ino), size, &val, &len);
 
-	if (n && n->kind == FS_RECORD) {
-		reply_xattr(req, names, sizeof(names), size);
-	} else if (n && n->kind == FS_SCRATCH) {
-		if ((r = scratch_abspath(fs, n, path, sizeof(path))) != 0 ||
-		    (got = llistxattr(path, NULL, 0)) < 0) {
-			fuse_reply_err(req, r ? r : errno);
-			return;
-		}
-		if ((val = malloc(got + 1)) == NULL || (got = llistxattr(path, val, got)) < 0)
-			fuse_reply_err(req, val ? errno : ENOMEM);
-		else
-			reply_xattr(req, val, got, size);
-		free(val);
-	} else {
-		reply_xattr(req, "", 0, size);
-	}
+	if (r)
+		fuse_reply_err(req, r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, val, len);
+	free(val);
 }
 
 static void
