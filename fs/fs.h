@@ -11,7 +11,8 @@
  * the peers through the status source its owner sets (fs_set_status_source).
  *
  * The loop may be single-threaded; only the inode table is shared with the
- * observer, which may run on another thread.
+ * observer, which may run on another thread.  This header is the module's
+ * API; fs/fs_int.h says which file of fs/ owns what.
  */
 #ifndef BLAZEFS_FS_H
 #define BLAZEFS_FS_H
