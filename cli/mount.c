@@ -14,6 +14,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 #include "core/journal.h"
 #include "fs/fs.h"
@@ -73,6 +75,20 @@ base_options(const char *db)
 	}
 	strcpy(p, tail);
 	return s;
+}
+
+/*
+ * The network's state for .blazefs/peers and .blazefs/status: what the
+ * network thread last wrote to DB/peers.json (db is ctx), or NULL if it has
+ * not.  A new reference.
+ */
+static json_t *
+peers_status(void *ctx)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/peers.json", (const char *)ctx);
+	return json_load_file(path, 0, NULL);
 }
 
 /* Serves the mounted session until unmounted or signalled. */
@@ -212,6 +228,7 @@ cmd_mount(int argc, char **argv)
 		perror(cli_prog);
 		goto out;
 	}
+	fs_set_status_source(fs, peers_status, db);
 	openlog("blazefs", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_DAEMON);
 	if ((se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs)) == NULL)
 		goto out;

@@ -7,16 +7,19 @@
  * DB/scratch/<collection>/ on this device only.  A record is read into one
  * buffer per inode when first opened; a dirty buffer becomes one change when
  * a handle is flushed (close) or fsync'ed.  fs/ knows nothing of the network:
- * remote changes reach it through the journal's observer.
+ * remote changes reach it through the journal's observer, and the state of
+ * the peers through the status source its owner sets (fs_set_status_source).
  *
  * The loop may be single-threaded; only the inode table is shared with the
- * observer, which may run on another thread.
+ * observer, which may run on another thread.  This header is the module's
+ * API; fs/fs_int.h says which file of fs/ owns what.
  */
 #ifndef BLAZEFS_FS_H
 #define BLAZEFS_FS_H
 
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
+#include <jansson.h>
 
 struct fs;
 struct journal;
@@ -34,6 +37,21 @@ struct fs *fs_new(const char *db);
  * or -1 with errno if the scratch directory cannot be opened.
  */
 int fs_attach(struct fs *fs, struct journal *j, struct fuse_session *se);
+
+/*
+ * Reports the state of the network: returns a new reference to a JSON object
+ * shaped as DB/peers.json is ({"peers": [...], "pending": N, ...}), which the
+ * caller json_decref's, or NULL if there is no network (yet).  Called on the
+ * FUSE thread whenever .blazefs/peers or .blazefs/status is read.
+ */
+typedef json_t *fs_status_fn(void *ctx);
+
+/*
+ * Makes fn(ctx) the source of .blazefs/peers and .blazefs/status (NULL: no
+ * network).  ctx stays the caller's; call before fuse_session_loop, and keep
+ * both valid until fs_free.
+ */
+void fs_set_status_source(struct fs *fs, fs_status_fn *fn, void *ctx);
 
 /* Frees fs, not the journal (whose observer the caller unsets first).
  * fs_free(NULL) does nothing. */

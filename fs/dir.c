@@ -1,0 +1,462 @@
+/*
+ * dir: directories and names.  The root lists the collections and the
+ * read-only .blazefs/; a collection lists its records as <id>.json and then
+ * its scratch files.  A listing (struct fs_dir, in fi->fh) remembers the
+ * position after each entry of its last reply, so the kernel may resume
+ * anywhere in it while records come and go.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/journal.h"
+#include "core/record.h"
+#include "fs/fs_int.h"
+
+#define UNKNOWN_INO 0xffffffffu
+
+/* A position in a directory listing. */
+struct dpos {
+	int phase;
+	size_t i;
+	char cursor[NAME_MAX_BYTES + 1];
+};
+
+enum { PH_DOT, PH_DOTDOT, PH_META, PH_LIST, PH_SCRATCH, PH_END };
+
+/* An open directory: scratch names (type byte + name) and the positions after
+ * each entry of the last reply, so the kernel may resume anywhere in it. */
+struct fs_dir {
+	struct fs_open link;
+	char **scratch;
+	size_t nscratch;
+	struct dpos *marks;
+	size_t nmarks;
+	off_t base;
+};
+
+int
+fs_dir_kind(const struct fs_node *p, const char *name, enum fs_kind *kind)
+{
+	char id[NAME_MAX_BYTES + 1];
+
+	switch (p->kind) {
+	case FS_ROOT:
+		if (strcmp(name, ".blazefs") == 0)
+			*kind = FS_METADIR;
+		else if (record_name_valid(name, strlen(name)) == 0)
+			*kind = FS_COLL;
+		else
+			return errno;
+		return 0;
+	case FS_METADIR:
+		*kind = FS_METAFILE;
+		return 0;
+	case FS_COLL:
+		*kind = record_file_id(name, id) == 0 ? FS_RECORD : FS_SCRATCH;
+		return 0;
+	default:
+		return ENOTDIR;
+	}
+}
+
+int
+fs_dir_lookup(struct fs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
+{
+	struct fs_node *p = fs_node_get(&fs->t, parent), *n, tmp = {.parent = parent};
+	enum fs_kind kind;
+	int r;
+
+	if (p == NULL)
+		return ENOENT;
+	if ((r = fs_dir_kind(p, name, &kind)) != 0)
+		return r == ENAMETOOLONG ? r : ENOENT;
+	if (kind == FS_METAFILE && !fs_meta_is_name(name))
+		return ENOENT;
+	if (kind == FS_COLL) {
+		if ((r = journal_col_exists(fs->j, name)) < 0)
+			return errno;
+		if (r == 0)
+			return ENOENT;
+	}
+	/* Stat before making a node so a miss leaves none behind. */
+	tmp.kind = kind;
+	tmp.name = (char *)name;
+	if ((n = fs_node_find(&fs->t, parent, name)) == NULL || n->kind != kind)
+		n = &tmp;
+	memset(e, 0, sizeof(*e));
+	if ((r = fs_getattr(fs, n, &e->attr)) != 0)
+		return r;
+	if ((n = fs_node_lookup(&fs->t, parent, name, kind)) == NULL)
+		return ENOMEM;
+	e->ino = n->ino;
+	e->attr.st_ino = n->ino;
+	e->attr_timeout = FS_TIMEOUT;
+	e->entry_timeout = FS_TIMEOUT;
+	return 0;
+}
+
+int
+fs_dir_mkdir(struct fs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
+{
+	struct fs_node *p = fs_node_get(&fs->t, parent);
+
+	if (p == NULL)
+		return ENOENT;
+	if (p->kind == FS_METADIR)
+		return EROFS;
+	if (p->kind == FS_COLL) {
+		fs_log("%s/%s: nested directories are not supported", p->name, name);
+		return EPERM;
+	}
+	if (p->kind != FS_ROOT)
+		return ENOTDIR;
+	if (strcmp(name, ".blazefs") == 0)
+		return EEXIST;
+	if (record_name_valid(name, strlen(name))) {
+		int r = errno;
+
+		fs_log("%s: not a valid collection name", name);
+		return r;
+	}
+	if (journal_mkcol(fs->j, name))
+		return errno;
+	return fs_dir_lookup(fs, parent, name, e);
+}
+
+int
+fs_dir_rmdir(struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	struct fs_node *p = fs_node_get(&fs->t, parent), *n;
+	int r;
+
+	if (p == NULL)
+		return ENOENT;
+	if (p->kind == FS_COLL)
+		return ENOTDIR;
+	if (p->kind != FS_ROOT || strcmp(name, ".blazefs") == 0)
+		return EPERM;
+	if (record_name_valid(name, strlen(name)))
+		return ENOENT;
+	if ((r = fs_scratch_empty(fs, name)) < 0)
+		return errno;
+	if (r == 0)
+		return ENOTEMPTY;
+	if (journal_rmcol(fs->j, name))
+		return errno;
+	fs_scratch_rmdir(fs, name);
+	if ((n = fs_node_find(&fs->t, parent, name)) != NULL)
+		fs_node_unname(&fs->t, n);
+	return 0;
+}
+
+void
+fs_dir_free(struct fs_dir *d)
+{
+	if (d == NULL)
+		return;
+	if (d->link.next)
+		fs_open_unlink(&d->link);
+	for (size_t i = 0; i < d->nscratch; i++)
+		free(d->scratch[i]);
+	free(d->scratch);
+	free(d->marks);
+	free(d);
+}
+
+int
+fs_dir_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_node *n = fs_node_get(&fs->t, ino);
+	struct fs_dir *d;
+	int r = 0;
+
+	if (n == NULL)
+		return ENOENT;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return ENOMEM;
+	fs_open_link(fs, &d->link, 1);
+	if (n->kind == FS_COLL &&
+	    (r = fs_scratch_list(fs, n->name, &d->scratch, &d->nscratch)) != 0) {
+		fs_dir_free(d);
+		return r;
+	}
+	fi->fh = (uintptr_t)d;
+	return 0;
+}
+
+/* One readdir reply being filled. */
+struct dirfill {
+	fuse_req_t req;
+	struct fs *fs;
+	struct fs_node *dir;
+	struct fs_dir *d;
+	char *buf;
+	size_t size, used;
+	off_t off;
+	struct dpos pos;
+	int full, err;
+};
+
+/* Remembers f->pos as where the entry at the next offset resumes. */
+static int
+dir_mark(struct dirfill *f)
+{
+	struct dpos *m;
+
+	if ((m = realloc(f->d->marks, (f->d->nmarks + 1) * sizeof(*m))) == NULL) {
+		f->err = ENOMEM;
+		return -1;
+	}
+	f->d->marks = m;
+	f->d->marks[f->d->nmarks++] = f->pos;
+	return 0;
+}
+
+/* Adds one entry; records the position after it.  -1 when the reply is full. */
+static int
+dir_emit(struct dirfill *f, const char *name, mode_t type)
+{
+	struct fs_node *n = fs_node_find(&f->fs->t, f->dir->ino, name);
+	struct stat st = {.st_ino = n ? n->ino : UNKNOWN_INO, .st_mode = type};
+	size_t need;
+
+	need =
+	    fuse_add_direntry(f->req, f->buf + f->used, f->size - f->used, name, &st, f->off + 1);
+	if (need > f->size - f->used) {
+		f->full = 1;
+		return -1;
+	}
+	if (dir_mark(f))
+		return -1;
+	f->used += need;
+	f->off++;
+	return 0;
+}
+
+static int
+dir_list_cb(void *ctx, const char *name)
+{
+	struct dirfill *f = ctx;
+	char fname[NAME_MAX_BYTES + 8];
+	struct dpos save = f->pos;
+
+	if (f->dir->kind == FS_COLL)
+		snprintf(fname, sizeof(fname), "%s.json", name);
+	else
+		snprintf(fname, sizeof(fname), "%s", name);
+	snprintf(f->pos.cursor, sizeof(f->pos.cursor), "%s", name);
+	if (dir_emit(f, fname, f->dir->kind == FS_COLL ? S_IFREG : S_IFDIR)) {
+		f->pos = save;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+dir_dtype_mode(unsigned char t)
+{
+	return t == DT_LNK ? S_IFLNK : t == DT_DIR ? S_IFDIR : S_IFREG;
+}
+
+/* Emits entries from f->pos until the reply is full or the listing ends. */
+static void
+dir_fill(struct dirfill *f)
+{
+	struct dpos *p = &f->pos;
+	const char *name;
+	int r;
+
+	while (!f->full && !f->err && p->phase != PH_END) {
+		switch (p->phase) {
+		case PH_DOT:
+			p->phase = PH_DOTDOT;
+			if (dir_emit(f, ".", S_IFDIR))
+				p->phase = PH_DOT;
+			break;
+		case PH_DOTDOT:
+			p->phase = f->dir->kind == FS_COLL ? PH_LIST : PH_META;
+			if (dir_emit(f, "..", S_IFDIR))
+				p->phase = PH_DOTDOT;
+			break;
+		case PH_META:
+			/* The root lists .blazefs; .blazefs lists its files. */
+			if (f->dir->kind == FS_ROOT) {
+				p->phase = PH_LIST;
+				if (dir_emit(f, ".blazefs", S_IFDIR))
+					p->phase = PH_META;
+			} else if ((name = fs_meta_name(p->i)) != NULL) {
+				p->i++;
+				if (dir_emit(f, name, S_IFREG))
+					p->i--;
+			} else {
+				p->phase = PH_END;
+			}
+			break;
+		case PH_LIST:
+			if (f->dir->kind == FS_ROOT)
+				r = journal_list_cols(f->fs->j, p->cursor, dir_list_cb, f);
+			else
+				r = journal_list_records(f->fs->j, f->dir->name, p->cursor,
+				                         dir_list_cb, f);
+			if (r < 0) {
+				f->err = errno;
+			} else if (!f->full && !f->err) {
+				p->phase = f->dir->kind == FS_COLL ? PH_SCRATCH : PH_END;
+				p->i = 0;
+			}
+			break;
+		case PH_SCRATCH:
+			if (p->i < f->d->nscratch) {
+				const char *s = f->d->scratch[p->i++];
+
+				if (dir_emit(f, s + 1, dir_dtype_mode((unsigned char)s[0])))
+					p->i--;
+			} else {
+				p->phase = PH_END;
+			}
+			break;
+		}
+	}
+}
+
+int
+fs_dir_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, size_t size,
+            off_t off, char **buf, size_t *used)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	struct dirfill f = {.req = req, .fs = fs, .d = d, .size = size, .off = off};
+
+	if ((f.dir = fs_node_get(&fs->t, ino)) == NULL)
+		return ENOENT;
+	if (off == 0)
+		f.pos.phase = PH_DOT;
+	else if (d->nmarks && off >= d->base && (size_t)(off - d->base) < d->nmarks)
+		f.pos = d->marks[off - d->base];
+	else
+		return EINVAL; /* only positions of the last reply */
+	d->nmarks = 0;
+	d->base = off;
+	if ((f.buf = malloc(size)) == NULL || dir_mark(&f)) {
+		free(f.buf);
+		return ENOMEM;
+	}
+	dir_fill(&f);
+	if (f.err && f.used == 0) {
+		free(f.buf);
+		return f.err;
+	}
+	*buf = f.buf;
+	*used = f.used;
+	return 0;
+}
+
+void
+fs_dir_release(struct fuse_file_info *fi)
+{
+	fs_dir_free((struct fs_dir *)(uintptr_t)fi->fh);
+}
+
+/*
+ * What a careful save (write a temporary, fsync it, rename it over the
+ * record, fsync the directory) relies on: the rename wrote the record into
+ * the journal's batch.
+ */
+int
+fs_dir_fsync(struct fs *fs, fuse_ino_t ino)
+{
+	struct fs_node *n = fs_node_get(&fs->t, ino);
+
+	if (journal_sync(fs->j))
+		return errno;
+	if (n != NULL && n->kind == FS_COLL)
+		return fs_scratch_syncdir(fs, n->name);
+	return 0;
+}
+
+int
+fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
+{
+	struct fs_node *p = fs_node_get(&fs->t, parent), *n = fs_node_find(&fs->t, parent, name);
+	char id[NAME_MAX_BYTES + 1];
+	int r, had_reject, open = n && n->kind == FS_RECORD && n->nopen > 0 && !n->unlinked;
+
+	if (p == NULL)
+		return ENOENT;
+	if (p->kind == FS_METADIR)
+		return EROFS;
+	if (p->kind != FS_COLL)
+		return EISDIR;
+	if (record_file_id(name, id) == 0) {
+		had_reject = journal_reject_del(fs->j, p->name, id) == 0;
+		if (journal_delete_record(fs->j, p->name, id) &&
+		    (errno != ENOENT || (!had_reject && !open)))
+			return errno;
+		if (n)
+			n->unlinked = 1;
+	} else if ((r = fs_scratch_unlink(fs, p->name, name)) != 0) {
+		return r;
+	}
+	if (n)
+		fs_node_unname(&fs->t, n);
+	return 0;
+}
+
+int
+fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind)
+{
+	if (p->kind == FS_METADIR)
+		return EROFS;
+	if (p->kind == FS_ROOT) {
+		fs_log("%s: only collections (directories) can be made at the root", name);
+		return EPERM;
+	}
+	if (p->kind != FS_COLL)
+		return ENOTDIR;
+	return fs_dir_kind(p, name, kind);
+}
+
+int
+fs_dir_symlink(struct fs *fs, const char *link, fuse_ino_t parent, const char *name,
+               struct fuse_entry_param *e)
+{
+	struct fs_node *p = fs_node_get(&fs->t, parent);
+	enum fs_kind kind;
+	int r;
+
+	if (p == NULL)
+		return ENOENT;
+	if ((r = fs_dir_may_create(p, name, &kind)) != 0)
+		return r;
+	if (kind != FS_SCRATCH) {
+		fs_log("%s/%s: a record cannot be a symbolic link", p->name, name);
+		return EPERM;
+	}
+	if ((r = fs_scratch_symlink(fs, link, p->name, name)) != 0)
+		return r;
+	return fs_dir_lookup(fs, parent, name, e);
+}
+
+int
+fs_dir_mknod(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
+             struct fuse_entry_param *e)
+{
+	struct fs_node *p = fs_node_get(&fs->t, parent);
+	enum fs_kind kind;
+	int r;
+
+	if (p == NULL)
+		return ENOENT;
+	if ((r = fs_dir_may_create(p, name, &kind)) != 0)
+		return r;
+	if (kind != FS_SCRATCH || !S_ISREG(mode)) {
+		fs_log("%s/%s: only regular files and symbolic links are supported", p->name, name);
+		return EPERM;
+	}
+	if ((r = fs_scratch_mknod(fs, p->name, name, mode)) != 0)
+		return r;
+	return fs_dir_lookup(fs, parent, name, e);
+}
