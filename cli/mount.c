@@ -77,18 +77,12 @@ base_options(const char *db)
 	return s;
 }
 
-/*
- * The network's state for .blazefs/peers and .blazefs/status: what the
- * network thread last wrote to DB/peers.json (db is ctx), or NULL if it has
- * not.  A new reference.
- */
+/* The network's status for .blazefs/peers and .blazefs/status (ctx is the
+ * struct net).  A new reference, or NULL. */
 static json_t *
-peers_status(void *ctx)
+net_status_of(void *ctx)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/peers.json", (const char *)ctx);
-	return json_load_file(path, 0, NULL);
+	return net_status(ctx);
 }
 
 /* Serves the mounted session until unmounted or signalled. */
@@ -104,29 +98,34 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 		       errno == EBUSY ? "it is mounted already" : strerror(errno));
 		return 1;
 	}
+	/* fs observes remote changes: attached before the network thread that
+	 * makes them starts. */
+	if (fs_attach(fs, j, se)) {
+		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
+		goto err0;
+	}
 	/* The network installs the seal hooks: before any local write. */
 	net->db = db;
-	if ((n = net_start(j, net)) == NULL) { /* net_start logged why */
-		journal_close(j);
-		return 1;
-	}
+	if ((n = net_start(j, net)) == NULL) /* net_start logged why */
+		goto err0;
+	fs_set_status_source(fs, net_status_of, n);
 	/* Writes a crash left in the wal, sealed now that the hooks are in. */
-	if (journal_recover(j)) {
+	if (journal_recover(j))
 		fs_log("%s: cannot apply the writes left by a crash: %s", db, strerror(errno));
-		net_stop(n);
-		journal_close(j);
-		return 1;
-	}
-	if (fs_attach(fs, j, se))
-		fs_log("%s: cannot open the scratch directory: %s", db, strerror(errno));
 	else if (fs_loop(se, j) == 0)
 		rc = 0;
+	fs_set_status_source(fs, NULL, NULL);
 	net_stop(n);
 	journal_set_observer(j, NULL, NULL);
 	if (journal_sync(j))
 		fs_log("%s: final sync failed: %s", db, strerror(errno));
 	journal_close(j);
 	return rc;
+
+err0:
+	journal_set_observer(j, NULL, NULL);
+	journal_close(j);
+	return 1;
 }
 
 int
@@ -228,7 +227,6 @@ cmd_mount(int argc, char **argv)
 		perror(cli_prog);
 		goto out;
 	}
-	fs_set_status_source(fs, peers_status, db);
 	openlog("blazefs", LOG_PID | (foreground ? LOG_PERROR : 0), LOG_DAEMON);
 	if ((se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs)) == NULL)
 		goto out;

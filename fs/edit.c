@@ -117,22 +117,23 @@ edit_drop(struct fs_node *n)
 
 int
 fs_edit_put(struct fs *fs, const char *coll, const char *fname, const char *id, const char *base,
-            size_t baselen, const char *buf, size_t len)
+            size_t baselen, const char *buf, size_t len, uint64_t *version)
 {
-	const char *why = "invalid record";
+	struct journal_stat st;
+	const char *why;
 	int e;
 
-	if (journal_edit_record(fs->j, coll, id, base, baselen, buf, len, &why) == 0) {
-		if (journal_reject_del(fs->j, coll, id) && errno != ENOENT)
-			fs_log("%s/%s: cannot clear the rejected write: %s", coll, fname,
-			       strerror(errno));
+	if (journal_save_record(fs->j, coll, id, base, baselen, buf, len, &why, &st) == 0) {
+		if (version != NULL)
+			*version = st.version;
 		return 0;
 	}
-	if ((e = errno) != EINVAL && e != EFBIG)
+	e = errno;
+	if (why == NULL) /* not rejected: the write itself failed */
 		return e;
 	fs_log("%s/%s: write rejected: %s", coll, fname, why);
-	if (journal_reject_put(fs->j, coll, id, why, buf, len))
-		fs_log("%s/%s: cannot keep the rejected bytes: %s", coll, fname, strerror(errno));
+	if (e != EINVAL && e != EFBIG)
+		fs_log("%s/%s: cannot keep the rejected bytes: %s", coll, fname, strerror(e));
 	return EINVAL;
 }
 
@@ -150,8 +151,8 @@ fs_edit_commit(struct fs *fs, struct fs_node *n)
 		return 0;
 	if (record_file_id(n->name, id))
 		return EIO;
-	if ((e = fs_edit_put(fs, fs_coll_of(fs, n), n->name, id, n->base, n->baselen, buf,
-	                     n->len)) != 0) {
+	if ((e = fs_edit_put(fs, fs_coll_of(fs, n), n->name, id, n->base, n->baselen, buf, n->len,
+	                     &v)) != 0) {
 		if (e == EINVAL)
 			n->dirty = 0; /* kept as the rejected write */
 		return e;
@@ -159,7 +160,6 @@ fs_edit_commit(struct fs *fs, struct fs_node *n)
 	n->dirty = 0;
 	if (edit_set_base(n, buf, n->len))
 		edit_set_base(n, NULL, 0); /* no memory: a plain write next time */
-	v = edit_version(fs, n);
 	pthread_mutex_lock(&fs->t.lock);
 	n->cached_version = v;
 	pthread_mutex_unlock(&fs->t.lock);

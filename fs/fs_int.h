@@ -119,11 +119,12 @@ int fs_edit_attr(struct fs *fs, struct fs_node *n, struct stat *st);
 int fs_edit_exists(struct fs *fs, struct fs_node *p, const char *fname);
 /*
  * Writes buf as record id of coll (its file named fname, for the log), as an
- * edit of base unless that is NULL, and clears a rejected write of it.  Bad
- * content is kept as the rejected write instead and gives EINVAL.
+ * edit of base unless that is NULL, and clears a rejected write of it, in one
+ * journal call; sets *version (unless NULL) to the record's version after it.
+ * Bad content is kept as the rejected write instead and gives EINVAL.
  */
 int fs_edit_put(struct fs *fs, const char *coll, const char *fname, const char *id,
-                const char *base, size_t baselen, const char *buf, size_t len);
+                const char *base, size_t baselen, const char *buf, size_t len, uint64_t *version);
 /*
  * One more open of record n with open flags, as a new record if create:
  * loads its buffer at the first.  Sets *keep if the kernel's cache of the

@@ -45,7 +45,7 @@ rename_scratch_to_record(struct fs *fs, struct fs_node *p1, const char *n1, stru
 	if ((e = fs_scratch_load(fs, p1->name, n1, &buf, &len)) != 0)
 		return e;
 	record_file_id(n2, id);
-	e = fs_edit_put(fs, p2->name, n2, id, NULL, 0, buf, len);
+	e = fs_edit_put(fs, p2->name, n2, id, NULL, 0, buf, len, NULL);
 	free(buf);
 	if (e == EINVAL)
 		*stale = fs_node_stale(&fs->t, p2->ino, n2);
