@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Builds the images a power cut could leave from a recorded workload (record.sh)
+and checks the durability contract on each.
+
+usage: explore.py REC --images N [--seed S] [--work DIR] [--keep-failed DIR]
+       explore.py REC --self-test
+
+For every image (a cut point after one event of the trace, and a mode: see
+crashimg.py) the checks are, in order:
+  D3  mdb_stat -a and mdb_dump -a read the image's LMDB environment;
+  D4  the image's committed version vector (`blazefs status`, read-only, before
+      any wal replay) holds every change of A the peer held before the cut:
+      otherwise A reuses those sequence numbers for other changes;
+  D3  `blazefs mount` of the image comes up, `ls -R` works, every record reads
+      as JSON, the unmount is clean and mdb_stat -a still passes after it;
+  D2  every record whose fsync() returned 0 before the cut reads back with the
+      content that fsync made durable, or with a version written after it that
+      started before the cut (or is absent if such a later write was a delete);
+      never an older version, never missing;
+  D1/D3 no record reads back a content never written before the cut.
+Prints one line per failure and "images built N, checked N, failed N".
+Exit status 1 if an image failed, 2 if the explorer itself is broken.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crashimg  # noqa: E402
+
+BLAZEFS = os.environ.get("BLAZEFS") or os.path.realpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../blazefs"))
+MODES = [("subset", 45), ("prefix", 35), ("none", 10), ("all", 10)]
+
+
+def load_wlog(path):
+    versions = {}  # rec -> [(t0, t1, content or None)]
+    fsyncs = []  # (t1, rec, content)
+    peer = []  # (t1, vv)
+    with open(path) as f:
+        for line in f:
+            e = json.loads(line)
+            if e["op"] == "put":
+                versions.setdefault(e["rec"], []).append((e["t0"], e["t1"], e["v"]))
+            elif e["op"] == "del":
+                versions.setdefault(e["rec"], []).append((e["t0"], e["t1"], None))
+            elif e["op"] == "fsync":
+                fsyncs.append((e["t1"], e["rec"], e["v"]))
+            elif e["op"] == "peer":
+                peer.append((e["t1"], e["vv"]))
+    return versions, fsyncs, peer
+
+
+def show(v):
+    return "absent" if v is None else "n=%d" % v["n"]
+
+
+class Checker:
+    def __init__(self, rec, work, tag):
+        self.rec = rec
+        self.work = work
+        self.mnt = os.path.join(work, "mnt")
+        os.makedirs(self.mnt, exist_ok=True)
+        self.env = dict(os.environ, HOME=os.path.join(work, "home"))
+        os.makedirs(self.env["HOME"], exist_ok=True)
+        self.wlog = os.path.join(rec, "wlog")
+        self.versions, self.fsyncs, self.peer = load_wlog(self.wlog)
+        self.origin = self.status(os.path.join(rec, "snap"))["device"]
+        self.tag = tag
+
+    def run(self, args, timeout=20):
+        return subprocess.run(args, capture_output=True, text=True, env=self.env,
+                              timeout=timeout)
+
+    def status(self, db):
+        r = self.run([BLAZEFS, "status", db])
+        if r.returncode != 0:
+            raise RuntimeError("blazefs status %s: %s" % (db, r.stderr.strip()))
+        return json.loads(r.stdout)
+
+    def expected(self, rec, tcut):
+        """(what must be there or None, acceptable contents, absent acceptable)."""
+        vs = [v for v in self.versions.get(rec, []) if v[0] < tcut]
+        need = None
+        for t1, r, v in self.fsyncs:
+            if r == rec and t1 < tcut:
+                need = v  # fsyncs of one record are logged in order
+        if need is None:
+            ok = [v[2] for v in vs if v[2] is not None]
+            return None, ok, True
+        # The durable version, or any version started before the cut after it.
+        idx = max(i for i, v in enumerate(vs) if v[2] == need)
+        later = vs[idx:]
+        return need, [v[2] for v in later if v[2] is not None], any(v[2] is None for v in later)
+
+    def check(self, img, tcut):
+        """Returns a list of (guarantee, what) failures of the image `img`."""
+        fails = []
+        data = os.path.join(img, "data.mdb")
+        for tool in ("mdb_stat", "mdb_dump"):
+            r = self.run([tool, "-n", "-a", data])
+            if r.returncode != 0:
+                fails.append(("D3", "%s -a: %s" % (tool, (r.stderr or r.stdout).strip()[:200])))
+        if fails:
+            return fails
+        # D4: what the peer held by the cut is committed in the image.
+        held = max([vv for t1, vv in self.peer if t1 < tcut], default=0)
+        try:
+            mine = self.status(img)["version_vector"].get(self.origin, 0)
+            if mine < held:
+                fails.append(("D4", "peer held A's changes 1..%d, the image has 1..%d "
+                              "(%d would be reused)" % (held, mine, held - mine)))
+        except (RuntimeError, ValueError) as e:
+            fails.append(("D3", "status of the image: %s" % e))
+        log = open(os.path.join(self.work, "mount.log"), "w")
+        p = subprocess.Popen([BLAZEFS, "mount", img, self.mnt, "-f", "--no-listen", "--no-mdns"],
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
+        try:
+            up = False
+            for _ in range(200):
+                if os.path.ismount(self.mnt):
+                    up = True
+                    break
+                if p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if not up:
+                log.flush()
+                fails.append(("D3", "mount failed: %s" % self.tail()))
+                return fails
+            r = self.run(["ls", "-R", self.mnt])
+            if r.returncode != 0:
+                fails.append(("D3", "ls -R: %s" % r.stderr.strip()[:200]))
+            for rec in sorted(self.versions):
+                fails += self.check_record(rec, tcut)
+        finally:
+            if os.path.ismount(self.mnt):
+                subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True)
+            try:
+                rc = p.wait(timeout=10)
+                if rc != 0 and not any(f[1].startswith("mount failed") for f in fails):
+                    fails.append(("D3", "blazefs mount exited %d: %s" % (rc, self.tail())))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
+                fails.append(("D3", "blazefs mount did not exit after the unmount"))
+            log.close()
+        r = self.run(["mdb_stat", "-n", "-a", data])
+        if r.returncode != 0:
+            fails.append(("D3", "mdb_stat -a after the mount: %s" % r.stderr.strip()[:200]))
+        return fails
+
+    def tail(self):
+        with open(os.path.join(self.work, "mount.log")) as f:
+            return " | ".join(f.read().strip().splitlines()[-3:])
+
+    def check_record(self, rec, tcut):
+        path = os.path.join(self.mnt, "c", rec + ".json")
+        try:
+            with open(path) as f:
+                raw = f.read()
+        except FileNotFoundError:
+            got = None
+        except OSError as e:
+            return [("D3", "%s: read: %s" % (rec, e))]
+        else:
+            try:
+                got = json.loads(raw)
+            except ValueError:
+                return [("D3", "%s: not JSON: %r" % (rec, raw[:80]))]
+        need, ok, absent_ok = self.expected(rec, tcut)
+        if got is None:
+            if absent_ok or (need is None):
+                return []
+            return [("D2", "%s: fsync'd %s, image has it absent" % (rec, show(need)))]
+        if got in ok:
+            return []
+        if need is not None:
+            older = [v[2] for v in self.versions[rec] if v[2] == got]
+            kind = "an older version" if older else "content never written"
+            return [("D2", "%s: fsync'd %s, image has %s (%s)" % (rec, show(need), show(got), kind))]
+        ever = [v for v in self.versions[rec] if v[2] == got]
+        if ever and ever[0][0] >= tcut:
+            return [("X", "%s: image has %s, written after the cut (explorer bug?)" % (rec, show(got)))]
+        return [("D1/D3", "%s: image has %s, never written before the cut" % (rec, show(got)))]
+
+
+def pick_cut(tr, i, rng):
+    """(cut, mode) of image i: even images right after (up to 8 events after)
+    a sync of a database file, where the issue's rollbacks show up; odd ones
+    anywhere."""
+    syncs = [e.seq for e in tr.events if e.kind in ("sync", "dirsync")]
+    if i % 2 == 0 and syncs:
+        cut = rng.choice(syncs)
+        cut += rng.randint(0, min(8, len(tr.events) - 1 - cut))
+    else:
+        cut = rng.randrange(len(tr.events))
+    return cut, rng.choices([m for m, _ in MODES], [w for _, w in MODES])[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rec")
+    ap.add_argument("--images", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work")
+    ap.add_argument("--keep-failed", help="copy failing images here")
+    ap.add_argument("--only", type=int, help="build and check image ONLY alone")
+    ap.add_argument("--self-test", action="store_true")
+    a = ap.parse_args()
+    work = a.work or tempfile.mkdtemp(prefix="blazefs-crash.")
+    db = open(os.path.join(a.rec, "dbpath")).read().strip()
+    t = time.time()
+    tr = crashimg.Trace(os.path.join(a.rec, "trace"), db, os.path.join(a.rec, "snap"))
+    chk = Checker(a.rec, work, "")
+    nsync = sum(1 for e in tr.events if e.kind == "sync")
+    print("trace: %d events on the database files (%d syncs), %d fsync()s by the workload, "
+          "parsed in %.1f s" % (len(tr.events), nsync, len(chk.fsyncs), time.time() - t))
+    img = os.path.join(work, "img")
+    if a.self_test:
+        sys.exit(self_test(tr, chk, img))
+    built = checked = failed = 0
+    t = time.time()
+    for i in range(a.images) if a.only is None else [a.only]:
+        # One generator per image: image i is the same whatever the count.
+        rng = random.Random("%d:%d" % (a.seed, i))
+        cut, mode = pick_cut(tr, i, rng)
+        what = tr.build(cut, mode, rng, img)
+        built += 1
+        if a.keep_failed:
+            pristine = img + ".pristine"
+            shutil.rmtree(pristine, ignore_errors=True)
+            shutil.copytree(img, pristine)
+        tcut = tr.cut_time(cut)
+        fails = chk.check(img, tcut)
+        checked += 1
+        if fails:
+            failed += 1
+            for g, w in fails:
+                print("FAIL image %d (cut after event %d/%d, trace line %d, %s): %s %s"
+                      % (i, cut, len(tr.events), tr.events[cut].line + 1, what, g, w))
+            if a.keep_failed:
+                dst = os.path.join(a.keep_failed, "image%d" % i)
+                shutil.rmtree(dst, ignore_errors=True)
+                shutil.copytree(pristine, dst)
+    dt = time.time() - t
+    print("images built %d, checked %d, failed %d (%.2f s per image, seed %d)"
+          % (built, checked, failed, dt / max(checked, 1), a.seed))
+    if not a.work:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if failed else 0)
+
+
+def self_test(tr, chk, img):
+    """The checker catches a missing synced write and passes what must pass."""
+    bad = 0
+    last = len(tr.events) - 1
+    # 1. Everything applied, at the end of the trace (a clean unmount): passes.
+    tr.build(last, "all", random.Random(0), img)
+    f = chk.check(img, tr.cut_time(last))
+    print("self-test: all writes, end of trace: %s" % (f or "pass"))
+    bad += bool(f)
+    # 2. Every write dropped (the snapshot) but the cut at the end: every
+    #    record fsync'd must be reported (D2), and D4 since the peer got changes.
+    tr.build(last, "none", random.Random(0), img, drop_durable=True)
+    f = chk.check(img, tr.cut_time(last))
+    need = {r for t1, r, v in chk.fsyncs if chk.expected(r, tr.cut_time(last))[0] is not None
+            and not chk.expected(r, tr.cut_time(last))[2]}
+    got = {w.split(":")[0] for g, w in f if g == "D2"}
+    d4 = any(g == "D4" for g, w in f)
+    print("self-test: no writes at all: D2 reported for %d of %d records that must be durable, "
+          "D4 %s" % (len(got & need), len(need), "reported" if d4 else "NOT reported"))
+    bad += (got != need) or not need or (not d4 and chk.peer and max(v for _, v in chk.peer) > 0)
+    # 3. The image before any write, cut before any event: passes.
+    tr.build(-1, "all", random.Random(0), img)
+    f = chk.check(img, tr.cut_time(-1))
+    print("self-test: the snapshot, cut before the first event: %s" % (f or "pass"))
+    bad += bool(f)
+    # 4. A synced write left out is caught: for up to 8 writes followed by
+    #    fsync() on the same file descriptor, cut right
+    #    after the fsync returned, keep only durable writes, but take the last
+    #    2 syncs of every file as not done: D2 must name that record.
+    #    The same image with those syncs kept must not name it.
+    # fsyncs made on the fd of the write (put with sync: same t0 as the put)
+    puts = {(e["rec"], e["t0"]) for e in map(json.loads, open(chk.wlog)) if e["op"] == "put"}
+    seen, tried, caught, clean = set(), 0, 0, 0
+    for e in map(json.loads, open(chk.wlog)):
+        if e["op"] != "fsync" or (e["rec"], e["t0"]) not in puts or tried == 8:
+            continue
+        t1, rec, v = e["t1"], e["rec"], e["v"]
+        # The first cut at which that fsync() counts as returned.
+        cut = next((c for c in range(len(tr.events)) if tr.cut_time(c) > t1), -1)
+        if cut < 0:
+            continue
+        tried += 1
+        tr.build(cut, "none", random.Random(0), img)
+        clean += not any(w.startswith(rec + ":") for g, w in chk.check(img, tr.cut_time(cut))
+                         if g == "D2")
+        tr.build(cut, "none", random.Random(0), img, unsync=2)
+        caught += any(w.startswith(rec + ":") for g, w in chk.check(img, tr.cut_time(cut))
+                      if g == "D2")
+    print("self-test: a synced write left out: caught %d of %d; kept: not flagged %d of %d"
+          % (caught, tried, clean, tried))
+    bad += caught != tried or tried == 0
+    # 5. What kill -9 leaves (every write made, none lost) at 10 cuts: passes.
+    rng = random.Random(5)
+    n = 0
+    for cut in sorted(rng.sample(range(len(tr.events)), min(10, len(tr.events)))):
+        tr.build(cut, "all", rng, img)
+        f = chk.check(img, tr.cut_time(cut))
+        if f:
+            print("self-test: all writes, cut after event %d: %s" % (cut, f))
+        n += not f
+    print("self-test: all writes at 10 cuts (kill -9): %d passed" % n)
+    bad += n != min(10, len(tr.events))
+    print("self-test: %s" % ("FAILED" if bad else "passed"))
+    return 2 if bad else 0
+
+
+if __name__ == "__main__":
+    main()
