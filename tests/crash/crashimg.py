@@ -347,15 +347,14 @@ class Trace:
         i = bisect.bisect_right(self.line_ts, (self.events[cut].line, float("inf")))
         return self.line_ts[i][1] if i < len(self.line_ts) else float("inf")
 
-    def state(self, cut, unsync=0):
+    def state(self, cut, unsync_after=None):
         """Namespace and per-file (number of ops, number durable) after event
-        `cut`.  unsync (checker self-test only): the last `unsync` syncs of
-        each file are taken as not done."""
+        `cut`.  unsync_after (checker self-test only): the syncs that returned
+        at or after this time are taken as not done."""
         names = dict(self.initial_names)
         dirs = set(self.initial_dirs)
         nops = {fid: 0 for fid in self.files}
         synced = {fid: 0 for fid in self.files}
-        syncs = {fid: [] for fid in self.files}
         for e in self.events[: cut + 1]:
             k, d = e.kind, e.detail
             if k == "create":
@@ -368,19 +367,17 @@ class Trace:
                 dirs.add(d[0])
             elif k == "rmdir":
                 dirs.discard(d[0])
-            elif k == "sync":
-                syncs[d[0]].append(d[2])
-        for fid, ns in syncs.items():
-            synced[fid] = max(ns[: len(ns) - unsync] if unsync else ns, default=0)
+            elif k == "sync" and (unsync_after is None or e.ts < unsync_after):
+                synced[d[0]] = max(synced[d[0]], d[2])
         for fid, f in self.files.items():
             nops[fid] = sum(1 for op in f.ops if op[0] <= cut)
         return names, dirs, nops, synced
 
-    def build(self, cut, mode, rng, out, drop_durable=False, unsync=0):
+    def build(self, cut, mode, rng, out, drop_durable=False, unsync_after=None):
         """Writes into `out` the image after event `cut` (-1: before any).
         Returns a short description of what was kept.  drop_durable (checker
         self-test only) leaves out every operation, durable or not."""
-        names, dirs, nops, synced = self.state(cut, unsync)
+        names, dirs, nops, synced = self.state(cut, unsync_after)
         if os.path.exists(out):
             shutil.rmtree(out)
         os.makedirs(out)

@@ -2,8 +2,9 @@
 """Builds the images a power cut could leave from a recorded workload (record.sh)
 and checks the durability contract on each.
 
-usage: explore.py REC --images N [--seed S] [--work DIR] [--keep-failed DIR]
-       explore.py REC --self-test
+usage: explore.py REC... --images N [--seed S] [--work DIR] [--keep-failed DIR]
+       explore.py REC... --only I        (image I again, alone)
+       explore.py REC... --self-test
 
 For every image (a cut point after one event of the trace, and a mode: see
 crashimg.py) the checks are, in order:
@@ -59,7 +60,7 @@ def load_wlog(path):
 
 
 def show(v):
-    return "absent" if v is None else "n=%d" % v["n"]
+    return "absent" if v is None else "n=%s" % v.get("n")
 
 
 class Checker:
@@ -183,14 +184,29 @@ class Checker:
             return [("D2", "%s: fsync'd %s, image has it absent" % (rec, show(need)))]
         if got in ok:
             return []
+        what = self.describe(rec, got, tcut)
         if need is not None:
-            older = [v[2] for v in self.versions[rec] if v[2] == got]
-            kind = "an older version" if older else "content never written"
-            return [("D2", "%s: fsync'd %s, image has %s (%s)" % (rec, show(need), show(got), kind))]
-        ever = [v for v in self.versions[rec] if v[2] == got]
-        if ever and ever[0][0] >= tcut:
-            return [("X", "%s: image has %s, written after the cut (explorer bug?)" % (rec, show(got)))]
-        return [("D1/D3", "%s: image has %s, never written before the cut" % (rec, show(got)))]
+            return [("D2", "%s: fsync'd %s, image has %s" % (rec, show(need), what))]
+        return [("D1/D3", "%s: image has %s" % (rec, what))]
+
+    def describe(self, rec, got, tcut):
+        """What `got` is, against the versions of rec written (t: start time
+        relative to the cut)."""
+        vs = self.versions.get(rec, [])
+        same = [v for v in vs if v[2] == got]
+        if same:
+            t0 = same[-1][0]
+            kind = "an older version" if t0 < tcut else \
+                "a version written after the cut (explorer bug?)"
+            return "%s (%s, written at cut%+.3fs)" % (show(got), kind, t0 - tcut)
+        # Not one version: say where each field comes from.
+        parts = []
+        for k in sorted(got):
+            src = [v for v in vs if v[2] is not None and v[2].get(k) == got[k]]
+            parts.append("%s of %s" % (k, "/".join(show(v[2]) for v in src[-2:]) or "none"))
+        known = {k for v in vs if v[2] is not None for k in v[2]}
+        parts += ["%s missing" % k for k in sorted(known - set(got))]
+        return "%s, a mix never written: %s" % (show(got), ", ".join(parts))
 
 
 def pick_cut(tr, i, rng):
@@ -208,28 +224,37 @@ def pick_cut(tr, i, rng):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("rec")
+    ap.add_argument("rec", nargs="+", help="recordings (record.sh); image i uses rec[i %% n]")
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work")
-    ap.add_argument("--keep-failed", help="copy failing images here")
+    ap.add_argument("--keep-failed", help="copy failing images (as built) here")
     ap.add_argument("--only", type=int, help="build and check image ONLY alone")
     ap.add_argument("--self-test", action="store_true")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="blazefs-crash.")
-    db = open(os.path.join(a.rec, "dbpath")).read().strip()
-    t = time.time()
-    tr = crashimg.Trace(os.path.join(a.rec, "trace"), db, os.path.join(a.rec, "snap"))
-    chk = Checker(a.rec, work, "")
-    nsync = sum(1 for e in tr.events if e.kind == "sync")
-    print("trace: %d events on the database files (%d syncs), %d fsync()s by the workload, "
-          "parsed in %.1f s" % (len(tr.events), nsync, len(chk.fsyncs), time.time() - t))
     img = os.path.join(work, "img")
+    recs = []
+    for rec in a.rec:
+        db = open(os.path.join(rec, "dbpath")).read().strip()
+        t = time.time()
+        tr = crashimg.Trace(os.path.join(rec, "trace"), db, os.path.join(rec, "snap"))
+        chk = Checker(rec, work, "")
+        nsync = sum(1 for e in tr.events if e.kind == "sync")
+        peer = max([v for _, v in chk.peer], default=0)
+        print("%s: %d events on the database files (%d syncs), %d fsync()s by the workload, "
+              "peer got %d changes, parsed in %.1f s"
+              % (rec, len(tr.events), nsync, len(chk.fsyncs), peer, time.time() - t))
+        if a.self_test and self_test(tr, chk, img):
+            sys.exit(2)
+        recs.append((rec, tr, chk))
     if a.self_test:
-        sys.exit(self_test(tr, chk, img))
+        sys.exit(0)
     built = checked = failed = 0
+    kinds = {}
     t = time.time()
     for i in range(a.images) if a.only is None else [a.only]:
+        rec, tr, chk = recs[i % len(recs)]
         # One generator per image: image i is the same whatever the count.
         rng = random.Random("%d:%d" % (a.seed, i))
         cut, mode = pick_cut(tr, i, rng)
@@ -239,21 +264,24 @@ def main():
             pristine = img + ".pristine"
             shutil.rmtree(pristine, ignore_errors=True)
             shutil.copytree(img, pristine)
-        tcut = tr.cut_time(cut)
-        fails = chk.check(img, tcut)
+        fails = chk.check(img, tr.cut_time(cut))
         checked += 1
         if fails:
             failed += 1
             for g, w in fails:
-                print("FAIL image %d (cut after event %d/%d, trace line %d, %s): %s %s"
-                      % (i, cut, len(tr.events), tr.events[cut].line + 1, what, g, w))
+                kinds[g] = kinds.get(g, 0) + 1
+                print("FAIL image %d [%s, cut after event %d/%d = trace line %d, %s]: %s %s"
+                      % (i, os.path.basename(rec.rstrip("/")), cut, len(tr.events),
+                         tr.events[cut].line + 1, what, g, w), flush=True)
             if a.keep_failed:
                 dst = os.path.join(a.keep_failed, "image%d" % i)
                 shutil.rmtree(dst, ignore_errors=True)
                 shutil.copytree(pristine, dst)
     dt = time.time() - t
-    print("images built %d, checked %d, failed %d (%.2f s per image, seed %d)"
-          % (built, checked, failed, dt / max(checked, 1), a.seed))
+    print("images built %d, checked %d, failed %d" % (built, checked, failed))
+    print("(seed %d, %.2f s per image; failures by guarantee: %s; rerun one with --only I)"
+          % (a.seed, dt / max(checked, 1),
+             ", ".join("%s %d" % kv for kv in sorted(kinds.items())) or "none"))
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed else 0)
@@ -286,8 +314,9 @@ def self_test(tr, chk, img):
     bad += bool(f)
     # 4. A synced write left out is caught: for up to 8 writes followed by
     #    fsync() on the same file descriptor, cut right
-    #    after the fsync returned, keep only durable writes, but take the last
-    #    2 syncs of every file as not done: D2 must name that record.
+    #    after the fsync returned, keep only durable writes, but take every
+    #    sync made since the write started as not done: D2 must name that
+    #    record.
     #    The same image with those syncs kept must not name it.
     # fsyncs made on the fd of the write (put with sync: same t0 as the put)
     puts = {(e["rec"], e["t0"]) for e in map(json.loads, open(chk.wlog)) if e["op"] == "put"}
@@ -304,7 +333,7 @@ def self_test(tr, chk, img):
         tr.build(cut, "none", random.Random(0), img)
         clean += not any(w.startswith(rec + ":") for g, w in chk.check(img, tr.cut_time(cut))
                          if g == "D2")
-        tr.build(cut, "none", random.Random(0), img, unsync=2)
+        tr.build(cut, "none", random.Random(0), img, unsync_after=e["t0"])
         caught += any(w.startswith(rec + ":") for g, w in chk.check(img, tr.cut_time(cut))
                       if g == "D2")
     print("self-test: a synced write left out: caught %d of %d; kept: not flagged %d of %d"
