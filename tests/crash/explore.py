@@ -2,9 +2,9 @@
 """Builds the images a power cut could leave from a recorded workload (record.sh)
 and checks the durability contract on each.
 
-usage: explore.py REC... --images N [--seed S] [--work DIR] [--keep-failed DIR]
+usage: explore.py REC... [--self-test] --images N [--seed S] [--work DIR]
+                  [--keep-failed DIR] [--no-sweep]
        explore.py REC... --only I        (image I again, alone)
-       explore.py REC... --self-test
 
 For every image (a cut point after one event of the trace, and a mode: see
 crashimg.py) the checks are, in order:
@@ -24,6 +24,7 @@ Exit status 1 if an image failed, 2 if the explorer itself is broken.
 """
 
 import argparse
+import bisect
 import json
 import os
 import random
@@ -103,23 +104,10 @@ class Checker:
 
     def check(self, img, tcut):
         """Returns a list of (guarantee, what) failures of the image `img`."""
-        fails = []
-        data = os.path.join(img, "data.mdb")
-        for tool in ("mdb_stat", "mdb_dump"):
-            r = self.run([tool, "-n", "-a", data])
-            if r.returncode != 0:
-                fails.append(("D3", "%s -a: %s" % (tool, (r.stderr or r.stdout).strip()[:200])))
-        if fails:
+        fails = self.check_d4(img, tcut)
+        if any(g == "D3" for g, _ in fails):
             return fails
-        # D4: what the peer held by the cut is committed in the image.
-        held = max([vv for t1, vv in self.peer if t1 < tcut], default=0)
-        try:
-            mine = self.status(img)["version_vector"].get(self.origin, 0)
-            if mine < held:
-                fails.append(("D4", "peer held A's changes 1..%d, the image has 1..%d "
-                              "(%d would be reused)" % (held, mine, held - mine)))
-        except (RuntimeError, ValueError) as e:
-            fails.append(("D3", "status of the image: %s" % e))
+        data = os.path.join(img, "data.mdb")
         log = open(os.path.join(self.work, "mount.log"), "w")
         p = subprocess.Popen([BLAZEFS, "mount", img, self.mnt, "-f", "--no-listen", "--no-mdns"],
                              stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
@@ -157,6 +145,27 @@ class Checker:
         r = self.run(["mdb_stat", "-n", "-a", data])
         if r.returncode != 0:
             fails.append(("D3", "mdb_stat -a after the mount: %s" % r.stderr.strip()[:200]))
+        return fails
+
+    def check_d4(self, img, tcut):
+        """D3 by the LMDB tools, and D4 on the committed version vector."""
+        fails = []
+        data = os.path.join(img, "data.mdb")
+        for tool in ("mdb_stat", "mdb_dump"):
+            r = self.run([tool, "-n", "-a", data])
+            if r.returncode != 0:
+                fails.append(("D3", "%s -a: %s" % (tool, (r.stderr or r.stdout).strip()[:200])))
+        if fails:
+            return fails
+        held = max([vv for t1, vv in self.peer if t1 < tcut], default=0)
+        try:
+            mine = self.status(img)["version_vector"].get(self.origin, 0)
+            if mine < held:
+                fails.append(("D4", "the peer held A's changes 1..%d, the image has 1..%d: "
+                              "%d sent before durable, their seqs would be reused"
+                              % (held, mine, held - mine)))
+        except (RuntimeError, ValueError) as e:
+            fails.append(("D3", "status of the image: %s" % e))
         return fails
 
     def tail(self):
@@ -209,17 +218,24 @@ class Checker:
         return "%s, a mix never written: %s" % (show(got), ", ".join(parts))
 
 
-def pick_cut(tr, i, rng):
-    """(cut, mode) of image i: even images right after (up to 8 events after)
-    a sync of a database file, where the issue's rollbacks show up; odd ones
-    anywhere."""
-    syncs = [e.seq for e in tr.events if e.kind in ("sync", "dirsync")]
-    if i % 2 == 0 and syncs:
-        cut = rng.choice(syncs)
+def pick_cut(tr, chk, i, rng):
+    """(cut, mode) of image i.  A third right after (up to 8 events after) a
+    sync of a database file, where the issue's rollbacks show up; a third
+    right after the peer was seen holding changes of A (D4: nothing it holds
+    may be missing from the image), half of them with durable writes only; a
+    third anywhere."""
+    mode = rng.choices([m for m, _ in MODES], [w for _, w in MODES])[0]
+    if i % 3 == 0 and tr.syncs:
+        cut = rng.choice(tr.syncs)
         cut += rng.randint(0, min(8, len(tr.events) - 1 - cut))
+    elif i % 3 == 1 and chk.peer:
+        t1 = rng.choice(chk.peer)[0]
+        cut = min(bisect.bisect_right(tr.cut_times, t1), len(tr.events) - 1)
+        if rng.random() < 0.5:
+            mode = "none"
     else:
         cut = rng.randrange(len(tr.events))
-    return cut, rng.choices([m for m, _ in MODES], [w for _, w in MODES])[0]
+    return cut, mode
 
 
 def main():
@@ -230,7 +246,9 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--keep-failed", help="copy failing images (as built) here")
     ap.add_argument("--only", type=int, help="build and check image ONLY alone")
-    ap.add_argument("--self-test", action="store_true")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check the checker on each recording first (exit 2 if it fails)")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the D4 sweep")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="blazefs-crash.")
     img = os.path.join(work, "img")
@@ -239,6 +257,8 @@ def main():
         db = open(os.path.join(rec, "dbpath")).read().strip()
         t = time.time()
         tr = crashimg.Trace(os.path.join(rec, "trace"), db, os.path.join(rec, "snap"))
+        tr.syncs = [e.seq for e in tr.events if e.kind in ("sync", "dirsync")]
+        tr.cut_times = [tr.cut_time(c) for c in range(len(tr.events))]
         chk = Checker(rec, work, "")
         nsync = sum(1 for e in tr.events if e.kind == "sync")
         peer = max([v for _, v in chk.peer], default=0)
@@ -248,8 +268,6 @@ def main():
         if a.self_test and self_test(tr, chk, img):
             sys.exit(2)
         recs.append((rec, tr, chk))
-    if a.self_test:
-        sys.exit(0)
     built = checked = failed = 0
     kinds = {}
     t = time.time()
@@ -257,7 +275,7 @@ def main():
         rec, tr, chk = recs[i % len(recs)]
         # One generator per image: image i is the same whatever the count.
         rng = random.Random("%d:%d" % (a.seed, i))
-        cut, mode = pick_cut(tr, i, rng)
+        cut, mode = pick_cut(tr, chk, i, rng)
         what = tr.build(cut, mode, rng, img)
         built += 1
         if a.keep_failed:
@@ -278,9 +296,38 @@ def main():
                 shutil.rmtree(dst, ignore_errors=True)
                 shutil.copytree(pristine, dst)
     dt = time.time() - t
+    t = time.time()
+    # D4 sweep: at the first moment the peer was seen holding each new count
+    # of A's changes, the image of durable writes only (no mount needed:
+    # mdb_stat and the committed version vector).
+    sweep = swept_bad = 0
+    for rec, tr, chk in recs if a.only is None and not a.no_sweep else []:
+        last = -1
+        for t1, vv in chk.peer:
+            if vv <= last:
+                continue
+            last = vv
+            cut = bisect.bisect_right(tr.cut_times, t1)
+            if cut >= len(tr.events):
+                continue
+            tr.build(cut, "none", random.Random(0), img)
+            sweep += 1
+            fails = chk.check_d4(img, tr.cut_time(cut))
+            if fails:
+                swept_bad += 1
+                for g, w in fails:
+                    kinds[g] = kinds.get(g, 0) + 1
+                    print("FAIL D4-sweep image [%s, cut after event %d/%d = trace line %d, "
+                          "durable writes only]: %s %s"
+                          % (os.path.basename(rec.rstrip("/")), cut, len(tr.events),
+                             tr.events[cut].line + 1, g, w), flush=True)
+    if sweep:
+        print("D4 sweep: %d images (one per new count the peer showed), %d failed, "
+              "%.3f s per image" % (sweep, swept_bad, (time.time() - t) / sweep))
+    built, checked, failed = built + sweep, checked + sweep, failed + swept_bad
     print("images built %d, checked %d, failed %d" % (built, checked, failed))
-    print("(seed %d, %.2f s per image; failures by guarantee: %s; rerun one with --only I)"
-          % (a.seed, dt / max(checked, 1),
+    print("(seed %d, %.2f s per mounted image; failures by guarantee: %s; "
+          "rerun one with --only I)" % (a.seed, dt / max(checked - sweep, 1),
              ", ".join("%s %d" % kv for kv in sorted(kinds.items())) or "none"))
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)

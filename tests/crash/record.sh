@@ -6,7 +6,11 @@
 # database directory is copied to OUT/snap once nothing runs on it, then A is
 # mounted under strace, which logs every write and sync made to its files
 # (OUT/trace), and B is mounted with A as its peer.  tests/crash/workload.py
-# writes through A's mount (OUT/wlog); then both are unmounted.
+# writes through A's mount (OUT/wlog).  Then A is killed (kill -9) and
+# mounted again under a second strace, B still running, and the workload
+# goes on for half as many steps; the two traces are concatenated (their
+# timestamps follow each other; the files are the same).  Then both are
+# unmounted.
 #
 # Why strace rather than an LD_PRELOAD shim: it needs no code of ours in the
 # traced process, sees every thread and every path to the kernel (LMDB calls
@@ -18,6 +22,8 @@ set -u
 OUT=$1
 SEED=${2:-1}
 STEPS=${3:-150}
+BURST=${CRASH_BURST:-100}    # records written by each of two threads at the end
+RESTART=${CRASH_RESTART:-1} # kill -9 of A after the workload, restart, more of it
 HERE=$(cd "$(dirname "$0")" && pwd)
 BLAZEFS=${BLAZEFS:-$(realpath "$HERE/../../blazefs")}
 export BLAZEFS
@@ -78,21 +84,40 @@ PA=
 
 rm -f "$OUT/A/data.mdb-lock"
 cp -a "$OUT/A" "$OUT/snap"
-strace -f -ttt -xx -s 4194304 -o "$OUT/trace" \
-	-e trace=openat,open,creat,close,dup,dup2,dup3,fcntl,lseek,write,pwrite64,writev,pwritev,pwritev2,ftruncate,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat \
-	"$BLAZEFS" mount "$OUT/A" "$OUT/A.mnt" -f --listen "127.0.0.1:$PORT_A" --no-mdns \
-	</dev/null >>"$OUT/A.log" 2>&1 &
-PA=$!
-mounted "$OUT/A.mnt" "$PA" || die "traced mount of A"
+
+# trace_a N: mounts A under strace, logging to OUT/trace.N.
+trace_a() {
+	strace -f -ttt -xx -s 4194304 -o "$OUT/trace.$1" \
+		-e trace=openat,open,creat,close,dup,dup2,dup3,fcntl,lseek,write,pwrite64,writev,pwritev,pwritev2,ftruncate,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat \
+		"$BLAZEFS" mount "$OUT/A" "$OUT/A.mnt" -f --listen "127.0.0.1:$PORT_A" --no-mdns \
+		</dev/null >>"$OUT/A.log" 2>&1 &
+	PA=$!
+	mounted "$OUT/A.mnt" "$PA" || die "traced mount of A"
+}
+
+trace_a 1
 "$BLAZEFS" mount "$OUT/B" "$OUT/B.mnt" -f --listen "127.0.0.1:$PORT_B" \
 	--peer "127.0.0.1:$PORT_A" --no-mdns </dev/null >>"$OUT/B.log" 2>&1 &
 PB=$!
 mounted "$OUT/B.mnt" "$PB" || die "mount of B"
-python3 "$HERE/workload.py" "$OUT/A.mnt" "$OUT/wlog" "$SEED" "$STEPS" "$OUT/B" ||
+python3 "$HERE/workload.py" "$OUT/A.mnt" "$OUT/wlog" "$SEED" "$STEPS" "$OUT/B" "$BURST" ||
 	die "workload failed"
+if [ "$RESTART" = 1 ]; then
+	# kill -9 of A (the process strace runs, by its id), and a restart that
+	# continues the workload while B reconnects: the same files, a second trace.
+	child=$(ps -o pid= --ppid "$PA" | tr -d ' ')
+	[ -n "$child" ] || die "no blazefs under strace"
+	kill -9 "$child"
+	wait "$PA" 2>/dev/null
+	fusermount3 -uz "$OUT/A.mnt" 2>/dev/null
+	trace_a 2
+	python3 "$HERE/workload.py" "$OUT/A.mnt" "$OUT/wlog" "$((SEED + 1000))" "$((STEPS / 2))" \
+		"$OUT/B" "$BURST" || die "workload after the restart failed"
+fi
 stop "$OUT/B.mnt" "$PB"
 PB=
 stop "$OUT/A.mnt" "$PA"
 PA=
+cat "$OUT"/trace.[0-9] >"$OUT/trace" && rm -f "$OUT"/trace.[0-9]
 echo "$OUT/A" >"$OUT/dbpath"
 exit 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The mixed workload the crash explorer records, run through a blazefs mount.
 
-usage: workload.py MNT LOG SEED STEPS [PEER_DB]
+usage: workload.py MNT LOG SEED STEPS [PEER_DB] [BURST]
 
 Writes records of collection MNT/c with real tools and syscalls: creates and
 overwrites (open/write/close), overwrites followed by fsync(), rename saves
@@ -18,6 +18,10 @@ operation started and after it returned):
   {"op": "peer", "vv": N}                           the peer held A's changes 1..N
 With PEER_DB, a thread polls `blazefs status PEER_DB` and logs "peer" lines
 (for D4): t1 is when the answer was read, so the peer held them by then.
+BURST > 0 ends with two threads each writing BURST records (b*) as fast as they
+can, the load under which the issue saw changes sent before they were durable.
+The log is appended to, and records already in MNT/c are taken as the current
+versions: a second run continues the first (after a kill -9 and a restart).
 """
 
 import json
@@ -29,11 +33,12 @@ import threading
 import time
 
 mnt, logpath, seed, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-peer_db = sys.argv[5] if len(sys.argv) > 5 else None
+peer_db = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+burst = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 blazefs = os.environ.get("BLAZEFS", "blazefs")
 rng = random.Random(seed)
 coll = os.path.join(mnt, "c")
-log = open(logpath, "w", buffering=1)
+log = open(logpath, "a", buffering=1)
 lock = threading.Lock()
 current = {}  # record -> its content (dict) or None when deleted
 
@@ -119,10 +124,14 @@ def poll_peer(stop):
         if r.returncode == 0:
             st = json.loads(r.stdout)
             emit(op="peer", vv=st["version_vector"].get(origin, 0), t0=t0, t1=t1)
-        stop.wait(0.05)
+        stop.wait(0.01)
 
 
 os.makedirs(coll, exist_ok=True)
+for name in os.listdir(coll):
+    if name.endswith(".json"):
+        with open(os.path.join(coll, name)) as f:
+            current[name[:-5]] = json.load(f)
 origin = None
 stop = threading.Event()
 poller = None
@@ -133,7 +142,7 @@ if peer_db:
     poller.start()
 
 recs = ["r%d" % i for i in range(12)]
-n = 0
+n = 10000 if current else 0  # a second run's versions stay apart
 for step in range(steps):
     n += 1
     rec = rng.choice(recs)
@@ -152,10 +161,29 @@ for step in range(steps):
     else:
         put(rec, content(rec, n), sync=False)
     time.sleep(rng.choice([0, 0, 0.001, 0.003, 0.01]))
+
+
+def burster(k, count):
+    r = random.Random(seed * 100 + k)
+    for i in range(count):
+        rec = "b%d-%d" % (k, r.randrange(8))
+        v = {"rec": rec, "n": 100000 * (k + 1) + i, "pad": "y" * r.randint(10, 300)}
+        t0 = time.time()
+        with open(os.path.join(coll, rec + ".json"), "w") as f:
+            f.write(body(v))
+        emit(op="put", rec=rec, v=v, t0=t0, t1=time.time())
+
+
+if burst:
+    ts = [threading.Thread(target=burster, args=(k, burst)) for k in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+# The peer's last word, once the writes have had time to reach it.
+if peer_db:
+    time.sleep(0.3)
 stop.set()
 if poller:
     poller.join()
-# The peer's last word, once the writes have had time to reach it.
-if peer_db:
-    time.sleep(0.5)
 log.close()
