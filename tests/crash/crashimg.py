@@ -10,14 +10,15 @@ The model of what a power cut keeps (ALICE / CrashMonkey style):
 
 - File data.  Every write is split into 4 KiB-aligned pieces (the page cache
   writes pages back independently).  A piece, or an ftruncate, is durable once an
-  fsync/fdatasync of its file that *started after it completed* has returned
-  before the cut; a write to a file opened O_SYNC/O_DSYNC is durable as soon as
-  it returns.  Of the non-durable operations of each file (those after its last
-  sync), the image keeps: all of them (mode "all": what kill -9 leaves, the
-  control), none ("none"), a random prefix ("prefix") or a random subset
-  ("subset", each kept with probability 1/2).  The kept operations are applied in
-  their original order on top of the durable content; a write past the end of a
-  file extends it with zeros.  O_APPEND writes land at the offset the file had
+  fsync/fdatasync of its file has returned after it, before the cut (even a
+  sync that started before the piece was written: see _parse); a write to a
+  file opened O_SYNC/O_DSYNC is durable as soon as it returns.  Of the
+  non-durable operations of each file (those after its last sync), the image
+  keeps: all of them (mode "all": what kill -9 leaves, the control), none
+  ("none"), a random prefix ("prefix") or a random subset ("subset", each kept
+  with probability 1/2).  The kept operations are applied in their original
+  order on top of the durable content; a write past the end of a file extends
+  it with zeros.  O_APPEND writes land at the offset the file had
   when they were made (computed from the full sequence, ftruncates included).
 
 - Names (create, O_TRUNC, rename, unlink, mkdir).  Treated as persisted in
@@ -174,7 +175,6 @@ class Trace:
                 dirs.add(os.path.relpath(os.path.join(root, d), self.snap))
         self.initial_names = dict(names)
         self.initial_dirs = set(dirs)
-        pending_sync = {}  # (pid-less) start line -> (file id, nops) filled at entry
 
         def resolve(dirfd, p):
             if p.startswith("/"):
@@ -285,11 +285,13 @@ class Trace:
                 if h["file"] is None:
                     ev(line, ts, "dirsync", (h["rel"],))
                     continue
-                # Durable: the operations that completed before the sync
-                # started (the line where strace saw it enter).
+                # Durable: every operation strace saw complete before the sync
+                # returned, even one that completed while the sync ran.  That
+                # may take as durable a write a real sync missed, which only
+                # removes possible states: a failure is never an artefact of
+                # strace's ordering of different threads.
                 fid = h["file"]
-                n = sum(1 for op in self.files[fid].ops if self._line_of(op[0]) < start)
-                ev(line, ts, "sync", (fid, h["rel"], n))
+                ev(line, ts, "sync", (fid, h["rel"], len(self.files[fid].ops)))
             elif call in ("rename", "renameat", "renameat2"):
                 if call == "rename":
                     src = resolve("AT_FDCWD", strings(a[0])[0].decode())
@@ -326,10 +328,6 @@ class Trace:
                 if rel is not None:
                     dirs.add(rel)
                     ev(line, ts, "mkdir", (rel,))
-        del pending_sync
-
-    def _line_of(self, seq):
-        return self.events[seq].line if seq < len(self.events) else 1 << 62
 
     def _snap_files(self):
         for root, _, fs in os.walk(self.snap):

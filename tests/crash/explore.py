@@ -363,18 +363,17 @@ def self_test(tr, chk, img):
     #    fsync() on the same file descriptor, cut right
     #    after the fsync returned, keep only durable writes, but take every
     #    sync made since the write started as not done: D2 must name that
-    #    record.
-    #    The same image with those syncs kept must not name it.
-    # fsyncs made on the fd of the write (put with sync: same t0 as the put)
+    #    record.  The same image with those syncs kept must not name it.
+    #    (An fsync on the fd of the write has the t0 of its put.)
     puts = {(e["rec"], e["t0"]) for e in map(json.loads, open(chk.wlog)) if e["op"] == "put"}
-    seen, tried, caught, clean = set(), 0, 0, 0
+    tried, caught, clean = 0, 0, 0
     for e in map(json.loads, open(chk.wlog)):
         if e["op"] != "fsync" or (e["rec"], e["t0"]) not in puts or tried == 8:
             continue
-        t1, rec, v = e["t1"], e["rec"], e["v"]
+        t1, rec = e["t1"], e["rec"]
         # The first cut at which that fsync() counts as returned.
-        cut = next((c for c in range(len(tr.events)) if tr.cut_time(c) > t1), -1)
-        if cut < 0:
+        cut = bisect.bisect_right(tr.cut_times, t1)
+        if cut >= len(tr.events):
             continue
         tried += 1
         tr.build(cut, "none", random.Random(0), img)
