@@ -102,8 +102,9 @@ class Checker:
         later = vs[idx:]
         return need, [v[2] for v in later if v[2] is not None], any(v[2] is None for v in later)
 
-    def check(self, img, tcut):
-        """Returns a list of (guarantee, what) failures of the image `img`."""
+    def check(self, img, tcut, only=None):
+        """Returns a list of (guarantee, what) failures of the image `img`
+        (of the records in `only` if given)."""
         fails = self.check_d4(img, tcut)
         if any(g == "D3" for g, _ in fails):
             return fails
@@ -128,7 +129,8 @@ class Checker:
             if r.returncode != 0:
                 fails.append(("D3", "ls -R: %s" % r.stderr.strip()[:200]))
             for rec in sorted(self.versions):
-                fails += self.check_record(rec, tcut)
+                if only is None or rec in only:
+                    fails += self.check_record(rec, tcut)
         finally:
             if os.path.ismount(self.mnt):
                 subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True)
@@ -218,6 +220,24 @@ class Checker:
         return "%s, a mix never written: %s" % (show(got), ", ".join(parts))
 
 
+def blame(chk, pristine, img, tcut, fails):
+    """Says, for each D2 failure, whether LMDB alone (the image with its wal
+    emptied) holds an acceptable version: then the wal replay rolled it back."""
+    shutil.rmtree(img, ignore_errors=True)
+    shutil.copytree(pristine, img)
+    wal = os.path.join(img, "wal")
+    if not os.path.exists(wal) or os.path.getsize(wal) == 0:
+        return [(g, w + " [the wal is empty: LMDB lost it]" if g == "D2" else w)
+                for g, w in fails]
+    os.truncate(wal, 0)
+    bad = {w.split(":")[0] for g, w in fails if g == "D2"}
+    again = {w.split(":")[0] for g, w in chk.check(img, tcut, only=bad) if g == "D2"}
+    return [(g, w if g != "D2" else w + (
+        " [LMDB alone has it wrong too]" if w.split(":")[0] in again else
+        " [LMDB alone has it right: the replay of a stale wal rolled it back]"))
+        for g, w in fails]
+
+
 def pick_cut(tr, chk, i, rng):
     """(cut, mode) of image i.  A third right after (up to 8 events after) a
     sync of a database file, where the issue's rollbacks show up; a third
@@ -278,12 +298,13 @@ def main():
         cut, mode = pick_cut(tr, chk, i, rng)
         what = tr.build(cut, mode, rng, img)
         built += 1
-        if a.keep_failed:
-            pristine = img + ".pristine"
-            shutil.rmtree(pristine, ignore_errors=True)
-            shutil.copytree(img, pristine)
+        pristine = img + ".pristine"
+        shutil.rmtree(pristine, ignore_errors=True)
+        shutil.copytree(img, pristine)
         fails = chk.check(img, tr.cut_time(cut))
         checked += 1
+        if any(g == "D2" for g, _ in fails):
+            fails = blame(chk, pristine, img, tr.cut_time(cut), fails)
         if fails:
             failed += 1
             for g, w in fails:
