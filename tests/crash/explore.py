@@ -220,19 +220,23 @@ class Checker:
         return "%s, a mix never written: %s" % (show(got), ", ".join(parts))
 
 
+REC_KINDS = ("D2", "D1/D3")  # failures that name a record's content
+
+
 def blame(chk, pristine, img, tcut, fails):
-    """Says, for each D2 failure, whether LMDB alone (the image with its wal
-    emptied) holds an acceptable version: then the wal replay rolled it back."""
+    """Says, for each failure of a record's content, whether LMDB alone (the
+    image with its wal emptied) holds an acceptable version: then the replay
+    of the wal did the damage."""
     shutil.rmtree(img, ignore_errors=True)
     shutil.copytree(pristine, img)
     wal = os.path.join(img, "wal")
     if not os.path.exists(wal) or os.path.getsize(wal) == 0:
-        return [(g, w + " [the wal is empty: LMDB lost it]" if g == "D2" else w)
+        return [(g, w + " [the wal is empty: LMDB lost it]" if g in REC_KINDS else w)
                 for g, w in fails]
     os.truncate(wal, 0)
-    bad = {w.split(":")[0] for g, w in fails if g == "D2"}
-    again = {w.split(":")[0] for g, w in chk.check(img, tcut, only=bad) if g == "D2"}
-    return [(g, w if g != "D2" else w + (
+    bad = {w.split(":")[0] for g, w in fails if g in REC_KINDS}
+    again = {w.split(":")[0] for g, w in chk.check(img, tcut, only=bad) if g in REC_KINDS}
+    return [(g, w if g not in REC_KINDS else w + (
         " [LMDB alone has it wrong too]" if w.split(":")[0] in again else
         " [LMDB alone has it right: the replay of a stale wal rolled it back]"))
         for g, w in fails]
@@ -303,7 +307,7 @@ def main():
         shutil.copytree(img, pristine)
         fails = chk.check(img, tr.cut_time(cut))
         checked += 1
-        if any(g == "D2" for g, _ in fails):
+        if any(g in REC_KINDS for g, _ in fails):
             fails = blame(chk, pristine, img, tr.cut_time(cut), fails)
         if fails:
             failed += 1
