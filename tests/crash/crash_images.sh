@@ -27,7 +27,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-command -v strace >/dev/null || { echo "crash_images: strace is not installed (make deps)" >&2; exit 1; }
+if ! command -v strace >/dev/null; then
+	echo "crash_images: strace is not installed (make deps)" >&2
+	exit 1
+fi
 
 recs=()
 for s in $SEEDS; do

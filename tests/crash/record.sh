@@ -85,10 +85,14 @@ PA=
 rm -f "$OUT/A/data.mdb-lock"
 cp -a "$OUT/A" "$OUT/snap"
 
-# trace_a N: mounts A under strace, logging to OUT/trace.N.
+# What changes files, what names them, what syncs them (crashimg.py reads these).
+CALLS=openat,open,creat,close,dup,dup2,dup3,fcntl,lseek,write,pwrite64,writev,pwritev,pwritev2
+CALLS=$CALLS,ftruncate,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat
+
+# trace_a N: mounts A under strace (-s: whole pages, never a truncated
+# buffer), logging to OUT/trace.N.
 trace_a() {
-	strace -f -ttt -xx -s 4194304 -o "$OUT/trace.$1" \
-		-e trace=openat,open,creat,close,dup,dup2,dup3,fcntl,lseek,write,pwrite64,writev,pwritev,pwritev2,ftruncate,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat \
+	strace -f -ttt -xx -s 4194304 -o "$OUT/trace.$1" -e trace="$CALLS" \
 		"$BLAZEFS" mount "$OUT/A" "$OUT/A.mnt" -f --listen "127.0.0.1:$PORT_A" --no-mdns \
 		</dev/null >>"$OUT/A.log" 2>&1 &
 	PA=$!
