@@ -21,14 +21,16 @@ The model of what a power cut keeps (ALICE / CrashMonkey style):
   it with zeros.  O_APPEND writes land at the offset the file had
   when they were made (computed from the full sequence, ftruncates included).
 
-- Names (create, O_TRUNC, rename, unlink, mkdir).  Treated as persisted in
-  order, at once: journalling filesystems (ext4 data=ordered, xfs) commit
-  metadata operations in order, so a power cut keeps a prefix of them, and the
-  cut point already picks which prefix.  What this does not model: losing a
-  rename or a creation that happened before the cut while keeping later ones.
-  blazefs renames only DB/peers.json and scratch files, and creates DB/wal once
-  at mount; files are tracked by identity, so a renamed file keeps its
-  (possibly partly lost) data - the classic zero-length-after-rename state.
+- Names (create, rename, unlink, mkdir).  Persisted in order (journalling
+  filesystems, ext4 data=ordered or xfs, commit metadata operations in order)
+  and all of them by any fsync/fdatasync (which commits the journal).  So a
+  power cut keeps every name operation up to the last sync of any file before
+  the cut and a prefix of the later ones: half the "prefix" and "subset" images
+  lose a random suffix of those (blazefs never fsyncs DB/ itself: e.g. the
+  rename of peers.json).  Files are tracked by identity: a renamed file keeps
+  its (possibly partly lost) data under whichever name survives; a file whose
+  creation is lost is absent.  An O_TRUNC open is a data operation (a
+  truncation to 0).
 
 - DB/data.mdb-lock is left out of every image (LMDB rebuilds its lock file
   when it is the only opener, which is the case after a reboot).
@@ -345,16 +347,21 @@ class Trace:
         i = bisect.bisect_right(self.line_ts, (self.events[cut].line, float("inf")))
         return self.line_ts[i][1] if i < len(self.line_ts) else float("inf")
 
-    def state(self, cut, unsync_after=None):
+    def state(self, cut, unsync_after=None, names_cut=None):
         """Namespace and per-file (number of ops, number durable) after event
-        `cut`.  unsync_after (checker self-test only): the syncs that returned
-        at or after this time are taken as not done."""
+        `cut`.  Name operations after event `names_cut` (default: cut) are
+        left out.  unsync_after (checker self-test only): the syncs that
+        returned at or after this time are taken as not done."""
+        if names_cut is None:
+            names_cut = cut
         names = dict(self.initial_names)
         dirs = set(self.initial_dirs)
         nops = {fid: 0 for fid in self.files}
         synced = {fid: 0 for fid in self.files}
         for e in self.events[: cut + 1]:
             k, d = e.kind, e.detail
+            if e.seq > names_cut and k in ("create", "rename", "unlink", "mkdir", "rmdir"):
+                continue
             if k == "create":
                 names[d[0]] = d[1]
             elif k == "rename":
@@ -375,7 +382,15 @@ class Trace:
         """Writes into `out` the image after event `cut` (-1: before any).
         Returns a short description of what was kept.  drop_durable (checker
         self-test only) leaves out every operation, durable or not."""
-        names, dirs, nops, synced = self.state(cut, unsync_after)
+        # Names: those made since the last sync of any file (a journalling
+        # filesystem commits its journal, all names in it, on any fsync) may
+        # be lost as a suffix, in half the prefix/subset images.
+        names_cut = cut
+        if mode in ("prefix", "subset") and cut >= 0 and rng.random() < 0.5:
+            last = max((e.seq for e in self.events[: cut + 1]
+                        if e.kind in ("sync", "dirsync")), default=-1)
+            names_cut = rng.randint(last, cut)
+        names, dirs, nops, synced = self.state(cut, unsync_after, names_cut)
         if os.path.exists(out):
             shutil.rmtree(out)
         os.makedirs(out)
@@ -419,4 +434,7 @@ class Trace:
             with open(p, "wb") as fo:
                 fo.write(buf)
             os.chmod(p, 0o600)
-        return f"{mode}: kept {kept_total} of {kept_total + lost_total} unsynced pieces"
+        lost = sum(1 for e in self.events[names_cut + 1 : cut + 1]
+                   if e.kind in ("create", "rename", "unlink", "mkdir", "rmdir"))
+        return f"{mode}: kept {kept_total} of {kept_total + lost_total} unsynced pieces" + (
+            f", lost the last {lost} name operations" if lost else "")
