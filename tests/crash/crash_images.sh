@@ -8,7 +8,8 @@
 #   CRASH_IMAGES=20 CRASH_SEEDS="1" CRASH_STEPS=150 CRASH_IMAGE_SEED=1
 #   CRASH_KEEP=DIR: keep the recordings and the failing images there.
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
+# tests/crash, whether this script is there or in tests/integration.
+HERE=$(cd "$(dirname "$0")/../crash" && pwd)
 BLAZEFS=${BLAZEFS:-$(realpath "$HERE/../../blazefs")}
 export BLAZEFS
 IMAGES=${CRASH_IMAGES:-20}
