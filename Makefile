@@ -98,7 +98,7 @@ test: $(O)/blazefs $(UNIT_BIN)
 FUZZ_CC     ?= clang-14
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(NET_SRC) $(wildcard core/*.h net/*.h)
+build/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(NET_SRC) $(wildcard core/*.h net/*.h tests/fuzz/*.h)
 	@mkdir -p build/fuzz
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(NET_SRC) $(LDLIBS_ALL)
@@ -127,7 +127,7 @@ install: blazefs
 	install -D -m 0644 contrib/blazefs@.service $(DESTDIR)/etc/systemd/system/blazefs@.service
 
 FORMAT_SRC := $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) \
-              $(wildcard bench/*.c */*.h tests/unit/*.h)
+              $(wildcard bench/*.c */*.h tests/unit/*.h tests/fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_SRC)
 check-format:

@@ -10,26 +10,11 @@
 
 #include "core/journal.h"
 #include "core/record.h"
+#include "tests/fuzz/fuzz_db.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct journal *j;
-static char dir[] = "/tmp/blazefs-fuzz-XXXXXX";
-
-/* Removes the fuzzing database when libFuzzer exits. */
-static void
-cleanup(void)
-{
-	static const char *files[] = {"data.mdb", "data.mdb-lock", "wal"};
-	char path[sizeof(dir) + 16];
-
-	journal_close(j);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
 
 static void
 check_canonical(const char *buf, size_t len)
@@ -64,12 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, blen;
 	char *buf;
 
-	if (j == NULL) {
-		if (mkdtemp(dir) == NULL || journal_create(dir, 1, dbid) != 0 ||
-		    (j = journal_open(dir, JOURNAL_NOSYNC)) == NULL)
-			abort();
-		atexit(cleanup);
-	}
+	j = fuzz_db_open(1, dbid);
 	if (journal_vv(j, &v) != 0)
 		abort();
 	if (journal_write_record(j, "fuzz", "r", (const char *)data, size, &why) != 0) {

@@ -12,6 +12,7 @@
 #include "core/journal.h"
 #include "net/msg.h"
 #include "net/sync.h"
+#include "tests/fuzz/fuzz_db.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,22 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct journal *j;
 static struct sync_config cfg;
-static char dir[] = "/tmp/blazefs-fuzz-XXXXXX";
-
-/* Removes the fuzzing database when libFuzzer exits. */
-static void
-cleanup(void)
-{
-	static const char *files[] = {"data.mdb", "data.mdb-lock", "wal"};
-	char path[sizeof(dir) + 16];
-
-	journal_close(j);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
 
 /* What the session sends must parse as a message. */
 static int
@@ -52,10 +37,7 @@ setup(void)
 {
 	const char *why;
 
-	if (mkdtemp(dir) == NULL || journal_create(dir, SELF, cfg.dbid) ||
-	    (j = journal_open(dir, JOURNAL_NOSYNC)) == NULL)
-		abort();
-	atexit(cleanup);
+	j = fuzz_db_open(SELF, cfg.dbid);
 	/* Something to stream, so pumps have work. */
 	if (journal_write_record(j, "c", "r", "{\"a\": 1}", 8, &why))
 		abort();
