@@ -270,7 +270,9 @@ journal_conflicts_json(struct journal *j, const char *coll, const char *rec)
 		if (mdb_get(txn, j->fields, &k, &v) != 0 ||
 		    crdt_reg_decode(v.mv_data, v.mv_size, &r) != 0)
 			continue;
-		if (r.n > 1)
+		/* Databases written before equal values stopped counting may
+		 * still list such a register. */
+		if (crdt_reg_conflict(&r))
 			json_array_append_new(arr, jn_conflict_json(j, txn, &k, &r));
 		crdt_reg_clear(&r);
 	}

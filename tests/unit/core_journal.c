@@ -333,6 +333,66 @@ test_concurrent_edits_of_one_field_conflict(void **state)
 }
 
 static void
+test_equal_concurrent_values_are_no_conflict(void **state)
+{
+	struct db a, b, c;
+	char id[DEVID_LEN + 1], *ca, *cb;
+	const char *why;
+	uint64_t nc, nr, nf;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0}");
+	db_open(&c, 3);
+	sync_pair(a.j, c.j);
+	/* Two devices write the same value concurrently (a user's record and a
+	 * device record written by the inviter and by the device itself). */
+	put(a.j, "c", "r", "{\"x\": \"same\"}");
+	put(b.j, "c", "r", "{\n  \"x\": \"same\"\n}\n");
+	change_devid(7, id);
+	assert_int_equal(journal_write_device(a.j, id, "{\"name\":\"d\",\"priority\":0}", &why), 0);
+	assert_int_equal(journal_write_device(b.j, id, "{\"priority\": 0, \"name\": \"d\"}", &why),
+	                 0);
+	sync_pair(a.j, b.j);
+	expect(b.j, "c", "r", "{\n  \"x\": \"same\"\n}\n");
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	cb = journal_conflicts_json(b.j, NULL, NULL);
+	assert_string_equal(ca, "[]");
+	assert_string_equal(cb, "[]");
+	free(ca);
+	free(cb);
+	assert_int_equal(journal_counts(a.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nf, 0);
+	assert_int_equal(journal_counts(b.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nf, 0);
+	/* The equal entries are kept: a third concurrent, different value is a
+	 * conflict of all three, listed identically everywhere. */
+	put(c.j, "c", "r", "{\"x\":\"other\"}");
+	sync_pair(a.j, c.j);
+	sync_pair(b.j, c.j);
+	sync_pair(a.j, b.j);
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	cb = journal_conflicts_json(c.j, NULL, NULL);
+	assert_string_equal(ca, cb);
+	assert_non_null(strstr(ca, "other"));
+	assert_int_equal(journal_counts(a.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nf, 1);
+	{
+		json_t *arr = json_loads(ca, 0, NULL);
+
+		assert_non_null(arr);
+		assert_int_equal(json_array_size(arr), 1);
+		assert_int_equal(
+		    json_array_size(json_object_get(json_array_get(arr, 0), "entries")), 3);
+		json_decref(arr);
+	}
+	free(ca);
+	free(cb);
+	db_close(&a);
+	db_close(&b);
+	db_close(&c);
+}
+
+static void
 test_priority_wins_concurrent_conflicts(void **state)
 {
 	char id[DEVID_LEN + 1], prio[64];
@@ -1090,6 +1150,7 @@ main(void)
 	    cmocka_unit_test(test_missing_returns_exactly_what_lacks),
 	    cmocka_unit_test(test_apply_batch_results),
 	    cmocka_unit_test(test_property_any_order_converges),
+	    cmocka_unit_test(test_equal_concurrent_values_are_no_conflict),
 	    cmocka_unit_test(test_100k_records_reopen_identical),
 	    cmocka_unit_test(test_map_grows_when_full),
 	    cmocka_unit_test(test_batch_reads_see_writes_at_once),
