@@ -28,6 +28,11 @@ start_skewed() {
 }
 
 st() { "$BLAZEFS" status "$T/$1"; }
+# setf DEV FIELD VALUE: writes one field of c/r.json on DEV, the others as shown.
+setf() {
+	jq -c --arg v "$3" ".$2 = \$v" "$T/$1.mnt/c/r.json" >"$T/new.json" || fail "read r.json on $1"
+	cat "$T/new.json" >"$T/$1.mnt/c/r.json" || fail "write r.json on $1"
+}
 offset() { st "$1" | jq '.clock.offset_ms // 0'; }
 offset_above() { [ "$(offset "$1")" -gt "$2" ]; }
 offset_zero() { [ "$(offset "$1")" -eq 0 ]; }
@@ -75,10 +80,10 @@ now=$(date +%s)
 # later one: S would win it only by its skew)
 stop B
 start B --no-listen --no-mdns
-echo '{"v": "from-s", "w": 0, "x": 0}' >"$T/S.mnt/c/r.json"
+setf S v from-s
 wait_until 10 grep -q from-s "$T/A.mnt/c/r.json" || fail "S -> A"
 sleep 0.3
-echo '{"v": "from-b", "w": 0, "x": 0}' >"$T/B.mnt/c/r.json"
+setf B v from-b
 stop B
 start B --listen "$pb" --peer "$pa" --no-mdns
 
@@ -86,9 +91,9 @@ start B --listen "$pb" --peer "$pa" --no-mdns
 # first, A later.
 stop S
 start_skewed S +1h --no-listen --no-mdns
-echo '{"v": "from-s", "w": "from-s", "x": 0}' >"$T/S.mnt/c/r.json"
+setf S w from-s
 sleep 0.3
-echo '{"v": "from-b", "w": "from-a", "x": 0}' >"$T/A.mnt/c/r.json"
+setf A w from-a
 stop S
 start_skewed S +1h --no-listen --peer "$pa" --peer "$pb" --no-mdns
 
@@ -118,9 +123,9 @@ done
 stop S
 start_skewed S -1h --no-listen --no-mdns
 wait_until 5 grep -q "saved clock was [0-9]* s ahead .* not carried forward" "$T/S.log" || fail "S does not log its dropped clock"
-echo '{"v": "from-b", "w": "from-a", "x": "slow-s"}' >"$T/S.mnt/c/r.json"
+setf S x slow-s
 sleep 0.3
-echo '{"v": "from-b", "w": "from-a", "x": "from-a"}' >"$T/A.mnt/c/r.json"
+setf A x from-a
 stop S
 start_skewed S -1h --no-listen --peer "$pa" --peer "$pb" --no-mdns
 wait_until 20 converged || fail "no convergence (-1h): $(vv A) $(vv B) $(vv S)"
@@ -128,6 +133,7 @@ for d in B S; do
 	expect_eq "$(jq -cS . "$T/$d.mnt/.blazefs/conflicts")" "$(jq -cS . "$T/A.mnt/.blazefs/conflicts")" \
 		"conflicts on $d and A (-1h)"
 done
+expect_eq "$(jq -r .x "$T/A.mnt/c/r.json")" from-a "x: the slow device's edit loses"
 jq -e 'any(.[]; .field == "x" and any(.entries[]; .value == "slow-s"))' \
 	"$T/A.mnt/.blazefs/conflicts" >/dev/null || fail "S's slow value not listed"
 wait_until 5 offset_zero S || fail "S still corrects: $(st S | jq -c .clock)"
