@@ -70,6 +70,10 @@ jq -e --arg s "$S" 'any(.[]; .device == $s)' "$T/A.mnt/.blazefs/errors" >/dev/nu
 	fail "A's errors do not list S: $(cat "$T/A.mnt/.blazefs/errors")"
 st A | jq -e --arg s "$S" 'any(.peers[]; .device == $s and .clock_skew_ms > 3500000)' >/dev/null ||
 	fail "A's status does not show S's skew"
+jq -e '.clock.offset_ms > 3500000' "$T/S.mnt/.blazefs/status" >/dev/null ||
+	fail "S's .blazefs/status: $(cat "$T/S.mnt/.blazefs/status")"
+jq -e --arg s "$S" 'any(.clock.skewed_peers[]; .device == $s)' "$T/B.mnt/.blazefs/status" >/dev/null ||
+	fail "B's .blazefs/status does not show S: $(cat "$T/B.mnt/.blazefs/status")"
 expect_eq "$(offset A)" 0 "A's offset"
 expect_eq "$(offset B)" 0 "B's offset"
 # A healthy device shows no future mtime, and its clock was not dragged.
