@@ -47,6 +47,30 @@ running_address(const char *db, char *out, size_t len)
 	json_decref(o);
 }
 
+/*
+ * The priority this device joined with (meta "priority", written by join;
+ * 0 if none): recording itself with it writes the same values the inviter
+ * wrote for it, so the two records are no conflict.
+ */
+static long long
+own_priority(struct journal *j)
+{
+	char buf[24];
+	long long p = 0;
+	void *v;
+	size_t n;
+
+	if (journal_meta_get(j, "priority", &v, &n) == 0) {
+		if (n < sizeof(buf)) {
+			memcpy(buf, v, n);
+			buf[n] = '\0';
+			p = strtoll(buf, NULL, 10);
+		}
+		free(v);
+	}
+	return p;
+}
+
 int
 cmd_invite(int argc, char **argv)
 {
@@ -95,7 +119,7 @@ cmd_invite(int argc, char **argv)
 	change_devid(journal_self(j), dev);
 	if (journal_read_record(j, ".devices", dev, &buf, &len) == 0)
 		free(buf);
-	else if (identity_register_self(j, db, 0)) {
+	else if (identity_register_self(j, db, own_priority(j))) {
 		fprintf(stderr, "%s invite: %s: cannot record this device: %s\n", cli_prog, db,
 		        strerror(errno));
 		goto out;

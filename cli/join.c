@@ -57,7 +57,7 @@ cmd_join(int argc, char **argv)
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	uint8_t raw[64], psk[32], dbid[32], key[32], rs[32], *kp = NULL;
-	char host[256], *name = NULL, dev[DEVID_LEN + 1];
+	char host[256], *name = NULL, dev[DEVID_LEN + 1], pbuf[24];
 	const char *db, *code, *peer = NULL, *at;
 	long long prio = 0;
 	struct journal *j;
@@ -168,7 +168,11 @@ cmd_join(int argc, char **argv)
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
+	/* The priority too: if this device invites before the inviter's record
+	 * of it arrives, it records itself with the same values (no conflict). */
+	snprintf(pbuf, sizeof(pbuf), "%lld", prio);
 	if (journal_meta_put(j, "name", name, strlen(name)) ||
+	    journal_meta_put(j, "priority", pbuf, strlen(pbuf)) ||
 	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || journal_sync(j))
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 	else

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "fs/fs.h"
 #include "fs/loop.h"
@@ -85,6 +86,30 @@ net_status_of(void *ctx)
 	return net_status(ctx);
 }
 
+/* Says once, at mount, what the journal's clock found at open: a saved
+ * clock beyond the bound (not carried forward), an offset kept from a
+ * measure against the peers. */
+static void
+log_clock(struct journal *j, const char *db)
+{
+	json_t *c = journal_clock_json(j);
+	long long d, off;
+
+	if (c == NULL)
+		return;
+	d = (long long)json_integer_value(json_object_get(c, "saved_clock_dropped_ms"));
+	off = (long long)json_integer_value(json_object_get(c, "offset_ms"));
+	if (d != 0)
+		fs_log("%s: the saved clock was %lld s ahead of the wall clock (more than the %d s "
+		       "bound): not carried forward",
+		       db, d / 1000, HLC_MAX_DRIFT_MS / 1000);
+	if (off != 0)
+		fs_log("%s: this device's clock was %lld s ahead of its peers': changes are "
+		       "stamped that far back until they say otherwise",
+		       db, off / 1000);
+	json_decref(c);
+}
+
 /* Serves the mounted session until unmounted or signalled. */
 static int
 serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config *net)
@@ -98,6 +123,7 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 		       errno == EBUSY ? "it is mounted already" : strerror(errno));
 		return 1;
 	}
+	log_clock(j, db);
 	/* fs observes remote changes: attached before the network thread that
 	 * makes them starts. */
 	if (fs_attach(fs, j, se)) {

@@ -163,8 +163,13 @@ cmd_status(int argc, char **argv)
 		json_object_set(o, "peers", json_object_get(run, "peers"));
 		if (json_object_get(run, "discovered") != NULL)
 			json_object_set(o, "discovered", json_object_get(run, "discovered"));
+		if (json_object_get(run, "clock") != NULL)
+			json_object_set(o, "clock", json_object_get(run, "clock"));
 		json_decref(run);
 	}
+	/* Not mounted (or an older mount): what the journal knows of clocks. */
+	if (json_object_get(o, "clock") == NULL && (c = journal_clock_json(j)) != NULL)
+		json_object_set_new(o, "clock", c);
 	json_object_set_new(o, "mounted", json_boolean(run != NULL));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	printf("%s\n", text ? text : "{}");

@@ -152,8 +152,22 @@ crdt_reg_find(const struct crdt_reg *r, uint64_t origin, uint64_t seq)
 int
 crdt_reg_conflict(const struct crdt_reg *r)
 {
+	size_t i;
+
 	/* Markers hold "true" only: several entries there are no conflict. */
-	return r->n > 1 && r->field != NULL;
+	if (r->n < 2 || r->field == NULL)
+		return 0;
+	/*
+	 * Entries whose values are the same bytes (canonical JSON) agree: two
+	 * devices wrote the same thing, so there is nothing to resolve.  The
+	 * entries stay (every replica keeps the same state); only what counts
+	 * as a conflict depends on the values, never on their order.
+	 */
+	for (i = 1; i < r->n; i++)
+		if (r->e[i].vlen != r->e[0].vlen ||
+		    memcmp(r->e[i].value, r->e[0].value, r->e[0].vlen) != 0)
+			return 1;
+	return 0;
 }
 
 int

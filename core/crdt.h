@@ -92,7 +92,11 @@ int crdt_reg_encode(struct crdt_reg *r, uint8_t **out, size_t *n);
 /* Index of entry (origin, seq) in r, or -1. */
 int crdt_reg_find(const struct crdt_reg *r, uint64_t origin, uint64_t seq);
 
-/* Does r hold a conflict (several entries of a field; a marker's are not)? */
+/*
+ * Does r hold a conflict: several entries of a field whose values are not
+ * all the same bytes?  (A marker's entries, or equal concurrent values, are
+ * none.)  A function of the set of entries only, so identical on replicas.
+ */
 int crdt_reg_conflict(const struct crdt_reg *r);
 
 /*

@@ -25,15 +25,25 @@ int
 hlc_recv(struct hlc *c, uint64_t remote, uint64_t wall_ms)
 {
 	uint64_t bound = hlc_of_ms(wall_ms + HLC_MAX_DRIFT_MS) | HLC_COUNTER_MASK;
-	int rc = 0;
 
-	if (remote > bound) {
-		remote = bound;
-		rc = -1;
-	}
+	if (remote > bound)
+		return -1;
 	if (remote > c->last)
 		c->last = remote;
-	return rc;
+	return 0;
+}
+
+uint64_t
+hlc_bound(struct hlc *c, uint64_t wall_ms)
+{
+	uint64_t bound = hlc_of_ms(wall_ms + HLC_MAX_DRIFT_MS);
+	uint64_t back;
+
+	if (c->last <= (bound | HLC_COUNTER_MASK))
+		return 0;
+	back = (c->last >> 16) - (bound >> 16);
+	c->last = bound;
+	return back;
 }
 
 uint64_t

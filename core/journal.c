@@ -343,6 +343,7 @@ journal_open(const char *dir, int flags)
 	 * clock went back while we were down. */
 	if (jn_meta_get(j, txn, "hlc", &v) == 0 && v.mv_size == 8)
 		j->clock.last = get64(v.mv_data);
+	jn_clock_open(j, txn); /* ... but not a skew beyond the bound */
 	mdb_txn_abort(txn);
 	if (flags & JOURNAL_BATCH) {
 		if (wal_open(dir, &j->wal)) {

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/change.h"
 #include "core/vv.h"
 
@@ -251,6 +253,26 @@ long journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
 /* Reads one change blob (malloc'd).  -1 ENOENT if absent. */
 int journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob,
                        size_t *len);
+
+/* ---- clocks (local metadata, see core/journal_clock.c) ---- */
+
+/*
+ * Sets how many milliseconds local changes are stamped behind the wall clock
+ * (the network sets it when this device's clock is ahead of every peer's by
+ * more than HLC_MAX_DRIFT_MS; 0 otherwise).  Kept across restarts.  0 or -1.
+ */
+int journal_set_clock_offset(struct journal *j, uint64_t ms);
+uint64_t journal_clock_offset(struct journal *j);
+
+/*
+ * What this device knows of skewed clocks, as a new JSON object:
+ * {"offset_ms": N, "saved_clock_dropped_ms": N (the saved clock was that far
+ * beyond the bound at open, and was not carried forward),
+ * "changes_ahead": [{"device", "ahead_ms", "seen_ms"}] (devices whose last
+ * change came more than the bound ahead of this device's clock)}.  NULL
+ * with errno.
+ */
+json_t *journal_clock_json(struct journal *j);
 
 /* Test hook: initial map size in bytes (0 = default).  Set before open. */
 void journal_set_initial_mapsize(size_t bytes);

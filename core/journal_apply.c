@@ -183,6 +183,8 @@ jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *
 	if ((rc = jn_record_get(j, txn, coll, rec, &old)) == 0) {
 		if (hlc == 0)
 			hlc = get64(old.mv_data);
+		else if (hlc == get64(old.mv_data))
+			hlc++; /* the version must change with the content (fs caches by it) */
 		if (raw == NULL && get32((uint8_t *)old.mv_data + 8) == clen &&
 		    memcmp((uint8_t *)old.mv_data + 12, canon, clen) == 0) {
 			raw = (const char *)old.mv_data + 12 + clen;
@@ -369,6 +371,7 @@ jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, const 
 {
 	uint8_t id[16];
 	MDB_val key = jn_val(id, 16), v = jn_val(blob, blen);
+	uint64_t mtime;
 	int rc, prio = 0;
 	size_t i;
 
@@ -392,12 +395,13 @@ jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, const 
 		return rc;
 	if (prio && (rc = jn_touch_conflicts(j, txn, t)))
 		return rc;
+	mtime = jn_clock_mtime(j, c->hlc);
 	for (i = 0; i < t->n; i++) {
 		const char *coll = t->t[i].coll, *rec = t->t[i].rec;
 		int mine = raw != NULL && strcmp(coll, raw_coll) == 0 && strcmp(rec, raw_rec) == 0;
 
 		if (rec[0] != '\0' &&
-		    (rc = jn_record_update(j, txn, coll, rec, c->hlc, mine ? raw : NULL, rawlen)))
+		    (rc = jn_record_update(j, txn, coll, rec, mtime, mine ? raw : NULL, rawlen)))
 			return rc;
 	}
 	for (i = 0; i < t->n; i++)

@@ -14,6 +14,8 @@
  *   journal_write.c   local writes: each is at most one change
  *   journal_read.c    reads, listings, counts and conflicts
  *   journal_reject.c  the rejected bytes kept for records (local only)
+ *   journal_clock.c   the clock local changes are stamped with and what is
+ *                     known of skewed clocks (local only)
  *   journal_sync.c    what the network reads and applies: vv, missing
  *                     changes, remote changes
  *
@@ -60,6 +62,11 @@ struct journal {
 	int map_full;      /* applying the wal ran out of map */
 	uint64_t batch_ms; /* when it began (monotonic) */
 	int batch_local;   /* it holds a local change */
+	/* journal_clock.c: ms taken off the wall for local stamps (atomic), and
+	 * what the saved clock was beyond the bound at open. */
+	uint64_t clock_offset;
+	uint64_t clock_dropped;
+	int clock_reset; /* the offset grew: restart the clock from the wall (atomic) */
 };
 
 /* Records touched by a change, for re-rendering and notification. */
@@ -200,6 +207,31 @@ int jn_names_valid(const char *coll, const char *rec);
 /* The stat of (coll, rec) in txn (zeroed first).  An LMDB code. */
 int jn_stat(struct journal *j, MDB_txn *txn, const char *coll, const char *rec,
             struct journal_stat *st);
+
+/* ---- journal_clock.c ---- */
+
+/* The wall clock local changes are stamped with: the system's, less the
+ * offset the network set (journal_set_clock_offset). */
+uint64_t jn_wall(struct journal *j);
+
+/* A fresh timestamp for a local change (under the write lock): the clock
+ * kept within the bound of jn_wall. */
+uint64_t jn_clock_stamp(struct journal *j);
+
+/* At open, in txn: loads the offset and brings a saved clock beyond the
+ * bound back (remembered for journal_clock_json). */
+void jn_clock_open(struct journal *j, MDB_txn *txn);
+
+/*
+ * Merges the clock of remote change c into ours and remembers, as local
+ * metadata, the devices whose changes came more than HLC_MAX_DRIFT_MS ahead
+ * (forgotten when one of theirs comes within it).  An LMDB code.
+ */
+int jn_clock_recv(struct journal *j, MDB_txn *txn, const struct change *c);
+
+/* The local mtime of a change stamped hlc: its time in this device's
+ * frame, never later than this device's wall clock. */
+uint64_t jn_clock_mtime(struct journal *j, uint64_t hlc);
 
 /* ---- journal_reject.c ---- */
 

@@ -169,6 +169,33 @@ jn_count_prefix(MDB_txn *txn, MDB_dbi db, const char *prefix, size_t n, uint64_t
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+/*
+ * The registers listed in conflicts that hold one (a database written before
+ * equal values stopped counting may list others until they are written).
+ */
+static int
+jn_count_conflicts(struct journal *j, MDB_txn *txn, uint64_t *count)
+{
+	MDB_cursor *cur;
+	MDB_val k, v, x;
+	struct crdt_reg r;
+	int rc, op = MDB_FIRST;
+
+	*count = 0;
+	if ((rc = mdb_cursor_open(txn, j->conflicts, &cur)))
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &x, op)) == 0) {
+		op = MDB_NEXT;
+		if (mdb_get(txn, j->fields, &k, &v) != 0 ||
+		    crdt_reg_decode(v.mv_data, v.mv_size, &r) != 0)
+			continue;
+		*count += crdt_reg_conflict(&r) != 0;
+		crdt_reg_clear(&r);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int
 journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nconflicts)
 {
@@ -184,8 +211,7 @@ journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nc
 		*ncols = st.ms_entries;
 		if ((rc = mdb_stat(txn, j->records, &st)) == 0) {
 			*nrecs = st.ms_entries;
-			if ((rc = mdb_stat(txn, j->conflicts, &st)) == 0)
-				*nconflicts = st.ms_entries;
+			rc = jn_count_conflicts(j, txn, nconflicts);
 		}
 	}
 	/* The internal .devices collection is not the user's. */
@@ -270,7 +296,9 @@ journal_conflicts_json(struct journal *j, const char *coll, const char *rec)
 		if (mdb_get(txn, j->fields, &k, &v) != 0 ||
 		    crdt_reg_decode(v.mv_data, v.mv_size, &r) != 0)
 			continue;
-		if (r.n > 1)
+		/* Databases written before equal values stopped counting may
+		 * still list such a register. */
+		if (crdt_reg_conflict(&r))
 			json_array_append_new(arr, jn_conflict_json(j, txn, &k, &r));
 		crdt_reg_clear(&r);
 	}

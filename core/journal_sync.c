@@ -74,8 +74,8 @@ remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, str
 	if (change_decode(p, n, &c) != 0 || c->origin != origin || c->seq != seq)
 		goto out;
 	/* A clock far ahead is stored as is but does not drag ours along. */
-	hlc_recv(&j->clock, c->hlc, hlc_wall_ms());
-	if ((*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
+	if ((*rc = jn_clock_recv(j, txn, c)) == 0 &&
+	    (*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
 		result = 0;
 	for (i = 0; i < t.n && *rc == 0; i++)
 		*rc = jn_touched_add(all, t.t[i].coll, t.t[i].rec);

@@ -18,7 +18,7 @@ jn_local_begin(struct journal *j, MDB_txn *txn, struct change *c)
 	memset(c, 0, sizeof(*c));
 	c->origin = j->self;
 	c->seq = jn_vv_get(j, txn, j->self) + 1;
-	c->hlc = hlc_now(&j->clock, hlc_wall_ms());
+	c->hlc = jn_clock_stamp(j);
 }
 
 /* The ids of every entry of r, for an op that replaces them all. */

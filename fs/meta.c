@@ -65,13 +65,87 @@ err0:
 	return NULL;
 }
 
+/* What is known of skewed clocks: the network's view (which holds the
+ * journal's) or, without a network, the journal's.  A new reference. */
+static json_t *
+meta_clock(struct fs *fs)
+{
+	json_t *net = meta_net(fs), *c = net ? json_object_get(net, "clock") : NULL;
+
+	if (c != NULL)
+		json_incref(c);
+	json_decref(net);
+	return c ? c : journal_clock_json(fs->j);
+}
+
+/* Appends {"device"?, "error"} to a. */
+static void
+meta_error(json_t *a, const char *dev, const char *fmt, long long x)
+{
+	char why[200];
+	json_t *e = json_object();
+
+	snprintf(why, sizeof(why), fmt, x);
+	if (dev != NULL)
+		json_object_set_new(e, "device", json_string(dev));
+	json_object_set_new(e, "error", json_string(why));
+	json_array_append_new(a, e);
+}
+
+/* The rejected writes, then the clocks found skewed (by more than the
+ * bound: HLC_MAX_DRIFT_MS), as a JSON text. */
+static char *
+meta_errors(struct fs *fs)
+{
+	char *s = journal_rejects_json(fs->j);
+	json_t *a, *c, *e;
+	size_t i;
+	long long ms;
+
+	if (s == NULL || (c = meta_clock(fs)) == NULL)
+		return s;
+	a = json_loads(s, 0, NULL);
+	free(s);
+	if (a == NULL) {
+		json_decref(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((ms = json_integer_value(json_object_get(c, "offset_ms"))) != 0)
+		meta_error(a, NULL,
+		           "this device's clock is %lld s ahead of every peer's: its changes are "
+		           "stamped that far back",
+		           ms / 1000);
+	if ((ms = json_integer_value(json_object_get(c, "saved_clock_dropped_ms"))) != 0)
+		meta_error(a, NULL,
+		           "the clock saved here was %lld s ahead of this device's wall clock: "
+		           "not carried forward",
+		           ms / 1000);
+	json_array_foreach (json_object_get(c, "skewed_peers"), i, e) {
+		ms = json_integer_value(json_object_get(e, "skew_ms"));
+		meta_error(a, json_string_value(json_object_get(e, "device")),
+		           ms > 0 ? "its clock is %lld s ahead of this device's"
+		                  : "its clock is %lld s behind this device's",
+		           (ms < 0 ? -ms : ms) / 1000);
+	}
+	json_array_foreach (json_object_get(c, "changes_ahead"), i, e)
+		meta_error(a, json_string_value(json_object_get(e, "device")),
+		           "its changes came with a clock %lld s ahead of this device's",
+		           json_integer_value(json_object_get(e, "ahead_ms")) / 1000);
+	json_decref(c);
+	if ((s = json_dumps(a, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
+		errno = ENOMEM;
+	json_decref(a);
+	return s;
+}
+
 static char *
 meta_status(struct fs *fs)
 {
 	char dev[DEVID_LEN + 1], hex[65];
 	uint8_t dbid[32];
 	uint64_t ncols = 0, nrecs = 0, nconf = 0;
-	json_t *o, *vvo, *net;
+	json_t *o, *vvo, *net, *clock;
 	/* Changes some connected peer still lacks (the network counts them). */
 	json_int_t pending;
 	void *name = NULL;
@@ -89,6 +163,7 @@ meta_status(struct fs *fs)
 	net = meta_net(fs);
 	pending = net ? json_integer_value(json_object_get(net, "pending")) : 0;
 	json_decref(net);
+	clock = meta_clock(fs);
 	/* "o" hands vvo over to o, even when the pack fails. */
 	o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:o, s:I}", "device", dev, "name",
 	              name ? (char *)name : "", name ? namelen : 0, "database", hex, "collections",
@@ -96,9 +171,12 @@ meta_status(struct fs *fs)
 	              (json_int_t)nconf, "version_vector", vvo, "pending", pending);
 	free(name);
 	if (o == NULL) {
+		json_decref(clock);
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (clock != NULL)
+		json_object_set_new(o, "clock", clock);
 	if ((s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
 		errno = ENOMEM;
 	json_decref(o);
@@ -115,7 +193,7 @@ fs_meta_text(struct fs *fs, const char *name, char **text, size_t *len)
 	else if (strcmp(name, "conflicts") == 0)
 		s = journal_conflicts_json(fs->j, NULL, NULL);
 	else if (strcmp(name, "errors") == 0)
-		s = journal_rejects_json(fs->j);
+		s = meta_errors(fs);
 	else if (strcmp(name, "peers") == 0)
 		s = meta_peers(fs);
 	else

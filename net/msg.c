@@ -206,7 +206,8 @@ msg_hello_encode(const struct msg_hello *h, uint8_t **buf, size_t *len)
 	return finish(&b,
 	              put_head(&b, MSG_HELLO) || put_be(&b, h->protocol, 2) ||
 	                  put(&b, h->dbid, 32) || put_be(&b, h->device, 8) || put_be(&b, nl, 1) ||
-	                  put(&b, h->name, nl) || put_vv(&b, &h->vv),
+	                  put(&b, h->name, nl) || put_vv(&b, &h->vv) ||
+	                  (h->protocol >= 2 && put_be(&b, h->wall_ms, 8)),
 	              buf, len);
 }
 
@@ -225,6 +226,8 @@ msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *h)
 	h->device = get_be(&r, 8);
 	if (get_name(&r, h->name) || get_vv(&r, &h->vv))
 		goto bad;
+	if (h->protocol >= 2)
+		h->wall_ms = get_be(&r, 8);
 	if (rd_end(&r)) {
 		vv_clear(&h->vv);
 		goto bad;

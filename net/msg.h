@@ -6,6 +6,7 @@
  *   HELLO    u16 protocol | 32 dbid | u64 device | u8 namelen | name |
  *            vv                                   (vv: u32 n | n * (u64 origin, u64 seq),
  *                                                  origins strictly increasing)
+ *            [| u64 wall_ms]                      (protocol >= 2: the sender's wall clock)
  *   CHANGES  u32 n | n * (u32 len | sealed change blob)
  *   ACK      vv (the sender's version vector)
  *   PING, PONG  (no body)
@@ -27,7 +28,14 @@
 #include "core/journal.h"
 
 #define MSG_VERSION 1
-#define MSG_PROTOCOL 1
+/*
+ * Protocol 2 adds the sender's wall clock to HELLO (peers measure each
+ * other's clock skew).  A HELLO of protocol 1 is still accepted (wall_ms 0:
+ * unknown, that peer's clock is not counted); a protocol-1 device refuses
+ * ours, so devices are upgraded together.
+ */
+#define MSG_PROTOCOL 2
+#define MSG_PROTOCOL_MIN 1
 #define MSG_BATCH_BYTES 65536             /* a CHANGES batch holds up to this (or one change) */
 #define MSG_MAX (CHANGE_MAX_BYTES + 4096) /* the longest message accepted */
 #define MSG_NAME_MAX 255
@@ -48,6 +56,7 @@ struct msg_hello {
 	uint64_t device;
 	char name[MSG_NAME_MAX + 1];
 	struct vv vv;
+	uint64_t wall_ms; /* protocol >= 2; 0 when not sent */
 };
 
 /* A growable output buffer (p malloc'd; free(p) when done). */

@@ -15,6 +15,7 @@
 
 #include "core/hlc.h"
 #include "core/journal.h"
+#include "net/clock.h"
 #include "net/dial.h"
 #include "net/identity.h"
 #include "net/mdns.h"
@@ -53,6 +54,7 @@ tick(struct net *n)
 
 	dial_tick(n, t);
 	peer_tick(n, t);
+	clock_tick(n);
 	if (n->mdns)
 		mdns_run(n->mdns); /* avahi's timeouts */
 	if (n->status_dirty || t - n->last_status >= 1000) {
@@ -183,6 +185,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	snprintf(n->db, sizeof(n->db), "%s", cfg->db);
 	n->sc.j = j;
 	n->sc.self = journal_self(j);
+	n->sc.wall = hlc_wall_ms;
 	journal_dbid(j, n->sc.dbid);
 	snprintf(n->sc.name, sizeof(n->sc.name), "blazefs");
 	if (journal_meta_get(j, "name", &v, &len) == 0) {

@@ -19,6 +19,7 @@
 
 #define NET_TICK_MS 100
 #define NET_HANDSHAKE_MS 10000
+#define CLOCK_LOGGED_MAX 64
 
 /* A connection's life; the names in peers.json are status.c's. */
 enum peer_state { PEER_CONNECTING, PEER_HANDSHAKE, PEER_OPEN, PEER_SYNC };
@@ -63,6 +64,13 @@ struct net {
 	struct mdns *mdns; /* NULL: --no-mdns */
 	uint64_t last_status;
 	int status_dirty; /* a peer came or went: rewrite peers.json at the next tick */
+	/* clock.c: devices whose skew was logged (once, again if it moves by
+	 * more than the bound), those whose changes came too far ahead (once),
+	 * the last run */
+	uint64_t clock_logged[CLOCK_LOGGED_MAX], clock_ahead_logged[CLOCK_LOGGED_MAX];
+	int64_t clock_logged_skew[CLOCK_LOGGED_MAX];
+	size_t nclock_logged, nclock_ahead_logged;
+	uint64_t clock_last;
 	pthread_mutex_t status_lock;
 	json_t *status; /* protected by status_lock: what peers.json last said */
 };

@@ -9,6 +9,7 @@
 
 #include "core/change.h"
 #include "core/journal.h"
+#include "net/clock.h"
 #include "net/conn.h"
 #include "net/net_int.h"
 #include "net/peer.h"
@@ -51,6 +52,7 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	const struct vv *acked = p->s ? sync_acked(p->s) : &none;
 	uint64_t device = peer_device(p);
 	const uint8_t *b;
+	int64_t skew;
 	json_t *e;
 
 	change_devid(device, dev);
@@ -67,6 +69,9 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	                                : p->target >= 0 && !n->targets[p->target].mdns ? "static"
 	                                                                                : "mdns"));
 	json_object_set_new(e, "acked", vv_object(acked));
+	/* Its wall clock less ours, as its HELLO said (absent: unknown). */
+	if (p->s != NULL && sync_skew(p->s, &skew))
+		json_object_set_new(e, "clock_skew_ms", json_integer((json_int_t)skew));
 	/* Changes this peer still lacks, as far as we know. */
 	*behind = count_behind(mine, acked);
 	json_object_set_new(e, "pending", json_integer(*behind));
@@ -97,6 +102,8 @@ status_build(const struct net *n)
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "listen", json_string(n->listen));
 	json_object_set_new(o, "peers", a);
+	if ((a = clock_json(n)) != NULL)
+		json_object_set_new(o, "clock", a);
 	a = json_array();
 	for (size_t i = n->nstatic; i < n->ntargets; i++) {
 		const struct target *t = &n->targets[i];

@@ -24,6 +24,8 @@ struct sync {
 	struct vv sent;  /* what the peer has, or was sent */
 	struct vv acked; /* what the peer is known to have: HELLO, ACKs, its CHANGES */
 	uint64_t changes_out, changes_in;
+	int skew_known;
+	int64_t skew_ms; /* the peer's wall clock less ours, at its HELLO */
 };
 
 struct sync *
@@ -75,6 +77,7 @@ sync_start(struct sync *s)
 	memcpy(h.dbid, s->cfg->dbid, 32);
 	h.device = s->cfg->self;
 	snprintf(h.name, sizeof(h.name), "%s", s->cfg->name);
+	h.wall_ms = s->cfg->wall ? s->cfg->wall() : 0;
 	if (journal_vv(s->cfg->j, &h.vv))
 		return -1;
 	rc = msg_hello_encode(&h, &m, &len);
@@ -108,9 +111,9 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 		return -1;
 	/* The device id must be the one the Noise handshake proved: a member
 	 * cannot pass for another (and have a duplicate check drop the real one). */
-	if (h.protocol != MSG_PROTOCOL || sodium_memcmp(h.dbid, s->cfg->dbid, 32) != 0 ||
-	    h.device == s->cfg->self || h.device != s->remote ||
-	    (s->device != 0 && h.device != s->device)) {
+	if (h.protocol < MSG_PROTOCOL_MIN || h.protocol > MSG_PROTOCOL ||
+	    sodium_memcmp(h.dbid, s->cfg->dbid, 32) != 0 || h.device == s->cfg->self ||
+	    h.device != s->remote || (s->device != 0 && h.device != s->device)) {
 		vv_clear(&h.vv);
 		errno = EPROTO;
 		return -1;
@@ -123,6 +126,11 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 	vv_clear(&s->sent);
 	s->sent = h.vv;
 	snprintf(s->name, sizeof(s->name), "%s", h.name);
+	/* Every HELLO (a restart too) measures the peer's clock afresh. */
+	if (h.wall_ms != 0 && s->cfg->wall != NULL) {
+		s->skew_ms = (int64_t)h.wall_ms - (int64_t)s->cfg->wall();
+		s->skew_known = 1;
+	}
 	if (s->session)
 		return 0;
 	s->device = h.device;
@@ -304,4 +312,11 @@ uint64_t
 sync_changes_in(const struct sync *s)
 {
 	return s->changes_in;
+}
+
+int
+sync_skew(const struct sync *s, int64_t *ms)
+{
+	*ms = s->skew_known ? s->skew_ms : 0;
+	return s->skew_known;
 }

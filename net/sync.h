@@ -31,6 +31,9 @@ struct sync_config {
 	uint64_t self;    /* this device's id */
 	uint8_t dbid[32]; /* the database both sides must share */
 	char name[MSG_NAME_MAX + 1];
+	/* The wall clock in ms, sent in HELLO and read when the peer's comes
+	 * (the session itself reads no clock); NULL: sent as unknown. */
+	uint64_t (*wall)(void);
 };
 
 /* Queues message m (len bytes, the callee copies) for the peer.  0 or -1. */
@@ -81,6 +84,13 @@ const char *sync_name(const struct sync *s);
 
 /* What the peer is known to have: its HELLO, ACKs and the changes it sent. */
 const struct vv *sync_acked(const struct sync *s);
+
+/*
+ * How far the peer's wall clock is ahead of ours (negative: behind), in ms,
+ * as its HELLO said (latency aside).  1 with *ms set, or 0 if unknown (no
+ * HELLO yet, or a protocol-1 peer).
+ */
+int sync_skew(const struct sync *s, int64_t *ms);
 
 /* How many changes were sent to and received from the peer. */
 uint64_t sync_changes_out(const struct sync *s);

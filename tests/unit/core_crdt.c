@@ -166,6 +166,8 @@ dump(struct replica *x, size_t *len)
 		assert_int_equal(crdt_reg_encode(&x->regs[i].r, &b, &tl), 0);
 		fwrite(x->regs[i].k, 1, x->regs[i].kl, f);
 		fwrite(b, 1, tl, f);
+		/* What counts as a conflict is the same on every replica too. */
+		fputc(crdt_reg_conflict(&x->regs[i].r) ? 'C' : '-', f);
 		free(b);
 	}
 	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
@@ -350,6 +352,36 @@ test_register_encoding_round_trips(void **state)
 }
 
 static void
+test_equal_values_are_no_conflict(void **state)
+{
+	struct crdt_entry e[3] = {
+	    {1, 5, 100, "{\"k\":1}", 7}, {2, 1, 50, "{\"k\":1}", 7}, {3, 1, 100, "{\"k\":1}", 7}};
+	struct crdt_reg r = {"f", 3, e}, m = {NULL, 3, e};
+	struct crdt_entry t;
+
+	(void)state;
+	/* Three devices wrote the same bytes: nothing to resolve. */
+	assert_false(crdt_reg_conflict(&r));
+	/* A marker's entries never are a conflict. */
+	assert_false(crdt_reg_conflict(&m));
+	/* One different value, in any position, is. */
+	e[1].value = "{\"k\":2}";
+	assert_true(crdt_reg_conflict(&r));
+	t = e[0];
+	e[0] = e[1];
+	e[1] = t;
+	assert_true(crdt_reg_conflict(&r));
+	/* A prefix is not equal. */
+	e[0].value = "{\"k\":1}";
+	e[2].value = "{\"k\":1";
+	e[2].vlen = 6;
+	assert_true(crdt_reg_conflict(&r));
+	/* One entry: no conflict. */
+	r.n = 1;
+	assert_false(crdt_reg_conflict(&r));
+}
+
+static void
 test_winner_is_priority_then_hlc_origin_seq(void **state)
 {
 	struct crdt_entry e[3] = {{1, 5, 100, "1", 1}, {2, 1, 50, "2", 1}, {3, 1, 100, "3", 1}};
@@ -374,6 +406,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_any_order_with_duplicates_gives_identical_bytes),
 	    cmocka_unit_test(test_register_encoding_round_trips),
+	    cmocka_unit_test(test_equal_values_are_no_conflict),
 	    cmocka_unit_test(test_winner_is_priority_then_hlc_origin_seq),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

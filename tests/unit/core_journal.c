@@ -5,6 +5,7 @@
 
 #include "tests/unit/core_test.h"
 
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "core/record.h"
 #include "core/wal.h"
@@ -330,6 +331,150 @@ test_concurrent_edits_of_one_field_conflict(void **state)
 	free(rb);
 	db_close(&a);
 	db_close(&b);
+}
+
+static void
+test_equal_concurrent_values_are_no_conflict(void **state)
+{
+	struct db a, b, c;
+	char id[DEVID_LEN + 1], *ca, *cb;
+	const char *why;
+	uint64_t nc, nr, nf;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0}");
+	db_open(&c, 3);
+	sync_pair(a.j, c.j);
+	/* Two devices write the same value concurrently (a user's record and a
+	 * device record written by the inviter and by the device itself). */
+	put(a.j, "c", "r", "{\"x\": \"same\"}");
+	put(b.j, "c", "r", "{\n  \"x\": \"same\"\n}\n");
+	change_devid(7, id);
+	assert_int_equal(journal_write_device(a.j, id, "{\"name\":\"d\",\"priority\":0}", &why), 0);
+	assert_int_equal(journal_write_device(b.j, id, "{\"priority\": 0, \"name\": \"d\"}", &why),
+	                 0);
+	sync_pair(a.j, b.j);
+	expect(b.j, "c", "r", "{\n  \"x\": \"same\"\n}\n");
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	cb = journal_conflicts_json(b.j, NULL, NULL);
+	assert_string_equal(ca, "[]");
+	assert_string_equal(cb, "[]");
+	free(ca);
+	free(cb);
+	assert_int_equal(journal_counts(a.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nf, 0);
+	assert_int_equal(journal_counts(b.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nf, 0);
+	/* The equal entries are kept: a third concurrent, different value is a
+	 * conflict of all three, listed identically everywhere. */
+	put(c.j, "c", "r", "{\"x\":\"other\"}");
+	sync_pair(a.j, c.j);
+	sync_pair(b.j, c.j);
+	sync_pair(a.j, b.j);
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	cb = journal_conflicts_json(c.j, NULL, NULL);
+	assert_string_equal(ca, cb);
+	assert_non_null(strstr(ca, "other"));
+	assert_int_equal(journal_counts(a.j, &nc, &nr, &nf), 0);
+	assert_int_equal(nf, 1);
+	{
+		json_t *arr = json_loads(ca, 0, NULL);
+
+		assert_non_null(arr);
+		assert_int_equal(json_array_size(arr), 1);
+		assert_int_equal(
+		    json_array_size(json_object_get(json_array_get(arr, 0), "entries")), 3);
+		json_decref(arr);
+	}
+	free(ca);
+	free(cb);
+	db_close(&a);
+	db_close(&b);
+	db_close(&c);
+}
+
+/* A change of origin 9, seq, setting c/r x to value at hlc, encoded. */
+static void
+remote_change(uint64_t seq, uint64_t hlc, const char *value, uint8_t **blob, size_t *len)
+{
+	struct change c = {0};
+	struct cid prev = {9, seq - 1};
+
+	c.origin = 9;
+	c.seq = seq;
+	c.hlc = hlc;
+	/* Each replaces the one before: a device's own edits in turn. */
+	assert_int_equal(change_add(&c, OP_SET, "c", "r", NULL, "true", &prev, seq > 1), 0);
+	assert_int_equal(change_add(&c, OP_SET, "c", "r", "x", value, &prev, seq > 1), 0);
+	assert_int_equal(change_encode(&c, blob, len), 0);
+	change_clear(&c);
+}
+
+static void
+test_clock_far_ahead_is_reported_and_shows_no_future_mtime(void **state)
+{
+	struct journal_stat st;
+	struct db d;
+	uint8_t *blob;
+	size_t len;
+	uint64_t now = hlc_wall_ms();
+	char dev[DEVID_LEN + 1], *text;
+	json_t *o;
+
+	(void)state;
+	db_open(&d, 1);
+	change_devid(9, dev);
+	/* A change an hour ahead of this device's clock: applied as it is. */
+	remote_change(1, hlc_from_ms(now + 3600000), "\"far\"", &blob, &len);
+	assert_int_equal(journal_apply_remote(d.j, blob, len), 0);
+	free(blob);
+	expect(d.j, "c", "r", "{\n  \"x\": \"far\"\n}\n");
+	/* Its mtime here is not in the future. */
+	assert_int_equal(journal_stat_record(d.j, "c", "r", &st), 0);
+	assert_true(st.mtime_ms <= hlc_wall_ms());
+	assert_true(st.mtime_ms + 60000 > now);
+	/* Reported. */
+	assert_non_null(o = journal_clock_json(d.j));
+	assert_int_equal(json_array_size(json_object_get(o, "changes_ahead")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(json_object_get(o, "changes_ahead"), 0), "device")),
+	                    dev);
+	assert_true(json_integer_value(json_object_get(
+	                json_array_get(json_object_get(o, "changes_ahead"), 0), "ahead_ms")) >
+	            3500000);
+	json_decref(o);
+	/* Our own clock was not dragged: a local write stamps near the wall. */
+	remote_change(2, hlc_from_ms(now), "\"near\"", &blob, &len);
+	assert_int_equal(journal_apply_remote(d.j, blob, len), 0);
+	free(blob);
+	/* That device's clock is fine again: no longer listed. */
+	assert_non_null(o = journal_clock_json(d.j));
+	assert_int_equal(json_array_size(json_object_get(o, "changes_ahead")), 0);
+	json_decref(o);
+	put(d.j, "c", "r2", "{\"y\": 1}");
+	{
+		struct change *c;
+
+		assert_int_equal(journal_get_change(d.j, 1, 1, &blob, &len), 0);
+		assert_int_equal(change_decode(blob, len, &c), 0);
+		assert_true(c->hlc < hlc_from_ms(hlc_wall_ms() + 2000));
+		change_free(c);
+		free(blob);
+	}
+	/* The offset the network sets is kept across a reopen, and stamps move
+	 * back by it (the mtime shown adds it back: this device's own time). */
+	assert_int_equal(journal_set_clock_offset(d.j, 3600000), 0);
+	journal_close(d.j);
+	assert_non_null(d.j = journal_open(d.dir, JOURNAL_NOSYNC));
+	assert_true(journal_clock_offset(d.j) == 3600000);
+	put(d.j, "c", "r3", "{\"y\": 1}");
+	assert_int_equal(journal_stat_record(d.j, "c", "r3", &st), 0);
+	assert_true(st.mtime_ms + 60000 > hlc_wall_ms());
+	assert_true(st.mtime_ms <= hlc_wall_ms());
+	text = journal_conflicts_json(d.j, NULL, NULL);
+	assert_string_equal(text, "[]");
+	free(text);
+	db_close(&d);
 }
 
 static void
@@ -1090,6 +1235,8 @@ main(void)
 	    cmocka_unit_test(test_missing_returns_exactly_what_lacks),
 	    cmocka_unit_test(test_apply_batch_results),
 	    cmocka_unit_test(test_property_any_order_converges),
+	    cmocka_unit_test(test_equal_concurrent_values_are_no_conflict),
+	    cmocka_unit_test(test_clock_far_ahead_is_reported_and_shows_no_future_mtime),
 	    cmocka_unit_test(test_100k_records_reopen_identical),
 	    cmocka_unit_test(test_map_grows_when_full),
 	    cmocka_unit_test(test_batch_reads_see_writes_at_once),

@@ -90,6 +90,40 @@ test_hello(void **state)
 }
 
 static void
+test_hello_carries_the_wall_clock(void **state)
+{
+	struct msg_hello h = {0}, g;
+	uint8_t *buf, *b1;
+	size_t len, l1;
+
+	(void)state;
+	h.protocol = MSG_PROTOCOL;
+	h.device = 9;
+	h.wall_ms = 1767225600123ULL;
+	strcpy(h.name, "n");
+	assert_int_equal(msg_hello_encode(&h, &buf, &len), 0);
+	assert_int_equal(msg_hello_decode(buf, len, &g), 0);
+	assert_true(g.wall_ms == h.wall_ms);
+	/* Protocol 2 without its clock is short. */
+	assert_int_equal(msg_hello_decode(buf, len - 8, &g), -1);
+	/* A protocol-1 HELLO has none: accepted, the clock unknown (0)... */
+	h.protocol = 1;
+	assert_int_equal(msg_hello_encode(&h, &b1, &l1), 0);
+	assert_int_equal(l1, len - 8);
+	assert_int_equal(msg_hello_decode(b1, l1, &g), 0);
+	assert_int_equal(g.protocol, 1);
+	assert_true(g.wall_ms == 0);
+	refuse_damage(buf, len, dec_hello);
+	/* ... and one with trailing bytes is refused as before. */
+	buf[2] = 0;
+	buf[3] = 1;
+	assert_int_equal(msg_hello_decode(buf, len, &g), -1);
+	assert_int_equal(errno, EBADMSG);
+	free(buf);
+	free(b1);
+}
+
+static void
 test_ack_ping(void **state)
 {
 	struct vv v = {0, NULL}, w;
@@ -173,6 +207,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hello),
+	    cmocka_unit_test(test_hello_carries_the_wall_clock),
 	    cmocka_unit_test(test_ack_ping),
 	    cmocka_unit_test(test_changes),
 	    cmocka_unit_test(test_join_welcome),

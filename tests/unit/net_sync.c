@@ -371,6 +371,56 @@ test_before_session(void **state)
 	side_close(&a);
 }
 
+static uint64_t
+wall_now(void)
+{
+	return 1767225600000ULL;
+}
+
+static uint64_t
+wall_hour_ahead(void)
+{
+	return 1767225600000ULL + 3600000;
+}
+
+static void
+test_hello_measures_the_peer_clock(void **state)
+{
+	struct side a, b;
+	struct sync *sa, *sb;
+	int64_t skew;
+
+	(void)state;
+	side_open(&a, ID_A, "alpha");
+	side_open(&b, ID_B, "beta");
+	a.cfg.wall = wall_now;
+	b.cfg.wall = wall_hour_ahead;
+	assert_non_null(sa = sync_new(&a.cfg, ID_B, "b", queue, &a.out));
+	assert_non_null(sb = sync_new(&b.cfg, ID_A, "a", queue, &b.out));
+	assert_int_equal(sync_skew(sa, &skew), 0); /* no HELLO yet */
+	assert_int_equal(sync_start(sa), 0);
+	assert_int_equal(sync_start(sb), 0);
+	run(&a, sa, &b, sb);
+	assert_int_equal(sync_skew(sa, &skew), 1);
+	assert_true(skew == 3600000);
+	assert_int_equal(sync_skew(sb, &skew), 1);
+	assert_true(skew == -3600000);
+	sync_free(sa);
+	sync_free(sb);
+	/* A side that sends no clock: unknown to the other. */
+	a.cfg.wall = NULL;
+	assert_non_null(sa = sync_new(&a.cfg, ID_B, "b", queue, &a.out));
+	assert_non_null(sb = sync_new(&b.cfg, ID_A, "a", queue, &b.out));
+	assert_int_equal(sync_start(sa), 0);
+	assert_int_equal(sync_start(sb), 0);
+	run(&a, sa, &b, sb);
+	assert_int_equal(sync_skew(sb, &skew), 0);
+	sync_free(sa);
+	sync_free(sb);
+	side_close(&a);
+	side_close(&b);
+}
+
 int
 main(void)
 {
@@ -379,6 +429,7 @@ main(void)
 	    cmocka_unit_test(test_gap_restarts),
 	    cmocka_unit_test(test_hello_refused),
 	    cmocka_unit_test(test_before_session),
+	    cmocka_unit_test(test_hello_measures_the_peer_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
