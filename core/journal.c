@@ -35,8 +35,6 @@ jn_flush(struct journal *j)
 
 	if (j->batch == NULL)
 		return 0;
-	/* Marked before the commit: a sender must never see it unmarked (D4). */
-	__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 	rc = mdb_txn_commit(j->batch);
 	j->batch = NULL;
 	j->batch_local = 0;
@@ -415,12 +413,7 @@ journal_sync(struct journal *j)
 		return 0;
 	if (jn_owner(j) && ((rc = jn_recover(j)) || (rc = jn_flush(j))))
 		return jn_errno(rc);
-	__atomic_store_n(&j->unsynced, 0, __ATOMIC_RELEASE);
-	if ((rc = mdb_env_sync(j->env, 1))) {
-		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
-		return jn_errno(rc);
-	}
-	return 0;
+	return jn_errno(jn_sync(j));
 }
 
 /* ---- metadata ---- */

@@ -24,7 +24,9 @@
  * crash of the process (D1: committed, or logged to DB/wal with
  * JOURNAL_BATCH, applied again by journal_recover); journal_sync() commits
  * and flushes the meta page too (D2),
- * and journal_missing() syncs before it hands out changes (D4).
+ * and journal_missing() hands out changes only from a snapshot whose LMDB
+ * transaction id is known durable, syncing first if it is not (D4; nothing
+ * counts as durable at open, so a reopened device syncs before it sends).
  * MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
  *
  * Threads: any thread may call any function (read transactions are
