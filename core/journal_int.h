@@ -59,8 +59,7 @@ struct journal {
 	struct wal *wal;   /* the write-ahead file, NULL without batching */
 	MDB_txn *batch;    /* open write transaction holding local writes */
 	int wal_kept;      /* the wal holds writes no commit has covered */
-	size_t wal_floor;  /* wal entries of txns <= this are in LMDB: skipped */
-	uint64_t retry_ms; /* a failed commit: not again before this (monotonic) */
+	uint64_t retry_ms; /* a commit failed: not again before this (monotonic) */
 	int replaying;     /* applying the wal: do not log again */
 	int map_full;      /* applying the wal ran out of map */
 	uint64_t batch_ms; /* when it began (monotonic) */
@@ -206,6 +205,13 @@ int jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, co
  */
 int jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct wal_arg *wa,
              int nwa);
+
+/*
+ * The owner's reads see the writes of a commit that failed: if the wal
+ * holds writes no commit covers and no batch is open, opens one that applies
+ * them again.  0 (nothing to do, or done) or an LMDB code / errno.
+ */
+int jn_batch_resume(struct journal *j);
 
 /* ---- journal_write.c ---- */
 

@@ -247,7 +247,11 @@ jn_owner(const struct journal *j)
 int
 jn_read_begin(struct journal *j, MDB_txn **txn, int *borrowed)
 {
-	/* Only the owner reads j->batch: other threads never touch it. */
+	/* Only the owner reads j->batch: other threads never touch it.  After
+	 * a failed commit its writes are in the wal only: apply them again (if
+	 * that fails too, what is committed is still worth reading). */
+	if (jn_owner(j))
+		(void)jn_batch_resume(j);
 	*borrowed = jn_owner(j) && j->batch != NULL;
 	if (*borrowed) {
 		*txn = j->batch;
