@@ -210,12 +210,19 @@ jn_recover(struct journal *j, int sync)
 	return jn_flush_sync(j, sync);
 }
 
+/* A commit failed and no batch holds its writes again yet.  Only then does
+ * anything but journal_recover (or a write) apply the wal: a wal left by a
+ * crash waits for journal_recover, which runs once the seal hooks are in. */
+static int
+jn_retrying(const struct journal *j)
+{
+	return j->batch == NULL && j->wal_kept && j->retry_ms != 0;
+}
+
 int
 jn_batch_resume(struct journal *j)
 {
-	/* Only after a failed commit (retry_ms set): a wal left by a crash waits
-	 * for journal_recover, which runs once the seal hooks are in. */
-	if (!jn_owner(j) || j->batch != NULL || !j->wal_kept || j->retry_ms == 0)
+	if (!jn_owner(j) || !jn_retrying(j))
 		return 0;
 	return jn_batch_begin(j);
 }
@@ -225,7 +232,7 @@ journal_flush(struct journal *j)
 {
 	if (!jn_owner(j))
 		return 0;
-	if (j->batch == NULL)
+	if (jn_retrying(j))
 		return jn_errno(jn_recover(j, 0));
 	return jn_errno(jn_flush(j));
 }
@@ -245,7 +252,7 @@ journal_batch_due(struct journal *j)
 {
 	uint64_t now, due;
 
-	if (!jn_owner(j) || (j->batch == NULL && !j->wal_kept))
+	if (!jn_owner(j) || (j->batch == NULL && !jn_retrying(j)))
 		return -1;
 	now = hlc_mono_ms();
 	due = j->batch != NULL ? j->batch_ms + BATCH_MS : now;
@@ -448,7 +455,7 @@ journal_close(struct journal *j)
 		return;
 	/* A failure leaves the writes in the wal for the next open. */
 	if (jn_owner(j))
-		(void)(j->batch != NULL ? jn_flush_sync(j, 1) : jn_recover(j, 1));
+		(void)(jn_retrying(j) ? jn_recover(j, 1) : jn_flush_sync(j, 1));
 	wal_close(j->wal);
 	if (!(j->flags & JOURNAL_RDONLY))
 		mdb_env_sync(j->env, 1);
