@@ -112,7 +112,10 @@ int journal_sync(struct journal *j);
  * join the batch: their writes wait for it to be committed.
  */
 int journal_batch_due(struct journal *j);
-/* Commits the owner's batch (no fsync: journal_sync does that). 0 or -1. */
+/* Commits the owner's batch (no fsync: journal_sync does that).  A commit
+ * that failed (ENOSPC) keeps its writes readable, in a batch the owner's next
+ * read or write opens again; journal_batch_due() then says when to retry.
+ * 0 or -1. */
 int journal_flush(struct journal *j);
 /*
  * Applies and commits the writes DB/wal still holds after a crash of a
