@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -16,40 +17,91 @@
  * one open write transaction, committed at most BATCH_MS later (or at
  * journal_flush / journal_sync): one fdatasync for many writes.  Each write
  * is first appended to the write-ahead file DB/wal (write(2), no fsync), so a
- * write whose call returned survives a crash of the process (D1).  The wal
- * holds exactly the writes not known to be committed: it is emptied after
- * each commit, and whatever it holds at the next mount (or after a failed
- * commit) is applied again before anything else (journal_recover), with the
- * seal hooks in place.  Applying a committed write again changes nothing, so
- * a crash between a commit and the emptying is harmless.  The network side
- * reads committed snapshots only, and only after they are synced (D4).
+ * write whose call returned survives a crash of the process (D1).  Each
+ * entry carries the LMDB txn id of the batch it belongs to, and each batch
+ * commits its own id as meta WAL_TXN_META, in the same transaction as its
+ * writes.  The wal holds the writes not known to be committed: it is
+ * emptied after each commit, and whatever it holds at the next mount (or
+ * after a failed commit) is applied again before anything else
+ * (journal_recover), with the seal hooks in place — but only the entries of
+ * a batch newer than the last one committed.  So applying the wal again is
+ * harmless: a crash between a commit and the emptying, or a stale wal that a
+ * power cut left beside a newer database (its emptying never reached the
+ * disk, a later sync did), applies nothing, and nothing older is written
+ * over what is committed (D2).  Another process's commits take txn ids too,
+ * which is why the batch's own id is committed rather than compared with the
+ * env's last txn id.  The network side reads only snapshots whose txn is
+ * synced (D4).
+ *
+ * A commit that fails (a full disk) keeps the writes: the wal still holds
+ * them, the next read or write of the owner opens a new batch that applies
+ * them again (so they stay readable and listed), and the commit is retried
+ * every RETRY_MS until it succeeds.
  *
  * The wal's format is core/wal.h's.
  */
 
-/* Commits the open batch.  Returns 0 or an LMDB code / errno. */
+#define WAL_TXN_META "wal_txn" /* u64: the txn id of the last batch committed */
+#define RETRY_MS 50            /* between attempts to commit after a failure */
+
+/* A failed commit's code, told as ENOSPC when the disk is full: LMDB says
+ * EIO for a short write, which is what a disk filling up mid-commit gives. */
 static int
-jn_flush(struct journal *j)
+jn_commit_error(struct journal *j, int rc)
 {
+	struct statvfs sv;
+	int fd;
+
+	if (rc == EIO && mdb_env_get_fd(j->env, &fd) == 0 && fstatvfs(fd, &sv) == 0 &&
+	    sv.f_bavail == 0)
+		return ENOSPC;
+	return rc;
+}
+
+/*
+ * Commits the open batch, with its txn id as WAL_TXN_META, then empties the
+ * wal; with sync, the commit is made durable before the wal is emptied.
+ * Returns 0 or an LMDB code / errno.
+ */
+static int
+jn_flush_sync(struct journal *j, int sync)
+{
+	uint8_t id[8];
 	int rc, local = j->batch_local;
 
 	if (j->batch == NULL)
 		return 0;
-	/* Marked before the commit: a sender must never see it unmarked (D4). */
-	__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
-	rc = mdb_txn_commit(j->batch);
+	be64(id, mdb_txn_id(j->batch));
+	if ((rc = jn_meta_put(j, j->batch, WAL_TXN_META, id, 8)) == 0)
+		rc = mdb_txn_commit(j->batch);
+	else
+		mdb_txn_abort(j->batch);
 	j->batch = NULL;
 	j->batch_local = 0;
 	if (rc) {
 		/* The batch is gone from LMDB but not from the wal: the next batch
 		 * starts by applying it again, and so would a reopen. */
 		j->wal_kept = 1;
-		return rc;
+		j->retry_ms = hlc_mono_ms() + RETRY_MS;
+		return jn_commit_error(j, rc);
 	}
-	wal_truncate(j->wal, 0); /* a failure only makes the next mount replay */
+	j->wal_kept = 0;
+	j->retry_ms = 0;
 	if (local && j->on_local != NULL)
 		j->on_local(j->on_local_ctx);
+	/* A failed sync keeps the wal: its entries are committed, so applying
+	 * it again would skip them. */
+	if (sync && (rc = jn_sync(j)))
+		return rc;
+	wal_truncate(j->wal, 0); /* a failure only leaves entries a reopen skips */
 	return 0;
+}
+
+/* Commits the open batch (no sync).  Returns 0 or an LMDB code / errno. */
+static int
+jn_flush(struct journal *j)
+{
+	return jn_flush_sync(j, 0);
 }
 
 static int jn_replay(struct journal *j, const uint8_t *b, size_t n);
@@ -123,7 +175,7 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct 
 			return 0;
 		}
 		if (rc == 0 && !j->replaying)
-			rc = wal_append(j->wal, op, wa, nwa) ? errno : 0;
+			rc = wal_append(j->wal, op, mdb_txn_id(j->batch), wa, nwa) ? errno : 0;
 		if (rc == 0) {
 			if ((rc = mdb_txn_commit(child)))
 				wal_truncate(j->wal, mark);
@@ -144,17 +196,10 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct 
 	}
 }
 
-int
-journal_flush(struct journal *j)
-{
-	if (!jn_owner(j))
-		return 0;
-	return jn_errno(jn_flush(j));
-}
-
-/* Applies and commits what the wal holds, if anything (owner only). */
+/* Applies and commits what the wal holds, if anything (owner only); with
+ * sync, durably before the wal is emptied. */
 static int
-jn_recover(struct journal *j)
+jn_recover(struct journal *j, int sync)
 {
 	int rc;
 
@@ -162,7 +207,34 @@ jn_recover(struct journal *j)
 		return 0;
 	if ((rc = jn_batch_begin(j)))
 		return rc;
-	return jn_flush(j);
+	return jn_flush_sync(j, sync);
+}
+
+/* A commit failed and no batch holds its writes again yet.  Only then does
+ * anything but journal_recover (or a write) apply the wal: a wal left by a
+ * crash waits for journal_recover, which runs once the seal hooks are in. */
+static int
+jn_retrying(const struct journal *j)
+{
+	return j->batch == NULL && j->wal_kept && j->retry_ms != 0;
+}
+
+int
+jn_batch_resume(struct journal *j)
+{
+	if (!jn_owner(j) || !jn_retrying(j))
+		return 0;
+	return jn_batch_begin(j);
+}
+
+int
+journal_flush(struct journal *j)
+{
+	if (!jn_owner(j))
+		return 0;
+	if (jn_retrying(j))
+		return jn_errno(jn_recover(j, 0));
+	return jn_errno(jn_flush(j));
 }
 
 int
@@ -170,18 +242,23 @@ journal_recover(struct journal *j)
 {
 	if (!jn_owner(j))
 		return 0;
-	return jn_errno(jn_recover(j));
+	/* Synced before the wal is emptied: the writes it held were
+	 * acknowledged, and nothing but the wal holds them yet. */
+	return jn_errno(jn_recover(j, 1));
 }
 
 int
 journal_batch_due(struct journal *j)
 {
-	uint64_t age;
+	uint64_t now, due;
 
-	if (!jn_owner(j) || j->batch == NULL)
+	if (!jn_owner(j) || (j->batch == NULL && !jn_retrying(j)))
 		return -1;
-	age = hlc_mono_ms() - j->batch_ms;
-	return age >= BATCH_MS ? 0 : (int)(BATCH_MS - age);
+	now = hlc_mono_ms();
+	due = j->batch != NULL ? j->batch_ms + BATCH_MS : now;
+	if (j->retry_ms > due)
+		due = j->retry_ms; /* a failed commit: not before the retry */
+	return due <= now ? 0 : (int)(due - now);
 }
 
 /* ---- the wal applied again ---- */
@@ -262,20 +339,31 @@ out:
 }
 
 /*
- * Re-runs the writes logged in b.  Entries after a damaged one are dropped
- * (only a power loss tears the file).  Returns 0 or the first errno that
- * must keep the wal.
+ * Re-runs the writes logged in b that no committed batch covers.  Entries
+ * after a damaged one are dropped (only a power loss tears the file).
+ * Returns 0 or the first errno that must keep the wal.
  */
 static int
 jn_replay(struct journal *j, const uint8_t *b, size_t n)
 {
 	struct wal_entry e;
+	uint64_t done = 0;
 	size_t off = 0;
+	MDB_val v;
 	int rc;
 
-	while (wal_next(b, n, &off, &e))
+	/* The batches up to the last one committed are in LMDB already. */
+	if (jn_meta_get(j, j->batch, WAL_TXN_META, &v) == 0 && v.mv_size == 8)
+		done = get64(v.mv_data);
+	while (wal_next(b, n, &off, &e)) {
+		/* An old-format entry (txn 0) cannot be ordered: applied, as the
+		 * version that wrote it would have (after a kill -9 it holds
+		 * acknowledged writes; only a power cut could make it stale). */
+		if (e.txn != 0 && e.txn <= done)
+			continue;
 		if ((rc = jn_replay_one(j, &e)))
 			return rc;
+	}
 	return 0;
 }
 
@@ -366,8 +454,9 @@ journal_close(struct journal *j)
 {
 	if (j == NULL)
 		return;
+	/* A failure leaves the writes in the wal for the next open. */
 	if (jn_owner(j))
-		jn_flush(j);
+		(void)(jn_retrying(j) ? jn_recover(j, 1) : jn_flush_sync(j, 1));
 	wal_close(j->wal);
 	if (!(j->flags & JOURNAL_RDONLY))
 		mdb_env_sync(j->env, 1);
@@ -414,14 +503,10 @@ journal_sync(struct journal *j)
 
 	if (j->flags & JOURNAL_RDONLY)
 		return 0;
-	if (jn_owner(j) && ((rc = jn_recover(j)) || (rc = jn_flush(j))))
+	/* The wal is emptied only after the sync covers what it held. */
+	if (jn_owner(j) && ((rc = jn_recover(j, 1)) || (rc = jn_flush_sync(j, 1))))
 		return jn_errno(rc);
-	__atomic_store_n(&j->unsynced, 0, __ATOMIC_RELEASE);
-	if ((rc = mdb_env_sync(j->env, 1))) {
-		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
-		return jn_errno(rc);
-	}
-	return 0;
+	return jn_errno(jn_sync(j));
 }
 
 /* ---- metadata ---- */

@@ -24,7 +24,9 @@
  * crash of the process (D1: committed, or logged to DB/wal with
  * JOURNAL_BATCH, applied again by journal_recover); journal_sync() commits
  * and flushes the meta page too (D2),
- * and journal_missing() syncs before it hands out changes (D4).
+ * and journal_missing() hands out changes only from a snapshot whose LMDB
+ * transaction id is known durable, syncing first if it is not (D4; nothing
+ * counts as durable at open, so a reopened device syncs before it sends).
  * MDB_MAP_FULL grows the map and retries; a full disk is ENOSPC.
  *
  * Threads: any thread may call any function (read transactions are
@@ -112,7 +114,10 @@ int journal_sync(struct journal *j);
  * join the batch: their writes wait for it to be committed.
  */
 int journal_batch_due(struct journal *j);
-/* Commits the owner's batch (no fsync: journal_sync does that). 0 or -1. */
+/* Commits the owner's batch (no fsync: journal_sync does that).  A commit
+ * that failed (ENOSPC) keeps its writes readable, in a batch the owner's next
+ * read or write opens again; journal_batch_due() then says when to retry.
+ * 0 or -1. */
 int journal_flush(struct journal *j);
 /*
  * Applies and commits the writes DB/wal still holds after a crash of a

@@ -45,7 +45,10 @@ struct journal {
 	uint64_t self;
 	uint8_t dbid[32];
 	int flags;
-	int unsynced;     /* commits not yet flushed with the meta page (atomic) */
+	/* The highest LMDB transaction id known durable (atomic): 0 at open, as
+	 * a kill -9 may leave commits in the page cache that never reached the
+	 * disk.  Only jn_sync raises it (D4). */
+	size_t synced_txnid;
 	int local_commit; /* the transaction in hand made a local change */
 	struct hlc clock; /* protected by the LMDB write lock */
 	struct journal_crypto crypto;
@@ -58,6 +61,7 @@ struct journal {
 	struct wal *wal;   /* the write-ahead file, NULL without batching */
 	MDB_txn *batch;    /* open write transaction holding local writes */
 	int wal_kept;      /* the wal holds writes no commit has covered */
+	uint64_t retry_ms; /* a commit failed: not again before this (monotonic) */
 	int replaying;     /* applying the wal: do not log again */
 	int map_full;      /* applying the wal ran out of map */
 	uint64_t batch_ms; /* when it began (monotonic) */
@@ -114,8 +118,20 @@ int jn_grow(struct journal *j);
 int jn_write(struct journal *j, txn_fn *fn, void *arg);
 
 /* A read transaction of what is committed: MDB_NOTLS lets any thread hold
- * one.  The network side reads only these (D4).  An LMDB code. */
+ * one.  An LMDB code. */
 int jn_snapshot(struct journal *j, MDB_txn **txn);
+
+/*
+ * Makes every committed transaction durable: reads the last committed txn id
+ * before mdb_env_sync(env, 1) (commits fdatasync their data pages, the sync
+ * covers the meta pages written before it), then raises synced_txnid to it.
+ * Read-only journals do nothing.  An LMDB code.
+ */
+int jn_sync(struct journal *j);
+
+/* A snapshot whose transaction is durable (synced first if need be): what
+ * the network hands out comes only from these (D4).  An LMDB code. */
+int jn_snapshot_synced(struct journal *j, MDB_txn **txn);
 
 /* The calling thread's id, cached (no thread library in core/). */
 pid_t jn_tid(void);
@@ -196,6 +212,13 @@ int jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, co
  */
 int jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct wal_arg *wa,
              int nwa);
+
+/*
+ * The owner's reads see the writes of a commit that failed: if the wal
+ * holds writes no commit covers and no batch is open, opens one that applies
+ * them again.  0 (nothing to do, or done) or an LMDB code / errno.
+ */
+int jn_batch_resume(struct journal *j);
 
 /* ---- journal_write.c ---- */
 

@@ -169,8 +169,6 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 		}
 		if (rc == 0) {
 			local = j->local_commit; /* read while still holding the lock */
-			/* Marked before the commit: a sender must never see it unmarked. */
-			__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
 			rc = mdb_txn_commit(txn);
 			if (rc == 0 && local && j->on_local != NULL)
 				j->on_local(j->on_local_ctx);
@@ -189,6 +187,45 @@ int
 jn_snapshot(struct journal *j, MDB_txn **txn)
 {
 	return jn_txn_begin(j, NULL, MDB_RDONLY, txn);
+}
+
+int
+jn_sync(struct journal *j)
+{
+	MDB_envinfo info;
+	size_t cur;
+	int rc;
+
+	if (j->flags & JOURNAL_RDONLY)
+		return 0;
+	/* Read first: the meta page of every txn up to here is written (its
+	 * readers see it through the map), so the sync below covers it. */
+	if ((rc = mdb_env_info(j->env, &info)) || (rc = mdb_env_sync(j->env, 1)))
+		return rc;
+	cur = __atomic_load_n(&j->synced_txnid, __ATOMIC_ACQUIRE);
+	while (cur < info.me_last_txnid &&
+	       !__atomic_compare_exchange_n(&j->synced_txnid, &cur, info.me_last_txnid, 0,
+	                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return 0;
+}
+
+int
+jn_snapshot_synced(struct journal *j, MDB_txn **txn)
+{
+	int rc;
+
+	if ((rc = jn_snapshot(j, txn)))
+		return rc;
+	if (j->flags & JOURNAL_RDONLY ||
+	    mdb_txn_id(*txn) <= __atomic_load_n(&j->synced_txnid, __ATOMIC_ACQUIRE))
+		return 0;
+	/* The sync reads a txn id >= the snapshot's: it covers it. */
+	if ((rc = jn_sync(j))) {
+		mdb_txn_abort(*txn);
+		*txn = NULL;
+	}
+	return rc;
 }
 
 pid_t
@@ -210,7 +247,11 @@ jn_owner(const struct journal *j)
 int
 jn_read_begin(struct journal *j, MDB_txn **txn, int *borrowed)
 {
-	/* Only the owner reads j->batch: other threads never touch it. */
+	/* Only the owner reads j->batch: other threads never touch it.  After
+	 * a failed commit its writes are in the wal only: apply them again (if
+	 * that fails too, what is committed is still worth reading). */
+	if (jn_owner(j))
+		(void)jn_batch_resume(j);
 	*borrowed = jn_owner(j) && j->batch != NULL;
 	if (*borrowed) {
 		*txn = j->batch;

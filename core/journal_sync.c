@@ -142,16 +142,10 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, jour
 	long count = 0;
 	int rc, op = MDB_FIRST, stop = 0;
 
-	/* D4: nothing leaves this device before it is durable here.  The
-	 * snapshot comes first, so the sync covers all it holds. */
-	if ((rc = jn_snapshot(j, &txn)))
+	/* D4: nothing leaves this device before it is durable here: the
+	 * snapshot's transaction is synced before any of it is handed out. */
+	if ((rc = jn_snapshot_synced(j, &txn)))
 		return jn_errno(rc);
-	if (__atomic_exchange_n(&j->unsynced, 0, __ATOMIC_ACQ_REL) &&
-	    (rc = mdb_env_sync(j->env, 1))) {
-		__atomic_store_n(&j->unsynced, 1, __ATOMIC_RELEASE);
-		mdb_txn_abort(txn);
-		return jn_errno(rc);
-	}
 	if ((rc = mdb_cursor_open(txn, j->vv, &vc)) || (rc = mdb_cursor_open(txn, j->changes, &cc)))
 		goto out;
 	while (!stop && (rc = mdb_cursor_get(vc, &k, &v, op)) == 0) {
@@ -206,7 +200,7 @@ journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **b
 	*len = 0;
 	be64(id, origin);
 	be64(id + 8, seq);
-	if ((rc = jn_snapshot(j, &txn)))
+	if ((rc = jn_snapshot_synced(j, &txn)))
 		return jn_errno(rc);
 	if ((rc = mdb_get(txn, j->changes, &k, &v)) == 0) {
 		if ((*blob = malloc(v.mv_size)) == NULL) {

@@ -12,7 +12,9 @@
 #include "core/bytes.h"
 #include "core/wal.h"
 
-#define WAL_HEAD 20 /* u32 length + 16-byte hash */
+#define WAL_HEAD1 20 /* old format: u32 length + 16-byte hash */
+#define WAL_HEAD 32  /* magic + u32 length + 16-byte hash + u64 txn */
+#define WAL_MAGIC "BWL2"
 
 struct wal {
 	int fd;
@@ -94,19 +96,20 @@ wal_arity(int op)
 }
 
 int
-wal_encode(enum wal_op op, const struct wal_arg *a, int na, uint8_t **out, size_t *len)
+wal_encode(enum wal_op op, uint64_t txn, const struct wal_arg *a, int na, uint8_t **out,
+           size_t *len)
 {
 	size_t n = 1, off, i;
 	uint8_t *b;
 
 	*out = NULL;
 	*len = 0;
-	if (na < 0 || na > WAL_MAX_ARGS) {
+	if (txn == 0 || na < 0 || na > WAL_MAX_ARGS) {
 		errno = EINVAL;
 		return -1;
 	}
 	for (i = 0; i < (size_t)na; i++) {
-		if (a[i].n > UINT32_MAX - 64 || n + 4 + a[i].n > UINT32_MAX) {
+		if (a[i].n > UINT32_MAX - 64 || n + 4 + a[i].n > UINT32_MAX - 8) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -114,7 +117,9 @@ wal_encode(enum wal_op op, const struct wal_arg *a, int na, uint8_t **out, size_
 	}
 	if ((b = malloc(WAL_HEAD + n)) == NULL)
 		return -1;
-	be32(b, (uint32_t)n);
+	memcpy(b, WAL_MAGIC, 4);
+	be32(b + 4, (uint32_t)n);
+	be64(b + 24, txn);
 	b[WAL_HEAD] = (uint8_t)op;
 	for (off = WAL_HEAD + 1, i = 0; i < (size_t)na; i++) {
 		be32(b + off, (uint32_t)a[i].n);
@@ -122,21 +127,22 @@ wal_encode(enum wal_op op, const struct wal_arg *a, int na, uint8_t **out, size_
 			memcpy(b + off + 4, a[i].p, a[i].n);
 		off += 4 + a[i].n;
 	}
-	crypto_generichash(b + 4, 16, b + WAL_HEAD, n, NULL, 0);
+	/* The hash covers the txn id: a torn or damaged id is a damaged entry. */
+	crypto_generichash(b + 8, 16, b + 24, 8 + n, NULL, 0);
 	*out = b;
 	*len = WAL_HEAD + n;
 	return 0;
 }
 
 int
-wal_append(struct wal *w, enum wal_op op, const struct wal_arg *a, int na)
+wal_append(struct wal *w, enum wal_op op, uint64_t txn, const struct wal_arg *a, int na)
 {
 	uint8_t *b;
 	size_t n, off;
 	ssize_t r;
 	int e = 0;
 
-	if (wal_encode(op, a, na, &b, &n))
+	if (wal_encode(op, txn, a, na, &b, &n))
 		return -1;
 	for (off = 0; off < n; off += (size_t)r) {
 		if ((r = write(w->fd, b + off, n - off)) < 0) {
@@ -183,27 +189,53 @@ wal_read(struct wal *w, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/* The framing of the entry at p (left bytes): its header size, body length
+ * and txn id, or 0 if it is torn or damaged. */
+static size_t
+wal_frame(const uint8_t *p, size_t left, size_t *bl, uint64_t *txn)
+{
+	uint8_t h[16];
+
+	if (left >= WAL_HEAD + 1 && memcmp(p, WAL_MAGIC, 4) == 0) {
+		*bl = get32(p + 4);
+		if (*bl == 0 || *bl > left - WAL_HEAD)
+			return 0;
+		crypto_generichash(h, 16, p + 24, 8 + *bl, NULL, 0);
+		if (memcmp(h, p + 8, 16) != 0 || (*txn = get64(p + 24)) == 0)
+			return 0;
+		return WAL_HEAD;
+	}
+	/* The old format: no txn id. */
+	if (left < WAL_HEAD1 + 1)
+		return 0;
+	*bl = get32(p);
+	if (*bl == 0 || *bl > left - WAL_HEAD1)
+		return 0;
+	crypto_generichash(h, 16, p + WAL_HEAD1, *bl, NULL, 0);
+	if (memcmp(h, p + 4, 16) != 0)
+		return 0;
+	*txn = 0;
+	return WAL_HEAD1;
+}
+
 int
 wal_next(const uint8_t *buf, size_t len, size_t *off, struct wal_entry *e)
 {
 	const uint8_t *p, *end;
-	uint8_t h[16];
 	uint32_t an;
-	size_t bl;
+	size_t bl, head;
+	uint64_t txn;
 
 	memset(e, 0, sizeof(*e));
-	if (*off > len || len - *off < WAL_HEAD + 1)
+	if (*off > len)
 		return 0;
 	p = buf + *off;
-	bl = get32(p);
-	if (bl == 0 || bl > len - *off - WAL_HEAD)
+	if ((head = wal_frame(p, len - *off, &bl, &txn)) == 0)
 		return 0;
-	crypto_generichash(h, 16, p + WAL_HEAD, bl, NULL, 0);
-	if (memcmp(h, p + 4, 16) != 0)
-		return 0;
-	*off += WAL_HEAD + bl;
-	end = p + WAL_HEAD + bl;
-	p += WAL_HEAD;
+	*off += head + bl;
+	end = p + head + bl;
+	p += head;
+	e->txn = txn;
 	e->op = (enum wal_op) * p++;
 	/* Arguments past WAL_MAX_ARGS are ignored, as they always were. */
 	while (e->nargs < WAL_MAX_ARGS && p < end) {

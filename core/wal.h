@@ -4,9 +4,16 @@
  * whole.  What an entry means is the journal's business; this module only
  * frames them.
  *
- * Entry: u32 body length | 16-byte BLAKE2b of body | body, where body is
- * u8 op | args (u32 length + bytes each).  The decoder (wal_next) is a pure
- * function over bytes: it does no I/O and never allocates.
+ * Entry: "BWL2" | u32 body length | 16-byte BLAKE2b of (txn | body) |
+ * u64 txn | body, where body is u8 op | args (u32 length + bytes each) and
+ * txn is the id of the LMDB write transaction (the owner's batch) the
+ * write belongs to: what orders the entry against the database (the journal
+ * applies an entry again only if no batch at least as new was committed).
+ * The old format (before the txn id: u32 body length | 16-byte BLAKE2b of
+ * body | body) is still decoded, with txn 0, so a wal left by an older
+ * version after a kill -9 is applied as that version would have.  The
+ * decoder (wal_next) is a pure function over bytes: it does no I/O and never
+ * allocates.
  */
 #ifndef BLAZEFS_WAL_H
 #define BLAZEFS_WAL_H
@@ -41,6 +48,7 @@ struct wal_arg {
 /* A decoded entry; its args point into the buffer it was decoded from. */
 struct wal_entry {
 	enum wal_op op;
+	uint64_t txn; /* the batch's LMDB txn id; 0: an old-format entry */
 	int nargs;
 	struct wal_arg arg[WAL_MAX_ARGS];
 };
@@ -60,16 +68,19 @@ void wal_close(struct wal *w);
 off_t wal_size(const struct wal *w);
 
 /*
- * Encodes one entry into a malloc'd buffer (*out, *len).  Pure.  Returns 0,
- * or -1 with errno (EINVAL: more than WAL_MAX_ARGS args or one too long).
+ * Encodes one entry of transaction txn into a malloc'd buffer (*out, *len).
+ * Pure.  Returns 0, or -1 with errno (EINVAL: txn 0, more than WAL_MAX_ARGS
+ * args or one too long).
  */
-int wal_encode(enum wal_op op, const struct wal_arg *a, int na, uint8_t **out, size_t *len);
+int wal_encode(enum wal_op op, uint64_t txn, const struct wal_arg *a, int na, uint8_t **out,
+               size_t *len);
 
 /*
- * Appends one entry (write(2), no fsync: it must survive the process, not
- * the machine).  A failed write leaves no torn entry.  0, or -1 with errno.
+ * Appends one entry of transaction txn (write(2), no fsync: it must survive
+ * the process, not the machine; what a power cut leaves is ordered by txn).
+ * A failed write leaves no torn entry.  0, or -1 with errno.
  */
-int wal_append(struct wal *w, enum wal_op op, const struct wal_arg *a, int na);
+int wal_append(struct wal *w, enum wal_op op, uint64_t txn, const struct wal_arg *a, int na);
 
 /* Cuts the file back to len bytes (0: empties it).  0, or -1 with errno. */
 int wal_truncate(struct wal *w, off_t len);

@@ -7,18 +7,36 @@
 #include "fs/fs.h"
 #include "fs/loop.h"
 
-/* Commits the batch; a failure leaves the writes in the wal for the next open. */
+/* Commits the batch; a failure leaves the writes in the wal (readable, and
+ * committed by a later attempt or the next open).  A full disk fails every
+ * attempt until space returns: logged once, and once when it passes. */
+struct loop_fail {
+	int err;       /* the errno of the failures in a row, or 0 */
+	long attempts; /* failed in a row */
+};
+
 static void
-loop_flush(struct journal *j)
+loop_flush(struct journal *j, struct loop_fail *f)
 {
-	if (journal_flush(j))
-		fs_log("committing the journal failed: %s", strerror(errno));
+	if (journal_flush(j) == 0) {
+		if (f->err)
+			fs_log("the journal commits again, after %ld failed attempts", f->attempts);
+		f->err = 0;
+		f->attempts = 0;
+		return;
+	}
+	f->attempts++;
+	if (errno != f->err)
+		fs_log("committing the journal failed: %s (the writes stay readable; retrying)",
+		       strerror(errno));
+	f->err = errno;
 }
 
 int
 fs_loop(struct fuse_session *se, struct journal *j)
 {
 	struct fuse_buf buf;
+	struct loop_fail fail = {0, 0};
 	struct pollfd p;
 	int rc = 0, due;
 
@@ -27,7 +45,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 	p.events = POLLIN;
 	while (!fuse_session_exited(se)) {
 		if ((due = journal_batch_due(j)) == 0) {
-			loop_flush(j);
+			loop_flush(j, &fail);
 			continue;
 		}
 		/* Sleep until a request comes or the batch falls due. */
@@ -53,7 +71,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 		rc = 0;
 	}
 	free(buf.mem);
-	loop_flush(j);
+	loop_flush(j, &fail);
 	fuse_session_reset(se);
 	return rc < 0 ? -1 : 0;
 }

@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "tests/unit/core_test.h"
 
 #include "core/hlc.h"
@@ -1216,6 +1218,150 @@ test_batch_survives_kill_9(void **state)
 	test_rmdir(dir);
 }
 
+/* The bytes of dir/wal (malloc'd; *n 0 if absent). */
+static uint8_t *
+wal_bytes(const char *dir, size_t *n)
+{
+	char path[512];
+	uint8_t *b = malloc(1 << 16);
+	FILE *f;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	if ((f = fopen(path, "rb")) != NULL) {
+		*n = fread(b, 1, 1 << 16, f);
+		fclose(f);
+	}
+	return b;
+}
+
+static void
+wal_put_bytes(const char *dir, const uint8_t *b, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/wal", dir);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(b, 1, n, f), n);
+	fclose(f);
+}
+
+static uint64_t
+own_seq(struct journal *j)
+{
+	struct vv v;
+	uint64_t s;
+
+	assert_int_equal(journal_vv(j, &v), 0);
+	s = vv_get(&v, journal_self(j));
+	vv_clear(&v);
+	return s;
+}
+
+/* A stale wal (its emptying never reached the disk, a later sync did) beside
+ * a newer database applies nothing: no older write over a synced one (D2),
+ * no new change minted. */
+static void
+test_stale_wal_rolls_nothing_back(void **state)
+{
+	uint8_t dbid[32] = {1}, *old;
+	struct journal *j;
+	size_t n;
+	char *dir = test_tmpdir();
+
+	(void)state;
+	assert_int_equal(journal_create(dir, 1, dbid), 0);
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	put(j, "c", "A", "{\"a\": 1}");
+	put(j, "c", "B", "{\"b\": 1}");
+	old = wal_bytes(dir, &n);
+	assert_true(n > 0);
+	assert_int_equal(journal_flush(j), 0);
+	put(j, "c", "A", "{\"a\": 2}");
+	journal_delete_record(j, "c", "B");
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(own_seq(j), 4);
+	journal_close(j);
+	/* The old wal back beside the newer database. */
+	wal_put_bytes(dir, old, n);
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	assert_int_equal(journal_recover(j), 0);
+	expect(j, "c", "A", "{\"a\": 2}");
+	expect(j, "c", "B", NULL);
+	assert_int_equal(own_seq(j), 4);
+	journal_close(j);
+	/* The same after a kill -9 between the commit and the emptying: the wal
+	 * of the committed batch is skipped, the newer entries applied. */
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	put(j, "c", "A", "{\"a\": 3}");
+	free(old);
+	old = wal_bytes(dir, &n);
+	assert_int_equal(journal_flush(j), 0);
+	put(j, "c", "C", "{\"c\": 1}");
+	{
+		uint8_t *now;
+		size_t m;
+
+		now = wal_bytes(dir, &m);
+		old = realloc(old, n + m);
+		memcpy(old + n, now, m);
+		n += m;
+		free(now);
+	}
+	journal_close(j);
+	wal_put_bytes(dir, old, n);
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	assert_int_equal(journal_recover(j), 0);
+	expect(j, "c", "A", "{\"a\": 3}");
+	expect(j, "c", "C", "{\"c\": 1}");
+	assert_int_equal(own_seq(j), 6);
+	journal_close(j);
+	free(old);
+	test_rmdir(dir);
+}
+
+/* A wal of the format before txn ids (left by an older version after a
+ * kill -9) is applied as that version would have. */
+static void
+test_old_format_wal_is_applied(void **state)
+{
+	uint8_t dbid[32] = {1}, e[128], *p;
+	const char *args[3] = {"c", "old", "{\"o\": 1}"};
+	struct wal_entry we;
+	struct journal *j;
+	size_t n, off = 0;
+	char *dir = test_tmpdir();
+	int i;
+
+	(void)state;
+	/* u32 body length | BLAKE2b-128 of body | body (op, then u32 + bytes). */
+	p = e + 20;
+	*p++ = WAL_WRITE;
+	for (i = 0; i < 3; i++) {
+		size_t l = strlen(args[i]);
+
+		p[0] = 0, p[1] = 0, p[2] = 0, p[3] = (uint8_t)l;
+		memcpy(p + 4, args[i], l);
+		p += 4 + l;
+	}
+	n = (size_t)(p - e);
+	e[0] = 0, e[1] = 0, e[2] = 0, e[3] = (uint8_t)(n - 20);
+	crypto_generichash(e + 4, 16, e + 20, n - 20, NULL, 0);
+	assert_int_equal(wal_next(e, n, &off, &we), 1);
+	assert_int_equal(we.op, WAL_WRITE);
+	assert_int_equal(we.txn, 0);
+	assert_int_equal(off, n);
+	assert_int_equal(journal_create(dir, 1, dbid), 0);
+	wal_put_bytes(dir, e, n);
+	assert_non_null(j = journal_open(dir, JOURNAL_BATCH));
+	assert_int_equal(journal_recover(j), 0);
+	expect(j, "c", "old", "{\"o\": 1}");
+	assert_int_equal(own_seq(j), 1);
+	journal_close(j);
+	test_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1242,6 +1388,8 @@ main(void)
 	    cmocka_unit_test(test_batch_reads_see_writes_at_once),
 	    cmocka_unit_test(test_batch_survives_kill_9),
 	    cmocka_unit_test(test_save_record_keeps_or_clears_rejects_in_one_call),
+	    cmocka_unit_test(test_stale_wal_rolls_nothing_back),
+	    cmocka_unit_test(test_old_format_wal_is_applied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
