@@ -19,26 +19,7 @@ mkdir "$MNT/c" || fail "mkdir"
 # A filler that the test removes later to free space.
 head -c 1500000 /dev/zero >"$SMALL/filler" || fail "filler"
 
-python3 - "$MNT/c" "$T/written" <<'PY' || fail "the writer failed"
-import errno, json, os, sys
-d, out = sys.argv[1:]
-ok = []
-for i in range(100000):
-    path = os.path.join(d, "r%05d.json" % i)
-    body = json.dumps({"i": i, "pad": "x" * 3000})
-    try:
-        with open(path, "w") as f:
-            f.write(body)
-    except OSError as e:
-        if e.errno != errno.ENOSPC:
-            sys.exit("write %d failed with %s, not ENOSPC" % (i, errno.errorcode[e.errno]))
-        break
-    ok.append(i)
-else:
-    sys.exit("the disk never filled")
-json.dump(ok, open(out, "w"))
-print("%d writes fit" % len(ok))
-PY
+python3 "$(dirname "$0")/fill_disk.py" "$MNT/c" "$T/written" || fail "the writer failed"
 n=$(jq length "$T/written")
 [ "$n" -gt 100 ] || fail "only $n writes fit"
 

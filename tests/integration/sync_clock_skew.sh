@@ -14,17 +14,8 @@ FT_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n 1)
 start_skewed() {
 	local d=$1 off=$2
 	shift 2
-	mkdir -p "$T/$d.mnt"
-	LD_PRELOAD="$FT_LIB" FAKETIME="$off" FAKETIME_DONT_FAKE_MONOTONIC=1 \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		"$BLAZEFS" mount "$T/$d" "$T/$d.mnt" -f "$@" </dev/null >>"$T/$d.log" 2>&1 &
-	PIDS[$d]=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$T/$d.mnt" && return 0
-		kill -0 "${PIDS[$d]}" 2>/dev/null || fail "mount of $d exited early"
-		sleep 0.05
-	done
-	fail "mount of $d did not come up"
+	START_ENV="LD_PRELOAD=$FT_LIB FAKETIME=$off FAKETIME_DONT_FAKE_MONOTONIC=1
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" start "$d" "$@"
 }
 
 st() { "$BLAZEFS" status "$T/$1"; }

@@ -33,12 +33,14 @@ port() {
 	echo $((BASE_PORT + $(printf '%d' "'$1") - 65))
 }
 
-# start DEV [mount options...]: mounts $T/DEV on $T/DEV.mnt in the foreground.
+# start DEV [mount options...]: mounts $T/DEV on $T/DEV.mnt in the foreground,
+# with the VAR=value words of START_ENV (if set) in its environment.
 start() {
 	local d=$1
 	shift
 	mkdir -p "$T/$d.mnt"
-	"$BLAZEFS" mount "$T/$d" "$T/$d.mnt" -f "$@" </dev/null >>"$T/$d.log" 2>&1 &
+	# shellcheck disable=SC2086 # START_ENV is a list of words
+	env ${START_ENV:-} "$BLAZEFS" mount "$T/$d" "$T/$d.mnt" -f "$@" </dev/null >>"$T/$d.log" 2>&1 &
 	PIDS[$d]=$!
 	for _ in $(seq 100); do
 		mountpoint -q "$T/$d.mnt" && return 0
