@@ -13,5 +13,6 @@ int cmd_mount(int argc, char **argv);
 int cmd_invite(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -15,38 +16,6 @@
 #include "core/journal.h"
 #include "net/identity.h"
 
-/* Writes len bytes to DB/name, mode 0600, failing if it exists. */
-static int
-write_secret(const char *db, const char *name, const unsigned char *buf, size_t len)
-{
-	char path[PATH_MAX];
-	ssize_t w;
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", db, name) >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		goto err0;
-	}
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		goto err0;
-	if ((w = write(fd, buf, len)) != (ssize_t)len) {
-		if (w >= 0)
-			errno = EIO;
-		goto err1;
-	}
-	if (fsync(fd))
-		goto err1;
-	if (close(fd))
-		goto err0;
-	return 0;
-
-err1:
-	close(fd);
-err0:
-	fprintf(stderr, "%s init: %s/%s: %s\n", cli_prog, db, name, strerror(errno));
-	return -1;
-}
-
 int
 cmd_init(int argc, char **argv)
 {
@@ -54,8 +23,7 @@ cmd_init(int argc, char **argv)
 	                                     {"priority", required_argument, NULL, 'p'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	unsigned char key[crypto_box_SECRETKEYBYTES + crypto_box_PUBLICKEYBYTES];
-	unsigned char content[32], dbid[32];
+	unsigned char box_pub[32], sign_pub[32], content[32], dbid[32];
 	char host[256], dev[DEVID_LEN + 1];
 	const char *db, *name = NULL;
 	struct journal *j;
@@ -100,27 +68,32 @@ cmd_init(int argc, char **argv)
 		fprintf(stderr, "%s init: libsodium failed to initialise\n", cli_prog);
 		return 1;
 	}
-	/* The secret key first, then the public key. */
-	crypto_box_keypair(key + crypto_box_SECRETKEYBYTES, key);
-	origin = identity_origin(key + crypto_box_SECRETKEYBYTES);
 	randombytes_buf(content, sizeof(content));
 	randombytes_buf(dbid, sizeof(dbid));
 
-	if (journal_create(db, origin, dbid)) {
+	/* The keys first: the journal is made for the device id they give. */
+	if (mkdir(db, 0700) && errno != EEXIST) {
+		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
+		goto out;
+	}
+	if (identity_create(db, box_pub, sign_pub) ||
+	    identity_write_secret(db, "content.key", content, sizeof(content))) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db,
 		        errno == EEXIST ? "a database is already there" : strerror(errno));
 		goto out;
 	}
-	if (write_secret(db, "device.key", key, sizeof(key)) ||
-	    write_secret(db, "content.key", content, sizeof(content)))
+	origin = journal_key_origin(box_pub);
+	if (journal_create(db, origin, dbid)) {
+		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
+	}
 	if ((j = journal_open(db, 0)) == NULL) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
-	/* This device's own record in .devices: the first member. */
-	if (journal_meta_put(j, "name", name, strlen(name)) ||
-	    identity_register_self(j, db, priority) || journal_sync(j)) {
+	/* This device is the trust root and the first member, an admin. */
+	if (journal_meta_put(j, "name", name, strlen(name)) || identity_found(j, db, priority) ||
+	    journal_sync(j)) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
 		journal_close(j);
 		goto out;
@@ -130,7 +103,6 @@ cmd_init(int argc, char **argv)
 	printf("%s\n", dev);
 	rc = 0;
 out:
-	sodium_memzero(key, sizeof(key));
 	sodium_memzero(content, sizeof(content));
 	return rc;
 }

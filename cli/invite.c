@@ -1,7 +1,9 @@
 /*
- * blazefs invite DB [--ttl SECONDS] [--address HOST:PORT]: prints a one-time
- * join code.  The code is hex(secret(32) | database id(32)) then, if known,
- * "@HOST:PORT" (where the inviter listens).  Only the psk derived from the
+ * blazefs invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]:
+ * prints a one-time join code (admins only).  The joining device gets
+ * priority N (default 0) and, with --admin, the admin role.  The code is
+ * hex(secret(32) | database id(32)) then, if known, "@HOST:PORT" (where the
+ * inviter listens).  Only the psk derived from the
  * secret is kept, in journal meta with its expiry; the running mount answers
  * one join with it and burns it.  A new invite replaces the previous one.
  */
@@ -22,7 +24,8 @@
 #include "net/join.h"
 #include "net/net.h"
 
-#define INVITE_USAGE "Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT]\n"
+#define INVITE_USAGE                                                                               \
+	"Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]\n"
 
 /* The listen address of the running mount, from its status. */
 static void
@@ -47,53 +50,43 @@ running_address(const char *db, char *out, size_t len)
 	json_decref(o);
 }
 
-/*
- * The priority this device joined with (meta "priority", written by join;
- * 0 if none): recording itself with it writes the same values the inviter
- * wrote for it, so the two records are no conflict.
- */
-static long long
-own_priority(struct journal *j)
-{
-	char buf[24];
-	long long p = 0;
-	void *v;
-	size_t n;
-
-	if (journal_meta_get(j, "priority", &v, &n) == 0) {
-		if (n < sizeof(buf)) {
-			memcpy(buf, v, n);
-			buf[n] = '\0';
-			p = strtoll(buf, NULL, 10);
-		}
-		free(v);
-	}
-	return p;
-}
-
 int
 cmd_invite(int argc, char **argv)
 {
-	static const struct option opts[] = {{"ttl", required_argument, NULL, 't'},
-	                                     {"address", required_argument, NULL, 'a'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"ttl", required_argument, NULL, 't'},      {"address", required_argument, NULL, 'a'},
+	    {"priority", required_argument, NULL, 'p'}, {"admin", no_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	uint8_t secret[32], dbid[32], raw[64];
-	char hex[129], addr[300] = "", dev[DEVID_LEN + 1], *buf;
+	char hex[129], addr[300] = "", *end;
+	struct journal_member me;
 	const char *db;
 	struct journal *j;
 	long ttl = 3600;
-	size_t len;
-	int c, rc = 1;
+	long long prio = 0;
+	int c, rc = 1, admin = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:p:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			ttl = strtol(optarg, NULL, 10);
 			break;
 		case 'a':
 			snprintf(addr, sizeof(addr), "%s", optarg);
+			break;
+		case 'p':
+			prio = strtoll(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || prio < -IDENTITY_PRIORITY_MAX ||
+			    prio > IDENTITY_PRIORITY_MAX) {
+				fprintf(stderr,
+				        "%s invite: --priority takes an integer from %d to %d\n",
+				        cli_prog, -IDENTITY_PRIORITY_MAX, IDENTITY_PRIORITY_MAX);
+				return 1;
+			}
+			break;
+		case 'A':
+			admin = 1;
 			break;
 		case 'h':
 			printf(INVITE_USAGE, cli_prog);
@@ -115,17 +108,19 @@ cmd_invite(int argc, char **argv)
 		        strerror(errno));
 		return 1;
 	}
-	/* The inviter must be a listed member for the new device to trust it. */
-	change_devid(journal_self(j), dev);
-	if (journal_read_record(j, ".devices", dev, &buf, &len) == 0)
-		free(buf);
-	else if (identity_register_self(j, db, own_priority(j))) {
-		fprintf(stderr, "%s invite: %s: cannot record this device: %s\n", cli_prog, db,
-		        strerror(errno));
+	/* The new device's record is a membership change: an admin's to make. */
+	if (journal_member(j, journal_self(j), &me) || !(me.flags & JOURNAL_ADMIN)) {
+		fprintf(stderr,
+		        "%s invite: only an admin device can invite, and this one %s (see "
+		        "'%s devices %s')\n",
+		        cli_prog,
+		        errno == ENOENT ? "is not a member yet: mount it until it has synced"
+		                        : "is a member, not an admin",
+		        cli_prog, db);
 		goto out;
 	}
 	randombytes_buf(secret, sizeof(secret));
-	if (join_invite(j, secret, ttl) || journal_sync(j)) {
+	if (join_invite(j, secret, ttl, prio, admin) || journal_sync(j)) {
 		fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}

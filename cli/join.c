@@ -1,9 +1,10 @@
 /*
- * blazefs join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]:
+ * blazefs join DB CODE [--peer HOST:PORT] [--name NAME]:
  * makes DB a new replica of the database the code invites to.  Runs
  * Noise_XXpsk3 with the code's secret against the inviter's running mount,
- * sends this device's name and priority, receives the database id and the
- * content key, and only then creates DB (so a refused code leaves nothing).
+ * sends this device's name and signing key, receives the database id, the
+ * content key and the trust root, and only then creates DB (so a refused
+ * code leaves nothing).  The inviter sets this device's priority and role.
  * The records arrive at the first mount.  Without --peer or an address in
  * the code, the inviter is found by mDNS (its announcement carries the tag of
  * the database id that the code holds).
@@ -26,27 +27,11 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/mdns.h"
+#include "net/msg.h"
 
-#define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
+#define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME]\n"
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
 #define JOIN_FIND_MAX 8
-
-/* Writes len bytes to DB/name (mode 0600, new). */
-static int
-write_key(const char *db, const char *name, const uint8_t *buf, size_t len)
-{
-	char path[PATH_MAX + 32];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", db, name);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return -1;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd)) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
-}
 
 int
 cmd_join(int argc, char **argv)
@@ -56,10 +41,10 @@ cmd_join(int argc, char **argv)
 	                                     {"priority", required_argument, NULL, 'P'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	uint8_t raw[64], psk[32], dbid[32], key[32], rs[32], *kp = NULL;
-	char host[256], *name = NULL, dev[DEVID_LEN + 1], pbuf[24];
+	uint8_t raw[64], psk[32], rs[32], sign_pub[32], *kp = NULL;
+	char host[256], *name = NULL, dev[DEVID_LEN + 1];
+	struct msg_welcome w;
 	const char *db, *code, *peer = NULL, *at;
-	long long prio = 0;
 	struct journal *j;
 	struct stat st;
 	uint64_t origin;
@@ -77,8 +62,11 @@ cmd_join(int argc, char **argv)
 			name = optarg;
 			break;
 		case 'P':
-			prio = strtoll(optarg, NULL, 10);
-			break;
+			fprintf(stderr,
+			        "%s join: the inviting device sets the priority: '%s invite "
+			        "--priority N'\n",
+			        cli_prog, cli_prog);
+			return 1;
 		case 'h':
 			printf(JOIN_USAGE, cli_prog);
 			return 0;
@@ -117,11 +105,13 @@ cmd_join(int argc, char **argv)
 		host[sizeof(host) - 1] = '\0';
 		name = host;
 	}
-	/* This device's identity: secret key then public key, as init writes it. */
-	if ((kp = sodium_malloc(64)) == NULL)
+	/* This device's identity: the X25519 secret key then public key, as in
+	 * DB/device.key, then the Ed25519 secret key, as in DB/sign.key. */
+	if ((kp = sodium_malloc(128)) == NULL)
 		goto out;
 	crypto_box_keypair(kp + 32, kp);
-	origin = identity_origin(kp + 32);
+	crypto_sign_keypair(sign_pub, kp + 64);
+	origin = journal_key_origin(kp + 32);
 	join_psk(psk, raw);
 	/* No address: the inviter announces the database's tag over mDNS. */
 	if (peer == NULL &&
@@ -143,7 +133,7 @@ cmd_join(int argc, char **argv)
 		if ((fd = join_dial(peer)) < 0)
 			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
 			        strerror(errno));
-		else if (join_exchange(fd, kp, psk, name, prio, dbid, key, rs) == 0)
+		else if (join_exchange(fd, kp, psk, name, sign_pub, &w, rs) == 0)
 			break;
 		else if (errno == ETIMEDOUT)
 			fprintf(stderr, "%s join: timed out waiting for the inviting device\n",
@@ -159,20 +149,19 @@ cmd_join(int argc, char **argv)
 		if (k + 1 >= nfound)
 			goto out;
 	}
-	if (sodium_memcmp(dbid, raw + 32, 32) != 0) {
+	if (sodium_memcmp(w.dbid, raw + 32, 32) != 0) {
 		fprintf(stderr, "%s join: %s answered for another database\n", cli_prog, peer);
 		goto out;
 	}
-	if (journal_create(db, origin, dbid) || write_key(db, "device.key", kp, 64) ||
-	    write_key(db, "content.key", key, 32) || (j = journal_open(db, 0)) == NULL) {
+	if (journal_create(db, origin, w.dbid) || identity_write_secret(db, "device.key", kp, 64) ||
+	    identity_write_secret(db, "sign.key", kp + 64, 64) ||
+	    identity_write_secret(db, "content.key", w.key, 32) ||
+	    (j = journal_open(db, 0)) == NULL) {
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
-	/* The priority too: if this device invites before the inviter's record
-	 * of it arrives, it records itself with the same values (no conflict). */
-	snprintf(pbuf, sizeof(pbuf), "%lld", prio);
-	if (journal_meta_put(j, "name", name, strlen(name)) ||
-	    journal_meta_put(j, "priority", pbuf, strlen(pbuf)) ||
+	if (journal_set_root(j, w.root, w.root_sign, w.root_box) ||
+	    journal_meta_put(j, "name", name, strlen(name)) ||
 	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || journal_sync(j))
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 	else
@@ -188,6 +177,6 @@ out:
 		sodium_free(kp);
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(psk, sizeof(psk));
-	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&w, sizeof(w));
 	return rc;
 }

@@ -70,31 +70,6 @@ db_of_mount(const char *mnt)
 	return db;
 }
 
-/* Appends .devices/<id> (as {"device": id, fields...}) to the array ctx. */
-struct devices_ctx {
-	struct journal *j;
-	json_t *arr;
-};
-
-static int
-add_device(void *ctx, const char *id)
-{
-	struct devices_ctx *d = ctx;
-	json_t *o = NULL;
-	char *buf;
-	size_t len;
-
-	if (journal_read_record(d->j, ".devices", id, &buf, &len) == 0) {
-		o = json_loadb(buf, len, 0, NULL);
-		free(buf);
-	}
-	if (o == NULL)
-		o = json_object();
-	json_object_set_new(o, "device", json_string(id));
-	json_array_append_new(d->arr, o);
-	return 0;
-}
-
 int
 cmd_status(int argc, char **argv)
 {
@@ -152,12 +127,9 @@ cmd_status(int argc, char **argv)
 		free(conf);
 	}
 	json_object_set_new(o, "path", json_string(db));
-	{
-		struct devices_ctx d = {j, json_array()};
-
-		journal_list_records(j, ".devices", "", add_device, &d);
-		json_object_set_new(o, "devices", d.arr);
-	}
+	/* The members, with any device flagged for equivocating. */
+	if ((c = journal_members_json(j)) != NULL)
+		json_object_set_new(o, "devices", c);
 	if ((run = net_status_load(db)) != NULL) {
 		json_object_set(o, "listen", json_object_get(run, "listen"));
 		json_object_set(o, "peers", json_object_get(run, "peers"));

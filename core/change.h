@@ -28,6 +28,9 @@
 #define CHANGE_MAX_BYTES (4 * 1024 * 1024)
 #define CHANGE_MAX_OPS 100000
 #define DEVID_LEN 13 /* base32 of a 64-bit device id */
+/* A stored or sent blob ends with its origin's Ed25519 signature over every
+ * byte before it (DESIGN §4: authorship, checkable without the content key). */
+#define CHANGE_SIG_BYTES 64
 
 enum op_kind { OP_SET = 1, OP_DEL = 2 };
 

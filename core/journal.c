@@ -432,6 +432,7 @@ journal_open(const char *dir, int flags)
 	if (jn_meta_get(j, txn, "hlc", &v) == 0 && v.mv_size == 8)
 		j->clock.last = get64(v.mv_data);
 	jn_clock_open(j, txn); /* ... but not a skew beyond the bound */
+	jn_trust_open(j, txn);
 	mdb_txn_abort(txn);
 	if (flags & JOURNAL_BATCH) {
 		if (wal_open(dir, &j->wal)) {

@@ -230,16 +230,34 @@ char *journal_rejects_json(struct journal *j);
 int journal_vv(struct journal *j, struct vv *v);
 
 /*
- * Applies a remote change blob.  Returns 0 if applied, 1 if a duplicate
- * (seq <= vv[origin]), 2 if it does not follow (seq > vv[origin] + 1), or -1
- * with errno (EINVAL: forged, corrupt or not decodable; ENOSPC; EIO).
+ * What applying one remote blob came to.  Refusals are negative: nothing of
+ * the blob is written, the sender broke the rules (journal_refusal names why).
+ */
+enum journal_result {
+	JOURNAL_APPLIED = 0,
+	JOURNAL_DUPLICATE = 1,    /* seq <= vv[origin], the same bytes */
+	JOURNAL_GAP = 2,          /* seq > vv[origin] + 1: it does not follow */
+	JOURNAL_EQUIVOCATION = 3, /* seq <= vv[origin], other bytes, validly signed:
+	                           * kept as evidence, the origin flagged (the
+	                           * first time; then a duplicate) */
+	JOURNAL_REFUSED = -1,     /* forged (bad signature), corrupt or undecodable */
+	JOURNAL_NOT_MEMBER = -2,  /* its origin is not a member */
+	JOURNAL_OWN_ORIGIN = -3,  /* claims this device's origin, beyond what it wrote */
+	JOURNAL_NO_AUTHORITY = -4 /* changes membership, and its origin is not an admin */
+};
+
+/* Why a result was a refusal, in words ("" if it was not). */
+const char *journal_refusal(int result);
+
+/*
+ * Applies a remote change blob: enum journal_result, or -1 with errno
+ * (EINVAL: refused; ENOSPC; EIO).
  */
 int journal_apply_remote(struct journal *j, const uint8_t *blob, size_t len);
 
 /*
- * Applies n remote blobs in one transaction, in order; results[i] is what
- * journal_apply_remote would return for blob i (-1: refused, nothing of it
- * written).  Returns 0, or -1 with errno if the transaction failed (then
+ * Applies n remote blobs in one transaction, in order; results[i] is the
+ * enum journal_result of blob i.  Returns 0, or -1 with errno if the transaction failed (then
  * nothing was applied).
  */
 int journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens,
@@ -258,6 +276,48 @@ long journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
 /* Reads one change blob (malloc'd).  -1 ENOENT if absent. */
 int journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob,
                        size_t *len);
+
+/* ---- trust (DESIGN §4, core/journal_trust.c) ---- */
+
+/*
+ * Once a trust root is set (init and join set it), every remote change must
+ * come from a member and carry its origin's signature (CHANGE_SIG_BYTES at
+ * the end of the blob, made by the seal hook), and only admins may change
+ * .devices.  Members are what .devices says, read as facts that only grow,
+ * so every replica that applied the same changes agrees whatever the order:
+ * a device becomes a member when an admin writes its record with both keys
+ * (public_key, whose hash is its id, and sign_key), with the role it is
+ * given then ("admin" or not, fixed from then on); "removed": true removes it
+ * for good.  A journal without a root (tests of the merge alone) checks none
+ * of this.
+ */
+#define JOURNAL_ADMIN 0x1
+#define JOURNAL_REMOVED 0x2
+#define JOURNAL_EQUIVOCATED 0x4 /* signed two changes with one (origin, seq) */
+
+struct journal_member {
+	uint64_t origin;
+	uint64_t rank; /* the order this replica learnt of members in: 0 the root */
+	unsigned flags;
+	uint8_t sign_pub[32]; /* Ed25519 */
+	uint8_t box_pub[32];  /* X25519: the Noise static key */
+};
+
+/* A device's id: the hash of its X25519 public key (DESIGN §4). */
+uint64_t journal_key_origin(const uint8_t pub[32]);
+
+/* Sets the trust root: the database's first device, an admin.  Once. */
+int journal_set_root(struct journal *j, uint64_t origin, const uint8_t sign_pub[32],
+                     const uint8_t box_pub[32]);
+/* The root (-1 ENOENT if none). */
+int journal_root(struct journal *j, struct journal_member *m);
+/* One member (-1 ENOENT if not one). */
+int journal_member(struct journal *j, uint64_t origin, struct journal_member *m);
+/*
+ * The members in rank order as a new JSON array of {"device", "name",
+ * "priority", "role", "removed", "equivocated"}.  NULL with errno.
+ */
+json_t *journal_members_json(struct journal *j);
 
 /* ---- clocks (local metadata, see core/journal_clock.c) ---- */
 

@@ -391,7 +391,7 @@ jn_commit_change(struct journal *j, MDB_txn *txn, const struct change *c, const 
 		    strcmp(op->field, "priority") == 0)
 			prio = 1;
 	}
-	if ((rc = jn_vv_put(j, txn, c->origin, c->seq)))
+	if ((rc = jn_vv_put(j, txn, c->origin, c->seq)) || (rc = jn_trust_update(j, txn, c)))
 		return rc;
 	if (prio && (rc = jn_touch_conflicts(j, txn, t)))
 		return rc;

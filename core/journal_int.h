@@ -16,6 +16,7 @@
  *   journal_reject.c  the rejected bytes kept for records (local only)
  *   journal_clock.c   the clock local changes are stamped with and what is
  *                     known of skewed clocks (local only)
+ *   journal_trust.c   members, the trust root, signatures, equivocation
  *   journal_sync.c    what the network reads and applies: vv, missing
  *                     changes, remote changes
  *
@@ -42,7 +43,9 @@
 struct journal {
 	MDB_env *env;
 	MDB_dbi meta, changes, vv, fields, superseded, records, cols, conflicts, rejects;
+	MDB_dbi members, evidence; /* journal_trust.c */
 	uint64_t self;
+	int trust; /* a trust root is set: changes are signed and checked (journal_trust.c) */
 	uint8_t dbid[32];
 	int flags;
 	/* The highest LMDB transaction id known durable (atomic): 0 at open, as
@@ -260,5 +263,24 @@ uint64_t jn_clock_mtime(struct journal *j, uint64_t hlc);
 
 /* Drops the rejected bytes kept for (coll, rec), if any.  An LMDB code. */
 int jn_reject_del(struct journal *j, MDB_txn *txn, const char *coll, const char *rec);
+
+/* ---- journal_trust.c ---- */
+
+/* Reads whether a trust root is set (j->trust). */
+void jn_trust_open(struct journal *j, MDB_txn *txn);
+/*
+ * Checks a remote blob (origin, seq; have = vv[origin]) before it is opened:
+ * 0 to go on, JOURNAL_DUPLICATE, JOURNAL_EQUIVOCATION (kept, flagged) or a
+ * refusal; an LMDB failure in *rc.
+ */
+int jn_trust_check(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
+                   uint64_t origin, uint64_t seq, uint64_t have, int *rc);
+/* 0 if c's origin may make c (membership changes need an admin), else a refusal. */
+int jn_trust_allowed(struct journal *j, MDB_txn *txn, const struct change *c, int *rc);
+/* Updates the members from c's .devices ops (after it is applied). */
+int jn_trust_update(struct journal *j, MDB_txn *txn, const struct change *c);
+/* The origins of the vv in the order they are handed out: members by rank,
+ * then others (malloc'd). */
+int jn_trust_order(struct journal *j, MDB_txn *txn, uint64_t **origins, size_t *n);
 
 #endif

@@ -51,6 +51,8 @@ jn_open_dbs(struct journal *j, MDB_txn *txn, unsigned int create)
 	    {"collections", offsetof(struct journal, cols), 0},
 	    {"conflicts", offsetof(struct journal, conflicts), 0},
 	    {"rejects", offsetof(struct journal, rejects), 0},
+	    {"members", offsetof(struct journal, members), 0},
+	    {"evidence", offsetof(struct journal, evidence), 0},
 	};
 	size_t i;
 	int rc;

@@ -44,8 +44,8 @@ struct remote_arg {
 	struct touched t; /* every record the batch touched, for the observer */
 };
 
-/* Applies one blob in txn: 0 applied, 1 duplicate, 2 gap, -1 refused
- * (forged or corrupt: nothing written); an LMDB failure is returned in *rc. */
+/* Applies one blob in txn: an enum journal_result (a refusal writes nothing,
+ * an equivocation only its evidence); an LMDB failure is returned in *rc. */
 static int
 remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, struct touched *all,
            int *rc)
@@ -56,27 +56,35 @@ remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, str
 	const uint8_t *p = blob;
 	uint64_t origin, seq, have;
 	size_t n = len, i;
-	int result = -1;
+	int result = JOURNAL_REFUSED;
 
 	*rc = 0;
 	if (change_peek(blob, len, &origin, &seq) || seq == 0)
-		return -1;
+		return JOURNAL_REFUSED;
 	have = jn_vv_get(j, txn, origin);
+	if (j->trust && (result = jn_trust_check(j, txn, blob, len, origin, seq, have, rc)) != 0)
+		return result;
 	if (seq <= have)
-		return 1;
+		return JOURNAL_DUPLICATE;
 	if (seq > have + 1)
-		return 2;
+		return JOURNAL_GAP;
+	result = JOURNAL_REFUSED;
 	if (j->crypto.open != NULL) {
 		if (j->crypto.open(j->crypto.ctx, blob, len, &plain, &n))
-			return -1;
+			return JOURNAL_REFUSED;
 		p = plain;
+	} else if (j->trust) {
+		n -= CHANGE_SIG_BYTES; /* checked: longer than a signature */
 	}
 	if (change_decode(p, n, &c) != 0 || c->origin != origin || c->seq != seq)
 		goto out;
+	if (j->trust && (result = jn_trust_allowed(j, txn, c, rc)) != 0)
+		goto out;
+	result = JOURNAL_REFUSED;
 	/* A clock far ahead is stored as is but does not drag ours along. */
 	if ((*rc = jn_clock_recv(j, txn, c)) == 0 &&
 	    (*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
-		result = 0;
+		result = JOURNAL_APPLIED;
 	for (i = 0; i < t.n && *rc == 0; i++)
 		*rc = jn_touched_add(all, t.t[i].coll, t.t[i].rec);
 out:
@@ -98,7 +106,8 @@ remote_fn(struct journal *j, MDB_txn *txn, void *arg)
 		a->results[i] = remote_one(j, txn, a->blobs[i], a->lens[i], &a->t, &rc);
 		if (rc)
 			return rc;
-		any |= a->results[i] == 0;
+		/* Evidence of an equivocation is kept too. */
+		any |= a->results[i] == JOURNAL_APPLIED || a->results[i] == JOURNAL_EQUIVOCATION;
 	}
 	return any ? 0 : TXN_NOOP;
 }
@@ -134,26 +143,29 @@ long
 journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, journal_blob_cb *cb,
                 void *ctx)
 {
-	MDB_cursor *vc = NULL, *cc = NULL;
+	MDB_cursor *cc = NULL;
 	MDB_txn *txn;
-	MDB_val k, v, ck, cv;
+	MDB_val ck, cv;
 	uint8_t id[16];
-	size_t bytes = 0;
+	uint64_t *origins = NULL;
+	size_t bytes = 0, norigins = 0, i;
 	long count = 0;
-	int rc, op = MDB_FIRST, stop = 0;
+	int rc, stop = 0;
 
 	/* D4: nothing leaves this device before it is durable here: the
 	 * snapshot's transaction is synced before any of it is handed out. */
 	if ((rc = jn_snapshot_synced(j, &txn)))
 		return jn_errno(rc);
-	if ((rc = mdb_cursor_open(txn, j->vv, &vc)) || (rc = mdb_cursor_open(txn, j->changes, &cc)))
+	/* Members in the order this device learnt of them, so a receiver has
+	 * applied the change that made a device a member before its changes. */
+	if ((rc = jn_trust_order(j, txn, &origins, &norigins)) ||
+	    (rc = mdb_cursor_open(txn, j->changes, &cc)))
 		goto out;
-	while (!stop && (rc = mdb_cursor_get(vc, &k, &v, op)) == 0) {
-		uint64_t origin = get64(k.mv_data), top = get64(v.mv_data);
+	for (i = 0; !stop && i < norigins; i++) {
+		uint64_t origin = origins[i], top = jn_vv_get(j, txn, origin);
 		uint64_t from = vv_get(have, origin) + 1;
 		int cop = MDB_SET_KEY;
 
-		op = MDB_NEXT;
 		if (from > top)
 			continue;
 		be64(id, origin);
@@ -181,8 +193,8 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, jour
 	rc = 0;
 out:
 	mdb_cursor_close(cc);
-	mdb_cursor_close(vc);
 	mdb_txn_abort(txn);
+	free(origins);
 	if (rc && rc != MDB_NOTFOUND)
 		return jn_errno(rc);
 	return count;

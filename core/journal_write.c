@@ -214,6 +214,12 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 
 	if (change_encode(c, &enc, &elen))
 		return errno;
+	/* With a trust root, a change that is not signed would be refused
+	 * everywhere: never make one. */
+	if (j->trust && j->crypto.seal == NULL) {
+		free(enc);
+		return EPERM;
+	}
 	if (j->crypto.seal != NULL) {
 		if (j->crypto.seal(j->crypto.ctx, enc, elen, &blob, &blen)) {
 			free(enc);
@@ -358,12 +364,19 @@ journal_save_record(struct journal *j, const char *coll, const char *rec, const 
 int
 journal_write_device(struct journal *j, const char *devid, const char *json, const char **why)
 {
+	struct journal_member me;
 	uint64_t origin;
 
 	*why = NULL;
 	if (change_devid_parse(devid, &origin)) {
 		*why = "invalid device id";
 		errno = EINVAL;
+		return -1;
+	}
+	/* Every other member would refuse it (journal_trust.c). */
+	if (j->trust && (journal_member(j, j->self, &me) || !(me.flags & JOURNAL_ADMIN))) {
+		*why = "only an admin device changes membership";
+		errno = EPERM;
 		return -1;
 	}
 	return jn_write_record(j, ".devices", devid, NULL, 0, json, strlen(json), why, NULL);

@@ -35,7 +35,7 @@ join_psk(uint8_t psk[32], const uint8_t secret[32])
 /* ---- the inviter's half ---- */
 
 int
-join_invite(struct journal *j, const uint8_t secret[32], long ttl)
+join_invite(struct journal *j, const uint8_t secret[32], long ttl, long long priority, int admin)
 {
 	uint8_t val[JOIN_INVITE_LEN];
 	/* Wall clock: an invite's expiry means the same across restarts. */
@@ -45,6 +45,8 @@ join_invite(struct journal *j, const uint8_t secret[32], long ttl)
 	join_psk(val, secret);
 	be64(val + 32, exp);
 	val[40] = 0;
+	be64(val + 41, (uint64_t)priority);
+	val[49] = admin != 0;
 	rc = journal_meta_put(j, JOIN_INVITE_META, val, sizeof(val));
 	sodium_memzero(val, sizeof(val));
 	return rc;
@@ -90,23 +92,43 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
              uint8_t **out, size_t *outlen)
 {
 	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1];
-	uint8_t dbid[32], key[SEAL_KEY_LEN];
-	int64_t prio;
+	struct identity_device d = {.name = name};
+	struct journal_member root;
+	struct msg_welcome w;
+	uint8_t *v;
+	size_t vl;
 	int rc;
 
 	*out = NULL;
 	*outlen = 0;
-	if (msg_type(m, len) != MSG_JOIN || msg_join_decode(m, len, name, &prio))
+	if (msg_type(m, len) != MSG_JOIN || msg_join_decode(m, len, name, d.sign_pub))
 		return -1;
-	if (identity_register(j, rs, name, prio) || seal_read_key(db, key))
+	/* The inviter, not the joiner, says what the new device may do. */
+	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &vl))
 		return -1;
-	journal_dbid(j, dbid);
-	rc = msg_welcome_encode(dbid, key, out, outlen);
-	sodium_memzero(key, sizeof(key));
+	if (vl == JOIN_INVITE_LEN) {
+		d.priority = (int64_t)get64(v + 41);
+		d.admin = v[49];
+	}
+	free(v);
+	if (vl != JOIN_INVITE_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(d.box_pub, rs, 32);
+	if (identity_register(j, &d) || journal_root(j, &root) || seal_read_key(db, w.key))
+		return -1;
+	journal_dbid(j, w.dbid);
+	w.root = root.origin;
+	memcpy(w.root_sign, root.sign_pub, 32);
+	memcpy(w.root_box, root.box_pub, 32);
+	rc = msg_welcome_encode(&w, out, outlen);
+	sodium_memzero(&w, sizeof(w));
 	if (rc)
 		return -1;
-	change_devid(identity_origin(rs), dev);
-	syslog(LOG_INFO, "device %s (%s) joined", dev, name);
+	change_devid(journal_key_origin(rs), dev);
+	syslog(LOG_INFO, "device %s (%s) joined as %s", dev, name,
+	       d.admin ? "an admin" : "a member");
 	return 0;
 }
 
@@ -144,7 +166,7 @@ join_dial(const char *hostport)
 
 int
 join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
-              long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
+              const uint8_t sign_pub[32], struct msg_welcome *w, uint8_t rs[32])
 {
 	struct conn *c;
 	const uint8_t *m, *o;
@@ -162,13 +184,13 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 		while ((ev = conn_poll(c, &m, &len)) > 0) {
 			if (ev == CONN_READY) {
 				ready = 1;
-				if (msg_join_encode(name, prio, &j, &jl))
+				if (msg_join_encode(name, sign_pub, &j, &jl))
 					goto out;
 				sent = conn_send(c, j, jl);
 				free(j);
 				if (sent)
 					goto out;
-			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
+			} else if (msg_welcome_decode(m, len, w) == 0) {
 				conn_remote_key(c, rs);
 				rc = 0;
 				goto out;

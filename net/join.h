@@ -7,8 +7,9 @@
  *             (join_invite); the running mount lets an accepted connection
  *             use its psk (join_invite_psk), burns it once a handshake
  *             succeeds (join_burn: single use) and answers the joiner's JOIN
- *             with WELCOME: the database id and the content key
- *             (join_welcome), having recorded the new device in .devices.
+ *             with WELCOME: the database id, the content key and the trust
+ *             root (join_welcome), having recorded the new device in
+ *             .devices with the priority and role the invite gave.
  *   joiner    dials the inviter (join_dial) and runs the exchange over the
  *             blocking socket (join_exchange).
  *
@@ -23,17 +24,21 @@
 #include <stdint.h>
 
 struct journal;
+struct msg_welcome;
 
-/* The pending invite in journal meta: psk(32) | expiry ms (u64 BE) | used(1). */
+/* The pending invite in journal meta: psk(32) | expiry ms (u64 BE) | used(1)
+ * | the joiner's priority (i64 BE) | admin(1). */
 #define JOIN_INVITE_META "invite"
-#define JOIN_INVITE_LEN 41
+#define JOIN_INVITE_LEN 50
 
 /* The psk a join code's secret gives (both sides derive it the same way). */
 void join_psk(uint8_t psk[32], const uint8_t secret[32]);
 
 /* Stores the invite for secret, valid for ttl seconds from now, replacing
- * any earlier one (the caller syncs the journal).  0, or -1 with errno. */
-int join_invite(struct journal *j, const uint8_t secret[32], long ttl);
+ * any earlier one (the caller syncs the journal); the device that joins with
+ * it gets priority and, if admin, the admin role.  0, or -1 with errno. */
+int join_invite(struct journal *j, const uint8_t secret[32], long ttl, long long priority,
+                int admin);
 
 /* The psk of the pending invite, if one is valid now.  1 if found, else 0. */
 int join_invite_psk(struct journal *j, uint8_t psk[32]);
@@ -59,13 +64,13 @@ int join_dial(const char *hostport);
 
 /*
  * The joiner's exchange over fd (blocking): handshake with keypair (secret
- * key then public key) and psk, JOIN with name and prio, then WELCOME.  On
- * success the database id, the content key and the inviter's static key are
- * in dbid, key and rs.  0, or -1 with errno: ECONNREFUSED if the inviter
- * refused the code in the handshake, EACCES if after it, ETIMEDOUT if it did
- * not answer in time.
+ * key then public key) and psk, JOIN with name and signing key sign_pub,
+ * then WELCOME.  On success what the inviter said is in *w (the caller wipes
+ * it: it holds the content key) and its static key in rs.  0, or -1 with errno: ECONNREFUSED if the
+ * inviter refused the code in the handshake, EACCES if after it, ETIMEDOUT if it did not answer in
+ * time.
  */
 int join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
-                  long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32]);
+                  const uint8_t sign_pub[32], struct msg_welcome *w, uint8_t rs[32]);
 
 #endif

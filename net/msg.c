@@ -352,29 +352,30 @@ bad:
 }
 
 int
-msg_join_encode(const char *name, int64_t priority, uint8_t **buf, size_t *len)
+msg_join_encode(const char *name, const uint8_t sign_pub[32], uint8_t **buf, size_t *len)
 {
 	struct msg_buf b;
 	size_t nl = strnlen(name, MSG_NAME_MAX);
 
 	return finish(&b,
 	              put_head(&b, MSG_JOIN) || put_be(&b, nl, 1) || put(&b, name, nl) ||
-	                  put_be(&b, (uint64_t)priority, 8),
+	                  put(&b, sign_pub, 32),
 	              buf, len);
 }
 
 int
-msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1], int64_t *priority)
+msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1], uint8_t sign_pub[32])
 {
+	const uint8_t *p;
 	struct rd r;
 
 	name[0] = '\0';
-	*priority = 0;
 	if (rd_open(&r, buf, len, MSG_JOIN) || get_name(&r, name))
 		goto bad;
-	*priority = (int64_t)get_be(&r, 8);
+	p = take(&r, 32);
 	if (rd_end(&r))
 		goto bad;
+	memcpy(sign_pub, p, 32);
 	return 0;
 bad:
 	errno = EBADMSG;
@@ -382,28 +383,38 @@ bad:
 }
 
 int
-msg_welcome_encode(const uint8_t dbid[32], const uint8_t key[32], uint8_t **buf, size_t *len)
+msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len)
 {
 	struct msg_buf b;
 
-	return finish(&b, put_head(&b, MSG_WELCOME) || put(&b, dbid, 32) || put(&b, key, 32), buf,
-	              len);
+	return finish(&b,
+	              put_head(&b, MSG_WELCOME) || put(&b, w->dbid, 32) || put(&b, w->key, 32) ||
+	                  put_be(&b, w->root, 8) || put(&b, w->root_sign, 32) ||
+	                  put(&b, w->root_box, 32),
+	              buf, len);
 }
 
 int
-msg_welcome_decode(const uint8_t *buf, size_t len, uint8_t dbid[32], uint8_t key[32])
+msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
 {
-	const uint8_t *p, *q;
+	const uint8_t *dbid, *key, *sign, *box;
+	uint64_t root;
 	struct rd r;
 
 	if (rd_open(&r, buf, len, MSG_WELCOME))
 		goto bad;
-	p = take(&r, 32);
-	q = take(&r, 32);
+	dbid = take(&r, 32);
+	key = take(&r, 32);
+	root = get_be(&r, 8);
+	sign = take(&r, 32);
+	box = take(&r, 32);
 	if (rd_end(&r))
 		goto bad;
-	memcpy(dbid, p, 32);
-	memcpy(key, q, 32);
+	memcpy(w->dbid, dbid, 32);
+	memcpy(w->key, key, 32);
+	w->root = root;
+	memcpy(w->root_sign, sign, 32);
+	memcpy(w->root_box, box, 32);
 	return 0;
 bad:
 	errno = EBADMSG;

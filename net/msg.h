@@ -10,8 +10,9 @@
  *   CHANGES  u32 n | n * (u32 len | sealed change blob)
  *   ACK      vv (the sender's version vector)
  *   PING, PONG  (no body)
- *   JOIN     u8 namelen | name | i64 priority     (joiner -> inviter, after XXpsk3)
- *   WELCOME  32 dbid | 32 content key             (inviter -> joiner)
+ *   JOIN     u8 namelen | name | 32 sign_pub      (joiner -> inviter, after XXpsk3)
+ *   WELCOME  32 dbid | 32 content key | u64 root | 32 root sign_pub |
+ *            32 root box_pub                      (inviter -> joiner)
  * Messages travel in conn frames (conn.h reassembles ones longer than a frame).
  *
  * Decoders never read outside their input and reject anything malformed,
@@ -88,9 +89,19 @@ long msg_changes_check(const uint8_t *buf, size_t len);
 int msg_changes_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **blob,
                      size_t *blen);
 
-int msg_join_encode(const char *name, int64_t priority, uint8_t **buf, size_t *len);
-int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1], int64_t *priority);
-int msg_welcome_encode(const uint8_t dbid[32], const uint8_t key[32], uint8_t **buf, size_t *len);
-int msg_welcome_decode(const uint8_t *buf, size_t len, uint8_t dbid[32], uint8_t key[32]);
+int msg_join_encode(const char *name, const uint8_t sign_pub[32], uint8_t **buf, size_t *len);
+int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1],
+                    uint8_t sign_pub[32]);
+
+/* What a joiner is told: the database, its content key and its trust root. */
+struct msg_welcome {
+	uint8_t dbid[32];
+	uint8_t key[32];
+	uint64_t root;
+	uint8_t root_sign[32], root_box[32];
+};
+
+int msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len);
+int msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w);
 
 #endif

@@ -35,6 +35,7 @@ struct peer {
 	int want_out;
 	char addr[80];
 	uint64_t since, last_rx, last_tx;
+	uint64_t checked; /* membership last checked (a removal ends the session) */
 };
 
 struct target {

@@ -53,7 +53,7 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	p->dialled = dialled;
 	p->target = target;
 	p->state = dialled ? PEER_CONNECTING : PEER_HANDSHAKE;
-	p->since = p->last_rx = p->last_tx = hlc_mono_ms();
+	p->since = p->last_rx = p->last_tx = p->checked = hlc_mono_ms();
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
 	p->want_out = dialled;
@@ -235,7 +235,7 @@ on_ready(struct net *n, struct peer *p)
 		return -1;
 	}
 	p->state = PEER_OPEN;
-	if ((p->s = sync_new(&n->sc, identity_origin(rs), p->addr, peer_queue, p)) == NULL)
+	if ((p->s = sync_new(&n->sc, journal_key_origin(rs), p->addr, peer_queue, p)) == NULL)
 		return -1;
 	return sync_start(p->s);
 }
@@ -365,6 +365,18 @@ peer_tick(struct net *n, uint64_t t)
 		if (t > p->last_rx + NET_DEAD_MS) {
 			peer_close(n, p, "dead: no traffic");
 			continue;
+		}
+		if (p->state == PEER_SYNC && t > p->checked + NET_PING_MS) {
+			uint8_t rs[32];
+
+			/* A device removed meanwhile (here or by a change
+			 * synced in) loses its session within a ping. */
+			p->checked = t;
+			conn_remote_key(p->c, rs);
+			if (identity_is_member(n->j, rs) == 0) {
+				peer_close(n, p, "removed from the database");
+				continue;
+			}
 		}
 		if (p->state == PEER_SYNC && t > p->last_tx + NET_PING_MS) {
 			if (sync_ping(p->s) || peer_flush(n, p)) {

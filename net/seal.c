@@ -10,14 +10,16 @@
 #include <sodium.h>
 
 #include "core/change.h"
+#include "net/identity.h"
 #include "net/seal.h"
 
 struct seal {
 	uint8_t key[SEAL_KEY_LEN];
+	uint8_t sign_sk[64];
 };
 
 struct seal *
-seal_new(const uint8_t key[SEAL_KEY_LEN])
+seal_new(const uint8_t key[SEAL_KEY_LEN], const uint8_t sign_sk[64])
 {
 	struct seal *s;
 
@@ -28,6 +30,7 @@ seal_new(const uint8_t key[SEAL_KEY_LEN])
 	if ((s = sodium_malloc(sizeof(*s))) == NULL)
 		return NULL;
 	memcpy(s->key, key, SEAL_KEY_LEN);
+	memcpy(s->sign_sk, sign_sk, 64);
 	return s;
 }
 
@@ -60,13 +63,13 @@ seal_read_key(const char *db, uint8_t key[SEAL_KEY_LEN])
 struct seal *
 seal_load(const char *db)
 {
-	uint8_t key[SEAL_KEY_LEN];
-	struct seal *s;
+	uint8_t key[SEAL_KEY_LEN], sk[64];
+	struct seal *s = NULL;
 
-	if (seal_read_key(db, key))
-		return NULL;
-	s = seal_new(key);
+	if (seal_read_key(db, key) == 0 && identity_sign_load(db, sk) == 0)
+		s = seal_new(key, sk);
 	sodium_memzero(key, sizeof(key));
+	sodium_memzero(sk, sizeof(sk));
 	return s;
 }
 
@@ -99,8 +102,10 @@ seal_seal(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outle
 	    b + CHANGE_HEADER_BYTES + SEAL_NONCE_LEN, &clen, in + CHANGE_HEADER_BYTES,
 	    len - CHANGE_HEADER_BYTES, b, CHANGE_HEADER_BYTES, NULL, b + CHANGE_HEADER_BYTES,
 	    s->key);
+	len = CHANGE_HEADER_BYTES + SEAL_NONCE_LEN + (size_t)clen;
+	crypto_sign_detached(b + len, NULL, b, len, s->sign_sk);
 	*out = b;
-	*outlen = CHANGE_HEADER_BYTES + SEAL_NONCE_LEN + (size_t)clen;
+	*outlen = len + CHANGE_SIG_BYTES;
 	return 0;
 }
 
@@ -120,6 +125,8 @@ seal_open(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outle
 	if ((b = malloc(len - SEAL_OVERHEAD)) == NULL)
 		return -1;
 	memcpy(b, in, CHANGE_HEADER_BYTES);
+	/* The signature was checked by the journal, against the origin's key. */
+	len -= CHANGE_SIG_BYTES;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 	        b + CHANGE_HEADER_BYTES, &mlen, NULL, in + CHANGE_HEADER_BYTES + SEAL_NONCE_LEN,
 	        len - CHANGE_HEADER_BYTES - SEAL_NONCE_LEN, in, CHANGE_HEADER_BYTES,

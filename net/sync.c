@@ -166,16 +166,26 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
-		if (change_peek(blobs[i], lens[i], &origin, &seq) || results[i] < 0) {
-			syslog(LOG_INFO, "peer %s %s: change %llu/%llu refused", s->addr, s->name,
-			       (unsigned long long)origin, (unsigned long long)seq);
+		char dev[DEVID_LEN + 1];
+
+		if (change_peek(blobs[i], lens[i], &origin, &seq))
+			origin = seq = 0; /* refused */
+		change_devid(origin, dev);
+		if (results[i] < 0) {
+			syslog(LOG_WARNING, "peer %s %s: change %s/%llu refused: %s", s->addr,
+			       s->name, dev, (unsigned long long)seq, journal_refusal(results[i]));
 			goto out;
 		}
-		if (results[i] == 2) {
+		if (results[i] == JOURNAL_EQUIVOCATION)
+			syslog(LOG_WARNING,
+			       "device %s signed two different changes %s/%llu: both kept "
+			       "as evidence, the device is flagged (blazefs devices)",
+			       dev, dev, (unsigned long long)seq);
+		if (results[i] == JOURNAL_GAP) {
 			gap = 1;
 			continue;
 		}
-		if (results[i] == 0)
+		if (results[i] == JOURNAL_APPLIED)
 			applied = SYNC_APPLIED;
 		s->changes_in++;
 		/* The sender has it: never send it back. */

@@ -50,6 +50,12 @@ same_vv() {
 	[ "$(vv "$1")" = "$(vv "$2")" ]
 }
 
+# has_role DEV NAME ROLE: DEV knows the member named NAME has ROLE.
+has_role() {
+	"$BLAZEFS" devices "$T/$1" --json |
+		jq -e --arg n "$2" --arg r "$3" 'any(.[]; .name == $n and .role == $r)' >/dev/null
+}
+
 gone() {
 	[ ! -e "$1" ]
 }

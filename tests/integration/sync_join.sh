@@ -1,6 +1,7 @@
 # Join codes: a wrong, malformed, expired or reused code fails with a clear
 # error, a non-zero exit, and no database; a fresh code works once, and the
-# --priority given to join orders concurrent edits.
+# priority the inviter gave (invite --priority) orders concurrent edits; the
+# joiner cannot choose its own.
 . "$(dirname "$0")/sync_lib.bash"
 
 init A alpha
@@ -19,10 +20,20 @@ wrong=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')${code:64:64}
 grep -q "refused the code" "$T/err" || fail "unclear error: $(cat "$T/err")"
 [ -e "$T/X2" ] && fail "a database was made"
 
+# the joiner cannot set its priority
+"$BLAZEFS" join "$T/X0" "${code%@*}" --peer "$peer" --priority 9223372036854775807 2>"$T/err" &&
+	fail "join took --priority"
+grep -q "inviting device sets the priority" "$T/err" || fail "unclear error: $(cat "$T/err")"
+[ -e "$T/X0" ] && fail "a database was made"
+out=$("$BLAZEFS" invite "$T/A" --priority 9223372036854775807 2>&1) && fail "huge priority accepted"
+case $out in *"integer from"*) ;; *) fail "huge priority said [$out]" ;; esac
+
 # right, once
-"$BLAZEFS" join "$T/B" "${code%@*}" --peer "$peer" --priority 5 >/dev/null || fail "good code refused"
+code=$("$BLAZEFS" invite "$T/A" --priority 5) || fail "invite"
+"$BLAZEFS" join "$T/B" "${code%@*}" --peer "$peer" >/dev/null || fail "good code refused"
 [ -f "$T/B/content.key" ] || fail "no content key after join"
-expect_eq "$(stat -c %a "$T/B/content.key" "$T/B/device.key" | sort -u)" 600 "key file modes"
+expect_eq "$(stat -c %a "$T/B/content.key" "$T/B/device.key" "$T/B/sign.key" | sort -u)" 600 \
+	"key file modes"
 # reused
 "$BLAZEFS" join "$T/X3" "${code%@*}" --peer "$peer" 2>"$T/err" && fail "reused code accepted"
 grep -q "refused the code" "$T/err" || fail "unclear error: $(cat "$T/err")"
@@ -40,7 +51,7 @@ mkdir "$T/A.mnt/x"
 echo '{"ok": 1}' >"$T/A.mnt/x/r.json"
 wait_until 10 same "$T/A.mnt/x/r.json" "$T/B.mnt/x/r.json" || fail "joined device does not sync"
 
-# B joined with --priority 5 (A has 0): B wins a concurrent edit of one field,
+# B was invited with --priority 5 (A has 0): B wins a concurrent edit of one field,
 # even when A writes last.
 stop B
 start B --no-listen

@@ -50,12 +50,12 @@ start() {
 	fail "mount of $d did not come up"
 }
 
-# pair INVITER JOINER NAME [join options]: the inviter must be mounted and
+# pair INVITER JOINER NAME [invite options]: the inviter must be mounted and
 # listening; the joiner's database is made by join.
 pair() {
 	local code
-	code=$("$BLAZEFS" invite "$T/$1" 2>/dev/null) || fail "invite on $1"
+	code=$("$BLAZEFS" invite "$T/$1" "${@:4}" 2>/dev/null) || fail "invite on $1"
 	"$BLAZEFS" join "$T/$2" "${code%@*}" --name "$3" --peer "127.0.0.1:$(port "$1")" \
-		"${@:4}" >/dev/null || fail "join $2 via $1"
+		>/dev/null || fail "join $2 via $1"
 }
 

@@ -4,9 +4,10 @@
 
 init A alpha
 start A --listen "127.0.0.1:$(port A)"
-pair A B beta
+pair A B beta --admin
 start B --listen "127.0.0.1:$(port B)" --peer "127.0.0.1:$(port A)"
-# C joins through B and only ever talks to B
+# C joins through B (an admin once it knows it) and only ever talks to B
+wait_until 15 has_role B beta admin || fail "B never learnt it is an admin"
 pair B C gamma
 start C --no-listen --peer "127.0.0.1:$(port B)"
 

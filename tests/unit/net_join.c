@@ -1,7 +1,8 @@
 /*
  * Unit tests for the inviter's half of net/join: an invite is found while it
  * is valid, burns after one use, expires, and the WELCOME answering a JOIN
- * carries the database id and the content key and records the new device.
+ * carries the database id, the content key and the trust root, and records
+ * the new device with the priority and role the invite (not the joiner) set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,33 +17,41 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
+#include "net/seal.h"
 
 static const uint8_t dbid[32] = {5, 6, 7}, ckey[32] = {42, 43, 44}, secret[32] = {9};
 
 struct db {
 	char *dir;
 	struct journal *j;
+	struct seal *s;
+	uint8_t box[32], sign[32];
 };
 
+/* A database founded by this device (its root, an admin), as init makes it,
+ * with the seal hooks a mount installs. */
 static void
 db_open(struct db *d)
 {
-	char path[256];
-	int fd;
+	struct journal_crypto jc;
 
+	assert_true(sodium_init() >= 0);
 	d->dir = test_tmpdir();
-	assert_int_equal(journal_create(d->dir, 0x1234, dbid), 0);
+	assert_int_equal(identity_create(d->dir, d->box, d->sign), 0);
+	assert_int_equal(identity_write_secret(d->dir, "content.key", ckey, sizeof(ckey)), 0);
+	assert_int_equal(journal_create(d->dir, journal_key_origin(d->box), dbid), 0);
 	assert_non_null(d->j = journal_open(d->dir, JOURNAL_NOSYNC));
-	snprintf(path, sizeof(path), "%s/content.key", d->dir);
-	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
-	assert_int_equal(write(fd, ckey, sizeof(ckey)), (ssize_t)sizeof(ckey));
-	close(fd);
+	assert_int_equal(identity_found(d->j, d->dir, 0), 0);
+	assert_non_null(d->s = seal_load(d->dir));
+	seal_hooks(d->s, &jc);
+	journal_set_crypto(d->j, &jc);
 }
 
 static void
 db_close(struct db *d)
 {
 	journal_close(d->j);
+	seal_free(d->s);
 	test_rmdir(d->dir);
 }
 
@@ -57,7 +66,7 @@ test_invite_psk_burn(void **state)
 	assert_int_equal(join_invite_psk(d.j, psk), 0); /* none yet */
 	assert_int_equal(join_burn(d.j), -1);
 
-	assert_int_equal(join_invite(d.j, secret, 3600), 0);
+	assert_int_equal(join_invite(d.j, secret, 3600, 0, 0), 0);
 	join_psk(want, secret);
 	memset(psk, 0, sizeof(psk));
 	assert_int_equal(join_invite_psk(d.j, psk), 1);
@@ -68,9 +77,9 @@ test_invite_psk_burn(void **state)
 	assert_int_equal(join_invite_psk(d.j, psk), 0);
 
 	/* A new invite replaces the burnt one; one with no time left is void. */
-	assert_int_equal(join_invite(d.j, secret, 3600), 0);
+	assert_int_equal(join_invite(d.j, secret, 3600, 0, 0), 0);
 	assert_int_equal(join_invite_psk(d.j, psk), 1);
-	assert_int_equal(join_invite(d.j, secret, 0), 0);
+	assert_int_equal(join_invite(d.j, secret, 0, 0, 0), 0);
 	usleep(2000);
 	assert_int_equal(join_invite_psk(d.j, psk), 0);
 	db_close(&d);
@@ -80,34 +89,45 @@ static void
 test_welcome(void **state)
 {
 	struct db d;
-	uint8_t pk[32], sk[32], *m, *w, got_id[32], got_key[32];
+	struct journal_member m;
+	struct msg_welcome w;
+	uint8_t pk[32], sk[32], spk[32] = {7}, *msg, *out;
 	char dev[DEVID_LEN + 1], *rec;
 	size_t len, wlen, rlen;
 
 	(void)state;
-	assert_true(sodium_init() >= 0);
 	db_open(&d);
 	crypto_box_keypair(pk, sk);
-	assert_int_equal(msg_join_encode("phone", 3, &m, &len), 0);
-	assert_int_equal(join_welcome(d.j, d.dir, pk, m, len, &w, &wlen), 0);
-	assert_int_equal(msg_welcome_decode(w, wlen, got_id, got_key), 0);
-	assert_memory_equal(got_id, dbid, 32);
-	assert_memory_equal(got_key, ckey, 32);
-	free(w);
-	/* The new device is a member now. */
+	assert_int_equal(join_invite(d.j, secret, 3600, 5, 0), 0);
+	assert_int_equal(msg_join_encode("phone", spk, &msg, &len), 0);
+	assert_int_equal(join_welcome(d.j, d.dir, pk, msg, len, &out, &wlen), 0);
+	assert_int_equal(msg_welcome_decode(out, wlen, &w), 0);
+	assert_memory_equal(w.dbid, dbid, 32);
+	assert_memory_equal(w.key, ckey, 32);
+	/* The trust root is this (founding) device. */
+	assert_true(w.root == journal_key_origin(d.box));
+	assert_memory_equal(w.root_sign, d.sign, 32);
+	assert_memory_equal(w.root_box, d.box, 32);
+	free(out);
+	/* The new device is a member now, with its signing key, as a member
+	 * (not an admin) of the priority the invite gave. */
 	assert_int_equal(identity_is_member(d.j, pk), 1);
-	change_devid(identity_origin(pk), dev);
+	assert_int_equal(journal_member(d.j, journal_key_origin(pk), &m), 0);
+	assert_memory_equal(m.sign_pub, spk, 32);
+	assert_int_equal(m.flags, 0);
+	change_devid(journal_key_origin(pk), dev);
 	assert_int_equal(journal_read_record(d.j, ".devices", dev, &rec, &rlen), 0);
 	assert_non_null(strstr(rec, "phone"));
+	assert_non_null(strstr(rec, "\"priority\": 5"));
 	free(rec);
 
 	/* Anything but a JOIN is refused, and sends nothing. */
-	assert_int_equal(join_welcome(d.j, d.dir, pk, m, len - 1, &w, &wlen), -1);
-	assert_null(w);
-	free(m);
-	assert_int_equal(msg_empty_encode(MSG_PING, &m, &len), 0);
-	assert_int_equal(join_welcome(d.j, d.dir, pk, m, len, &w, &wlen), -1);
-	free(m);
+	assert_int_equal(join_welcome(d.j, d.dir, pk, msg, len - 1, &out, &wlen), -1);
+	assert_null(out);
+	free(msg);
+	assert_int_equal(msg_empty_encode(MSG_PING, &msg, &len), 0);
+	assert_int_equal(join_welcome(d.j, d.dir, pk, msg, len, &out, &wlen), -1);
+	free(msg);
 	db_close(&d);
 }
 
@@ -124,7 +144,8 @@ test_welcome_no_key(void **state)
 	db_open(&d);
 	snprintf(path, sizeof(path), "%s/content.key", d.dir);
 	assert_int_equal(truncate(path, 16), 0);
-	assert_int_equal(msg_join_encode("phone", 0, &m, &len), 0);
+	assert_int_equal(join_invite(d.j, secret, 3600, 0, 0), 0);
+	assert_int_equal(msg_join_encode("phone", pk, &m, &len), 0);
 	errno = 0;
 	assert_int_equal(join_welcome(d.j, d.dir, pk, m, len, &w, &wlen), -1);
 	assert_int_equal(errno, EINVAL);

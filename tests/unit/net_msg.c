@@ -182,23 +182,23 @@ test_changes(void **state)
 static void
 test_join_welcome(void **state)
 {
-	uint8_t *buf, d[32], k[32], dbid[32] = {1}, key[32] = {2};
+	uint8_t *buf, spk[32] = {3}, got[32];
+	struct msg_welcome w = {{1}, {2}, 0x0102030405060708ULL, {4}, {5}}, r;
 	char name[MSG_NAME_MAX + 1];
-	int64_t prio;
 	size_t len;
 
 	(void)state;
-	assert_int_equal(msg_join_encode("phone", -5, &buf, &len), 0);
-	assert_int_equal(msg_join_decode(buf, len, name, &prio), 0);
+	assert_int_equal(msg_join_encode("phone", spk, &buf, &len), 0);
+	assert_int_equal(msg_join_decode(buf, len, name, got), 0);
 	assert_string_equal(name, "phone");
-	assert_int_equal(prio, -5);
-	assert_int_equal(msg_join_decode(buf, len - 1, name, &prio), -1);
+	assert_memory_equal(got, spk, 32);
+	assert_int_equal(msg_join_decode(buf, len - 1, name, got), -1);
 	free(buf);
-	assert_int_equal(msg_welcome_encode(dbid, key, &buf, &len), 0);
-	assert_int_equal(msg_welcome_decode(buf, len, d, k), 0);
-	assert_memory_equal(d, dbid, 32);
-	assert_memory_equal(k, key, 32);
-	assert_int_equal(msg_welcome_decode(buf, len - 1, d, k), -1);
+	assert_int_equal(msg_welcome_encode(&w, &buf, &len), 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(msg_welcome_decode(buf, len, &r), 0);
+	assert_memory_equal(&r, &w, sizeof(w));
+	assert_int_equal(msg_welcome_decode(buf, len - 1, &r), -1);
 	free(buf);
 }
 

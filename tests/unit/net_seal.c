@@ -8,6 +8,16 @@
 #include "tests/unit/core_test.h"
 
 static const uint8_t key1[32] = {1, 2, 3}, key2[32] = {9, 9, 9};
+static uint8_t sign_pk[32], sign_sk[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	crypto_sign_keypair(sign_pk, sign_sk);
+	return 0;
+}
 
 /* An encoded change (header in clear) to seal. */
 static void
@@ -23,7 +33,7 @@ sample(uint8_t **buf, size_t *len, uint64_t origin, uint64_t seq)
 static void
 test_round_trip(void **state)
 {
-	struct seal *s = seal_new(key1);
+	struct seal *s = seal_new(key1, sign_sk);
 	uint8_t *in, *sealed, *opened;
 	size_t inlen, slen, olen;
 
@@ -38,8 +48,13 @@ test_round_trip(void **state)
 	assert_memory_equal(opened, in, inlen);
 	free(opened);
 
-	/* Every flipped bit is refused. */
-	for (size_t i = 0; i < slen * 8; i++) {
+	/* It ends with the signature of what comes before it. */
+	assert_int_equal(crypto_sign_verify_detached(sealed + slen - CHANGE_SIG_BYTES, sealed,
+	                                             slen - CHANGE_SIG_BYTES, sign_pk),
+	                 0);
+	/* Every flipped bit of the sealed part is refused (the signature is the
+	 * journal's to check, against the origin's key: net_trust). */
+	for (size_t i = 0; i < (slen - CHANGE_SIG_BYTES) * 8; i++) {
 		sealed[i / 8] ^= (uint8_t)(1 << (i % 8));
 		assert_int_equal(seal_open(s, sealed, slen, &opened, &olen), -1);
 		assert_int_equal(errno, EINVAL);
@@ -58,7 +73,7 @@ test_round_trip(void **state)
 static void
 test_header_swap(void **state)
 {
-	struct seal *s = seal_new(key1), *other = seal_new(key2);
+	struct seal *s = seal_new(key1, sign_sk), *other = seal_new(key2, sign_sk);
 	uint8_t *a, *b, *sa, *sb, *o;
 	size_t alen, blen, salen, sblen, olen;
 
@@ -108,7 +123,7 @@ mkjournal(const char *dir, uint64_t self, const uint8_t key[32], struct seal **s
 
 	assert_int_equal(journal_create(dir, self, dbid), 0);
 	assert_non_null(j = journal_open(dir, JOURNAL_NOSYNC));
-	assert_non_null(*s = seal_new(key));
+	assert_non_null(*s = seal_new(key, sign_sk));
 	seal_hooks(*s, &c);
 	journal_set_crypto(j, &c);
 	return j;
@@ -184,5 +199,5 @@ main(void)
 	    cmocka_unit_test(test_journal),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, NULL);
 }
