@@ -1,7 +1,8 @@
 /*
  * blazefs devices DB [--json]                 the members: id, name, role,
  *                                             priority, removed, flagged
- * blazefs devices DB remove ID                removes a member for good
+ * blazefs devices DB remove ID                removes a member for good and
+ *                                             rotates the content key
  * blazefs devices DB priority ID N            sets a member's priority
  * Changing members is an admin's (core/journal.h: trust); the change is
  * sealed and signed like any other and a running mount sends it on within
@@ -98,7 +99,10 @@ change_member(struct journal *j, const char *db, const char *dev, const char *fi
 	}
 	seal_hooks(s, &jc);
 	journal_set_crypto(j, &jc);
-	if (journal_write_device(j, dev, text, &why) || journal_sync(j))
+	/* A removal also rotates the content key: the removed device gets no
+	 * box of the new one, so it cannot read what is written from now on. */
+	if (journal_write_device(j, dev, text, &why) ||
+	    (strcmp(field, "removed") == 0 && seal_rotate(s, j, db)) || journal_sync(j))
 		fprintf(stderr, "%s devices: %s\n", cli_prog, why ? why : strerror(errno));
 	else
 		rc = 0;
@@ -137,7 +141,9 @@ cmd_devices(int argc, char **argv)
 	} else if (argc == 4 && strcmp(argv[2], "remove") == 0) {
 		rc = change_member(j, argv[1], argv[3], "removed", json_true());
 		if (rc == 0)
-			printf("%s removed: every member refuses it from now on\n", argv[3]);
+			printf("%s removed: every member refuses it from now on, and a new "
+			       "content key it does not have seals what is written next\n",
+			       argv[3]);
 	} else if (argc == 5 && strcmp(argv[2], "priority") == 0) {
 		prio = strtoll(argv[4], &end, 10);
 		if (*argv[4] == '\0' || *end != '\0' || prio < -IDENTITY_PRIORITY_MAX ||

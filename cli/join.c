@@ -155,7 +155,7 @@ cmd_join(int argc, char **argv)
 	}
 	if (journal_create(db, origin, w.dbid) || identity_write_secret(db, "device.key", kp, 64) ||
 	    identity_write_secret(db, "sign.key", kp + 64, 64) ||
-	    identity_write_secret(db, "content.key", w.key, 32) ||
+	    identity_write_secret(db, "content.key", w.keys[0], 32 * w.nkeys) ||
 	    (j = journal_open(db, 0)) == NULL) {
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;

@@ -31,6 +31,9 @@
 /* A stored or sent blob ends with its origin's Ed25519 signature over every
  * byte before it (DESIGN §4: authorship, checkable without the content key). */
 #define CHANGE_SIG_BYTES 64
+/* A sealed blob's header is followed by the id of the content key that
+ * sealed it (net/seal.h), in clear. */
+#define CHANGE_KEYID_BYTES 8
 
 enum op_kind { OP_SET = 1, OP_DEL = 2 };
 

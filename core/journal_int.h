@@ -279,6 +279,10 @@ int jn_trust_check(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t 
 int jn_trust_allowed(struct journal *j, MDB_txn *txn, const struct change *c, int *rc);
 /* Updates the members from c's .devices ops (after it is applied). */
 int jn_trust_update(struct journal *j, MDB_txn *txn, const struct change *c);
+/* 1 if a peer that has `have` can open blob: it has the change that handed
+ * out the blob's content key (or that key is not known to be a later one). */
+int jn_trust_ready(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
+                   const struct vv *have);
 /* The origins of the vv in the order they are handed out: members by rank,
  * then others (malloc'd). */
 int jn_trust_order(struct journal *j, MDB_txn *txn, uint64_t **origins, size_t *n);

@@ -70,8 +70,9 @@ remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, str
 		return JOURNAL_GAP;
 	result = JOURNAL_REFUSED;
 	if (j->crypto.open != NULL) {
+		/* A key this device has not been given yet: not a forgery. */
 		if (j->crypto.open(j->crypto.ctx, blob, len, &plain, &n))
-			return JOURNAL_REFUSED;
+			return errno == ENOKEY ? JOURNAL_GAP : JOURNAL_REFUSED;
 		p = plain;
 	} else if (j->trust) {
 		n -= CHANGE_SIG_BYTES; /* checked: longer than a signature */
@@ -179,6 +180,10 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, jour
 				stop = 1;
 				break;
 			}
+			/* Sealed with a key the peer cannot have yet: this
+			 * origin waits until the peer has the key's hand-out. */
+			if (!jn_trust_ready(j, txn, cv.mv_data, cv.mv_size, have))
+				break;
 			bytes += cv.mv_size;
 			count++;
 			if (cb(ctx, origin, get64((uint8_t *)ck.mv_data + 8), cv.mv_data,

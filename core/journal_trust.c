@@ -343,12 +343,52 @@ jn_trust_device(struct journal *j, MDB_txn *txn, const struct change *c, const c
 	return jn_member_put(j, txn, &m);
 }
 
+/* The meta key naming where content key id (hex) was handed out. */
+static void
+key_meta(char out[4 + 2 * CHANGE_KEYID_BYTES + 1], const char *hex)
+{
+	memcpy(out, "key/", 4);
+	memcpy(out + 4, hex, 2 * CHANGE_KEYID_BYTES);
+	out[4 + 2 * CHANGE_KEYID_BYTES] = '\0';
+}
+
+/* A box of content key id (field "key_<id hex>") in c: the key is handed out
+ * once c has arrived, and from one origin its last such change counts. */
+static int
+jn_key_handed(struct journal *j, MDB_txn *txn, const struct change *c, const char *field)
+{
+	char meta[4 + 2 * CHANGE_KEYID_BYTES + 1];
+	uint8_t b[16];
+	MDB_val v;
+	int rc;
+
+	if (strncmp(field, "key_", 4) || strlen(field) != 4 + 2 * CHANGE_KEYID_BYTES ||
+	    strspn(field + 4, "0123456789abcdef") != 2 * CHANGE_KEYID_BYTES)
+		return 0;
+	key_meta(meta, field + 4);
+	if ((rc = jn_meta_get(j, txn, meta, &v)) == 0 && v.mv_size == 16 &&
+	    (get64(v.mv_data) != c->origin || get64((uint8_t *)v.mv_data + 8) >= c->seq))
+		return 0;
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	be64(b, c->origin);
+	be64(b + 8, c->seq);
+	return jn_meta_put(j, txn, meta, b, 16);
+}
+
 int
 jn_trust_update(struct journal *j, MDB_txn *txn, const struct change *c)
 {
 	size_t i;
 	int rc;
 
+	for (i = 0; i < c->nops; i++) {
+		const struct op *op = &c->ops[i];
+
+		if (op->field != NULL && strcmp(op->coll, ".devices") == 0 &&
+		    (rc = jn_key_handed(j, txn, c, op->field)))
+			return rc;
+	}
 	for (i = 0; i < c->nops; i++) {
 		const struct op *op = &c->ops[i];
 
@@ -365,6 +405,22 @@ jn_trust_update(struct journal *j, MDB_txn *txn, const struct change *c)
 }
 
 /* ---- the order changes are handed out in ---- */
+
+int
+jn_trust_ready(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
+               const struct vv *have)
+{
+	char hex[2 * CHANGE_KEYID_BYTES + 1], meta[4 + sizeof(hex)];
+	MDB_val v;
+
+	if (!j->trust || len < CHANGE_HEADER_BYTES + CHANGE_KEYID_BYTES)
+		return 1;
+	sodium_bin2hex(hex, sizeof(hex), blob + CHANGE_HEADER_BYTES, CHANGE_KEYID_BYTES);
+	key_meta(meta, hex);
+	if (jn_meta_get(j, txn, meta, &v) || v.mv_size != 16)
+		return 1;
+	return vv_get(have, get64(v.mv_data)) >= get64((uint8_t *)v.mv_data + 8);
+}
 
 static int
 rank_cmp(const void *a, const void *b)

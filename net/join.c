@@ -24,6 +24,8 @@
 
 #define JOIN_TIMEOUT_MS 15000
 
+_Static_assert(MSG_KEYS_MAX == SEAL_KEYS_MAX, "a WELCOME holds the whole keyring");
+
 void
 join_psk(uint8_t psk[32], const uint8_t secret[32])
 {
@@ -97,7 +99,7 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 	struct msg_welcome w;
 	uint8_t *v;
 	size_t vl;
-	int rc;
+	int rc, n;
 
 	*out = NULL;
 	*outlen = 0;
@@ -116,8 +118,10 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 		return -1;
 	}
 	memcpy(d.box_pub, rs, 32);
-	if (identity_register(j, &d) || journal_root(j, &root) || seal_read_key(db, w.key))
+	if (identity_register(j, &d) || journal_root(j, &root) ||
+	    (n = seal_read_keys(db, w.keys)) < 0)
 		return -1;
+	w.nkeys = (size_t)n;
 	journal_dbid(j, w.dbid);
 	w.root = root.origin;
 	memcpy(w.root_sign, root.sign_pub, 32);

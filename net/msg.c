@@ -387,8 +387,13 @@ msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len)
 {
 	struct msg_buf b;
 
+	if (w->nkeys == 0 || w->nkeys > MSG_KEYS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
 	return finish(&b,
-	              put_head(&b, MSG_WELCOME) || put(&b, w->dbid, 32) || put(&b, w->key, 32) ||
+	              put_head(&b, MSG_WELCOME) || put(&b, w->dbid, 32) ||
+	                  put_be(&b, w->nkeys, 1) || put(&b, w->keys, 32 * w->nkeys) ||
 	                  put_be(&b, w->root, 8) || put(&b, w->root_sign, 32) ||
 	                  put(&b, w->root_box, 32),
 	              buf, len);
@@ -397,21 +402,26 @@ msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len)
 int
 msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
 {
-	const uint8_t *dbid, *key, *sign, *box;
+	const uint8_t *dbid, *keys, *sign, *box;
 	uint64_t root;
+	size_t nkeys;
 	struct rd r;
 
 	if (rd_open(&r, buf, len, MSG_WELCOME))
 		goto bad;
 	dbid = take(&r, 32);
-	key = take(&r, 32);
+	nkeys = get_be(&r, 1);
+	if (nkeys == 0 || nkeys > MSG_KEYS_MAX)
+		goto bad;
+	keys = take(&r, 32 * nkeys);
 	root = get_be(&r, 8);
 	sign = take(&r, 32);
 	box = take(&r, 32);
 	if (rd_end(&r))
 		goto bad;
 	memcpy(w->dbid, dbid, 32);
-	memcpy(w->key, key, 32);
+	memcpy(w->keys, keys, 32 * nkeys);
+	w->nkeys = nkeys;
 	w->root = root;
 	memcpy(w->root_sign, sign, 32);
 	memcpy(w->root_box, box, 32);

@@ -11,8 +11,9 @@
  *   ACK      vv (the sender's version vector)
  *   PING, PONG  (no body)
  *   JOIN     u8 namelen | name | 32 sign_pub      (joiner -> inviter, after XXpsk3)
- *   WELCOME  32 dbid | 32 content key | u64 root | 32 root sign_pub |
- *            32 root box_pub                      (inviter -> joiner)
+ *   WELCOME  32 dbid | u8 nkeys | nkeys * 32 content keys (oldest first) |
+ *            u64 root | 32 root sign_pub | 32 root box_pub
+ *                                                 (inviter -> joiner)
  * Messages travel in conn frames (conn.h reassembles ones longer than a frame).
  *
  * Decoders never read outside their input and reject anything malformed,
@@ -93,10 +94,13 @@ int msg_join_encode(const char *name, const uint8_t sign_pub[32], uint8_t **buf,
 int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1],
                     uint8_t sign_pub[32]);
 
-/* What a joiner is told: the database, its content key and its trust root. */
+#define MSG_KEYS_MAX 64 /* content keys in a WELCOME (SEAL_KEYS_MAX) */
+
+/* What a joiner is told: the database, its content keys and its trust root. */
 struct msg_welcome {
 	uint8_t dbid[32];
-	uint8_t key[32];
+	uint8_t keys[MSG_KEYS_MAX][32];
+	size_t nkeys;
 	uint64_t root;
 	uint8_t root_sign[32], root_box[32];
 };

@@ -58,6 +58,12 @@ tick(struct net *n)
 	if (n->mdns)
 		mdns_run(n->mdns); /* avahi's timeouts */
 	if (n->status_dirty || t - n->last_status >= 1000) {
+		/* Content keys handed to this device, or made by a removal. */
+		if (t - n->last_status >= 1000 && seal_refresh(n->seal, n->j, n->db) < 0 &&
+		    !n->keys_failed) {
+			syslog(LOG_ERR, "content keys: cannot take in new keys: %s", strerror(errno));
+			n->keys_failed = 1;
+		}
 		n->last_status = t;
 		n->status_dirty = 0;
 		status_update(n);
@@ -197,8 +203,9 @@ net_start(struct journal *j, const struct net_config *cfg)
 		syslog(LOG_INFO, "%s: cannot read the device key: %s", cfg->db, strerror(errno));
 		goto err;
 	}
-	if ((n->seal = seal_load(cfg->db)) == NULL) {
-		syslog(LOG_INFO, "%s: cannot read the content key: %s", cfg->db, strerror(errno));
+	/* Keys handed to this device while it was down are taken in now. */
+	if ((n->seal = seal_load(cfg->db)) == NULL || seal_refresh(n->seal, j, cfg->db) < 0) {
+		syslog(LOG_INFO, "%s: cannot read the content keys: %s", cfg->db, strerror(errno));
 		goto err;
 	}
 	if ((n->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||

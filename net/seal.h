@@ -1,17 +1,31 @@
 /*
- * seal: end-to-end sealing of change blobs with the database's content key
+ * seal: end-to-end sealing of change blobs with the database's content keys
  * (DESIGN §4).  A sealed blob is
- *     header (CHANGE_HEADER_BYTES, in clear) | nonce (24) | XChaCha20-Poly1305(rest)
+ *     header (CHANGE_HEADER_BYTES, in clear) | key id (CHANGE_KEYID_BYTES)
+ *     | nonce (24) | XChaCha20-Poly1305(rest)
  *     | Ed25519 signature (CHANGE_SIG_BYTES) of every byte before it
- * with the header (version, origin, seq) as associated data, so a blob cannot
- * be moved to another id.  The signature, by the origin's DB/sign.key, is
- * what the journal checks (journal_trust.c) before it opens a blob: anyone
- * holding the signers' public keys can check it without the content key.
- * The hooks plug into journal_set_crypto().
+ * with the header and key id as associated data, so a blob cannot be moved
+ * to another id.  The signature, by the origin's DB/sign.key, is what the
+ * journal checks (journal_trust.c) before it opens a blob: anyone holding
+ * the signers' public keys can check it without a content key.
  *
- * Ownership: struct seal holds copies of the 32-byte content key and the
- * signing key in sodium_malloc'd memory; seal_free() wipes and frees it (NULL is a no-op).
- * Outputs of seal_seal/seal_open are malloc'd and belong to the caller.
+ * Content keys and rotation.  DB/content.key is a keyring: the database's
+ * keys, 32 bytes each, in the order this device learnt them; a key's id is
+ * the first 8 bytes of its BLAKE2b hash.  Blobs are sealed with the current
+ * key and opened with whichever key their id names, so old changes stay
+ * readable.  Removing a device (seal_rotate) makes a new key and hands it to
+ * every remaining member as a sealed box to its X25519 key, in a field
+ * "key_<id hex>" of its .devices record; seal_refresh, run by the network,
+ * takes in the keys boxed to this device.  A key becomes current once the
+ * journal knows where it was handed out (journal meta "key/<id hex>", set as
+ * those boxes are applied), so nothing is sealed with a key no one else can
+ * get.  The removed device gets no box: it cannot open what is written
+ * after.
+ *
+ * Threads: the journal's owner seals while the network opens and refreshes:
+ * the keyring is behind a mutex.  Ownership: keys live in sodium_malloc'd
+ * memory; seal_free() wipes and frees them (NULL is a no-op).  Outputs of
+ * seal_seal/seal_open are malloc'd and belong to the caller.
  */
 #ifndef NET_SEAL_H
 #define NET_SEAL_H
@@ -24,21 +38,25 @@
 #define SEAL_KEY_LEN 32
 #define SEAL_NONCE_LEN 24
 #define SEAL_TAG_LEN 16
-#define SEAL_OVERHEAD (SEAL_NONCE_LEN + SEAL_TAG_LEN + CHANGE_SIG_BYTES)
+#define SEAL_OVERHEAD (CHANGE_KEYID_BYTES + SEAL_NONCE_LEN + SEAL_TAG_LEN + CHANGE_SIG_BYTES)
+#define SEAL_KEYS_MAX 64 /* content keys a database may have had */
 
 struct seal;
 
-/* A sealer for content key key that signs with Ed25519 secret key sign_sk
- * (both copied).  Returns NULL with errno. */
-struct seal *seal_new(const uint8_t key[SEAL_KEY_LEN], const uint8_t sign_sk[64]);
+/* A sealer for the nkeys content keys in keys (the last is current) that
+ * signs with Ed25519 secret key sign_sk (all copied).  NULL with errno. */
+struct seal *seal_new(const uint8_t *keys, size_t nkeys, const uint8_t sign_sk[64]);
 
-/* Reads DB/content.key (exactly 32 bytes) into key.  0, or -1 with errno
- * (ENOENT if the device has no content key yet, EINVAL if the file is not a
- * key); nothing read stays behind in memory but key itself on success. */
-int seal_read_key(const char *db, uint8_t key[SEAL_KEY_LEN]);
+/*
+ * Reads the keyring DB/content.key into keys (room for SEAL_KEYS_MAX).  The
+ * number of keys, or -1 with errno (ENOENT if the device has no content key
+ * yet, EINVAL if the file is not a keyring); nothing read stays behind in
+ * memory but keys.
+ */
+int seal_read_keys(const char *db, uint8_t keys[SEAL_KEYS_MAX][SEAL_KEY_LEN]);
 
-/* A sealer for the key in DB/content.key (seal_read_key) signing with
- * DB/sign.key (identity_sign_load).  NULL with errno. */
+/* A sealer for DB/content.key signing with DB/sign.key, that opens key
+ * boxes with DB/device.key.  NULL with errno. */
 struct seal *seal_load(const char *db);
 
 /* Wipes and frees s (NULL: nothing). */
@@ -47,11 +65,28 @@ void seal_free(struct seal *s);
 /* Seals an encoded change.  0, or -1 (EINVAL if shorter than the header). */
 int seal_seal(void *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
 
-/* Opens a sealed blob.  0, or -1 with EINVAL if short, forged or corrupt. */
+/* Opens a sealed blob.  0, or -1 with EINVAL if short, forged or corrupt,
+ * ENOKEY if sealed with a key this device does not hold (yet). */
 int seal_open(void *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
 
 /* Fills c with hooks calling seal_seal/seal_open on s (which must outlive
  * the journal's use of them). */
 void seal_hooks(struct seal *s, struct journal_crypto *c);
+
+/*
+ * Takes in what changed: keys boxed to this device in its .devices record
+ * (appended to DB/content.key) and keys another process appended there; makes
+ * the newest key whose hand-out the journal knows current.  Returns how many
+ * keys were new, or -1 with errno.
+ */
+int seal_refresh(struct seal *s, struct journal *j, const char *db);
+
+/*
+ * A new content key for database db (after a removal): appended to
+ * DB/content.key, then boxed to every member that is not removed, each in
+ * its own .devices record (so s must be installed as j's hooks, and this
+ * device an admin).  0, or -1 with errno.
+ */
+int seal_rotate(struct seal *s, struct journal *j, const char *db);
 
 #endif

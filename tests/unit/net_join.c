@@ -103,7 +103,8 @@ test_welcome(void **state)
 	assert_int_equal(join_welcome(d.j, d.dir, pk, msg, len, &out, &wlen), 0);
 	assert_int_equal(msg_welcome_decode(out, wlen, &w), 0);
 	assert_memory_equal(w.dbid, dbid, 32);
-	assert_memory_equal(w.key, ckey, 32);
+	assert_int_equal(w.nkeys, 1);
+	assert_memory_equal(w.keys[0], ckey, 32);
 	/* The trust root is this (founding) device. */
 	assert_true(w.root == journal_key_origin(d.box));
 	assert_memory_equal(w.root_sign, d.sign, 32);

@@ -345,6 +345,8 @@ test_rank_order(void **state)
 	dev_free(&c);
 }
 
+static int apply_all(struct dev *d, struct dev *src);
+
 static void
 test_removal(void **state)
 {
@@ -356,13 +358,68 @@ test_removal(void **state)
 
 	assert_int_equal(identity_is_member(w->b.j, w->m.box), 1);
 	change_devid(w->m.id, dev);
+	/* What `blazefs devices A remove M` does: the flag, then a new key. */
 	assert_int_equal(journal_write_device(w->a.j, dev, "{\"removed\":true}", &why), 0);
+	assert_int_equal(seal_rotate(w->a.s, w->a.j, w->a.dir), 0);
+	assert_int_equal(seal_refresh(w->a.s, w->a.j, w->a.dir), 0);
 	pull(&w->b, &w->a, &p);
 	assert_int_equal(identity_is_member(w->b.j, w->m.box), 0);
 	assert_int_equal(identity_is_member(w->a.j, w->m.box), 0);
 	assert_int_equal(journal_member(w->b.j, w->m.id, &m), 0);
 	assert_true(m.flags & JOURNAL_REMOVED);
 	assert_int_equal(identity_is_member(w->b.j, w->a.box), 1);
+	/* B takes in the key boxed to it; M finds none for itself. */
+	assert_int_equal(seal_refresh(w->b.s, w->b.j, w->b.dir), 1);
+	assert_int_equal(apply_all(&w->m, &w->a), 0);
+	assert_int_equal(seal_refresh(w->m.s, w->m.j, w->m.dir), 0);
+
+	/* Written after the removal: B reads it, M cannot open it. */
+	assert_int_equal(journal_write_record(w->a.j, "c", "after", "{\"v\":9}", 7, &why), 0);
+	{
+		uint64_t seq = vv_of(&w->a, w->a.id);
+		uint8_t *blob, *plain;
+		size_t len, plen;
+
+		assert_int_equal(journal_get_change(w->a.j, w->a.id, seq, &blob, &len), 0);
+		assert_int_equal(seal_open(w->m.s, blob, len, &plain, &plen), -1);
+		assert_int_equal(errno, ENOKEY);
+		assert_int_equal(apply(&w->m, blob, len), JOURNAL_GAP);
+		assert_int_equal(seal_open(w->b.s, blob, len, &plain, &plen), 0);
+		free(plain);
+		free(blob);
+	}
+	pull(&w->b, &w->a, &p);
+	assert_int_equal(p.n, 1);
+	/* Old changes stay readable with the old key, kept in the keyring. */
+	{
+		uint8_t keys[SEAL_KEYS_MAX][SEAL_KEY_LEN], *blob, *plain;
+		size_t len, plen;
+
+		assert_int_equal(seal_read_keys(w->b.dir, keys), 2);
+		assert_memory_equal(keys[0], ckey, 32);
+		assert_int_equal(journal_get_change(w->a.j, w->a.id, 1, &blob, &len), 0);
+		assert_int_equal(seal_open(w->b.s, blob, len, &plain, &plen), 0);
+		free(plain);
+		free(blob);
+	}
+}
+
+/* Applies everything src has that d lacks; how many were refused. */
+static int
+apply_all(struct dev *d, struct dev *src)
+{
+	struct pull p;
+	struct vv have;
+	int bad = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.dst = d->j;
+	assert_int_equal(journal_vv(d->j, &have), 0);
+	assert_true(journal_missing(src->j, &have, 1 << 20, pull_one, &p) >= 0);
+	vv_clear(&have);
+	for (int i = 0; i < p.n; i++)
+		bad += p.results[i] < 0;
+	return bad;
 }
 
 int
