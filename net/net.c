@@ -167,6 +167,7 @@ net_free(struct net *n)
 struct net *
 net_start(struct journal *j, const struct net_config *cfg)
 {
+	struct journal_member root;
 	struct journal_crypto jc, none = {NULL, NULL, NULL};
 	struct epoll_event ev = {0};
 	uint8_t pub[32];
@@ -201,6 +202,13 @@ net_start(struct journal *j, const struct net_config *cfg)
 	}
 	if ((n->priv = sodium_malloc(32)) == NULL || identity_load(cfg->db, n->priv, pub)) {
 		syslog(LOG_INFO, "%s: cannot read the device key: %s", cfg->db, strerror(errno));
+		goto err;
+	}
+	if (journal_root(j, &root)) {
+		syslog(LOG_ERR,
+		       "%s: made by an older blazefs (its changes are not signed): re-create it "
+		       "with this version",
+		       cfg->db);
 		goto err;
 	}
 	/* Keys handed to this device while it was down are taken in now. */
