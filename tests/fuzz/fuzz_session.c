@@ -2,12 +2,15 @@
  * libFuzzer: a sync session (net/sync) over a real journal, fed arbitrary
  * messages once the peer's HELLO has opened it.  The input is a sequence of
  * u16 big-endian length | message.  The session never crashes, never reads
- * out of bounds, and everything it sends is a well-formed message.
+ * out of bounds, and everything it sends is a well-formed message.  The
+ * journal has a trust root, so received changes meet the trust checks.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "core/journal.h"
 #include "net/msg.h"
@@ -41,6 +44,15 @@ setup(void)
 	/* Something to stream, so pumps have work. */
 	if (journal_write_record(j, "c", "r", "{\"a\": 1}", 8, &why))
 		abort();
+	/* With a trust root (the peer, a fixed key): every change received
+	 * goes through the membership and signature checks. */
+	{
+		uint8_t seed[32] = {7}, pk[32], sk[64], box[32] = {9};
+
+		crypto_sign_seed_keypair(pk, sk, seed);
+		if (journal_set_root(j, PEER, pk, box))
+			abort();
+	}
 	cfg.j = j;
 	cfg.self = SELF;
 	snprintf(cfg.name, sizeof(cfg.name), "fuzz");

@@ -22,9 +22,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct msg_buf b;
 	struct vv v;
 	const uint8_t *blob;
-	uint8_t *buf, d[32], k[32];
+	struct msg_welcome w;
+	uint8_t *buf, spk[32];
 	char name[MSG_NAME_MAX + 1];
-	int64_t prio;
 	size_t len, off = 0, blen;
 
 	switch (msg_type(data, size)) {
@@ -55,15 +55,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	case MSG_JOIN:
-		if (msg_join_decode(data, size, name, &prio) == 0) {
-			if (msg_join_encode(name, prio, &buf, &len))
+		if (msg_join_decode(data, size, name, spk) == 0) {
+			if (msg_join_encode(name, spk, &buf, &len))
 				abort();
 			same(buf, len, data, size);
 		}
 		break;
 	case MSG_WELCOME:
-		if (msg_welcome_decode(data, size, d, k) == 0) {
-			if (msg_welcome_encode(d, k, &buf, &len))
+		if (msg_welcome_decode(data, size, &w) == 0) {
+			if (msg_welcome_encode(&w, &buf, &len))
 				abort();
 			same(buf, len, data, size);
 		}
