@@ -1,6 +1,7 @@
 /*
  * blazefs devices DB [--json]                 the members: id, name, role,
- *                                             priority, removed, flagged
+ *                                             priority, last seen, removed,
+ *                                             flagged
  * blazefs devices DB remove ID                removes a member for good and
  *                                             rotates the content key
  * blazefs devices DB priority ID N            sets a member's priority
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -44,14 +46,22 @@ list(struct journal *j, int as_json)
 		return 0;
 	}
 	change_devid(journal_self(j), self);
-	printf("%-13s  %-20s  %-6s  %8s  %s\n", "DEVICE", "NAME", "ROLE", "PRIORITY", "STATE");
+	printf("%-13s  %-20s  %-6s  %8s  %-16s  %s\n", "DEVICE", "NAME", "ROLE", "PRIORITY",
+	       "LAST SEEN", "STATE");
 	json_array_foreach (a, i, m) {
 		const char *dev = json_string_value(json_object_get(m, "device"));
+		time_t seen =
+		    (time_t)(json_integer_value(json_object_get(m, "last_seen_ms")) / 1000);
+		char when[32] = "never";
 
-		printf("%-13s  %-20.20s  %-6s  %8lld  %s%s%s\n", dev,
+		if (strcmp(dev, self) == 0)
+			snprintf(when, sizeof(when), "-");
+		else if (seen > 0)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime(&seen));
+		printf("%-13s  %-20.20s  %-6s  %8lld  %-16s  %s%s%s\n", dev,
 		       json_string_value(json_object_get(m, "name")),
 		       json_string_value(json_object_get(m, "role")),
-		       (long long)json_integer_value(json_object_get(m, "priority")),
+		       (long long)json_integer_value(json_object_get(m, "priority")), when,
 		       json_is_true(json_object_get(m, "removed")) ? "removed" : "member",
 		       json_is_true(json_object_get(m, "equivocated"))
 		           ? ", EQUIVOCATED (signed two changes with one id)"

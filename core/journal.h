@@ -315,7 +315,9 @@ int journal_root(struct journal *j, struct journal_member *m);
 int journal_member(struct journal *j, uint64_t origin, struct journal_member *m);
 /*
  * The members in rank order as a new JSON array of {"device", "name",
- * "priority", "role", "removed", "equivocated"}.  NULL with errno.
+ * "priority", "role", "removed", "equivocated", "last_seen_ms" (wall clock,
+ * 0: never; journal meta "seen/<device>", kept by the network)}.  NULL with
+ * errno.
  */
 json_t *journal_members_json(struct journal *j);
 

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lmdb.h>
@@ -484,6 +485,25 @@ jn_trust_order(struct journal *j, MDB_txn *txn, uint64_t **origins, size_t *n)
 
 /* ---- listing ---- */
 
+/* When device dev was last in a session with this one (meta "seen/<dev>",
+ * written by the network), in wall ms; 0 if never. */
+static uint64_t
+jn_last_seen(struct journal *j, const char *dev)
+{
+	char key[8 + DEVID_LEN];
+	uint64_t ms = 0;
+	void *v;
+	size_t n;
+
+	snprintf(key, sizeof(key), "seen/%s", dev);
+	if (journal_meta_get(j, key, &v, &n) == 0) {
+		if (n == 8)
+			ms = get64(v);
+		free(v);
+	}
+	return ms;
+}
+
 json_t *
 journal_members_json(struct journal *j)
 {
@@ -540,12 +560,13 @@ journal_members_json(struct journal *j)
 		free(buf);
 		name = json_object_get(rec, "name");
 		prio = json_object_get(rec, "priority");
-		o = json_pack("{s:s, s:s, s:I, s:s, s:b, s:b}", "device", dev, "name",
+		o = json_pack("{s:s, s:s, s:I, s:s, s:b, s:b, s:I}", "device", dev, "name",
 		              json_is_string(name) ? json_string_value(name) : "", "priority",
 		              (json_int_t)(json_is_integer(prio) ? json_integer_value(prio) : 0),
 		              "role", ms[i].flags & JOURNAL_ADMIN ? "admin" : "member", "removed",
 		              (ms[i].flags & JOURNAL_REMOVED) != 0, "equivocated",
-		              (ms[i].flags & JOURNAL_EQUIVOCATED) != 0);
+		              (ms[i].flags & JOURNAL_EQUIVOCATED) != 0, "last_seen_ms",
+		              (json_int_t)jn_last_seen(j, dev));
 		json_decref(rec);
 		if (o == NULL || json_array_append_new(a, o)) {
 			rc = ENOMEM;

@@ -61,7 +61,8 @@ tick(struct net *n)
 		/* Content keys handed to this device, or made by a removal. */
 		if (t - n->last_status >= 1000 && seal_refresh(n->seal, n->j, n->db) < 0 &&
 		    !n->keys_failed) {
-			syslog(LOG_ERR, "content keys: cannot take in new keys: %s", strerror(errno));
+			syslog(LOG_ERR, "content keys: cannot take in new keys: %s",
+			       strerror(errno));
 			n->keys_failed = 1;
 		}
 		n->last_status = t;

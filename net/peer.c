@@ -10,7 +10,10 @@
 
 #include <sodium.h>
 
+#include "core/bytes.h"
+#include "core/change.h"
 #include "core/hlc.h"
+#include "core/journal.h"
 #include "net/conn.h"
 #include "net/dial.h"
 #include "net/identity.h"
@@ -68,10 +71,28 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	return p;
 }
 
+/* Remembers when a member was last in session here (blazefs devices). */
+static void
+seen(struct net *n, const struct peer *p)
+{
+	char dev[DEVID_LEN + 1], key[8 + DEVID_LEN];
+	uint8_t ms[8];
+
+	change_devid(sync_device(p->s), dev);
+	snprintf(key, sizeof(key), "seen/%s", dev);
+	be64(ms, hlc_wall_ms());
+	if (journal_meta_put(n->j, key, ms, sizeof(ms)))
+		syslog(LOG_INFO, "peer %s: cannot note when it was seen: %s", p->addr,
+		       strerror(errno));
+}
+
 void
 peer_close(struct net *n, struct peer *p, const char *why)
 {
 	const char *name = p->s ? sync_name(p->s) : "";
+
+	if (p->state == PEER_SYNC)
+		seen(n, p);
 
 	for (size_t i = 0; i < NET_MAX_PEERS; i++)
 		if (n->peers[i] == p)
@@ -212,6 +233,7 @@ on_session(struct net *n, struct peer *p)
 		return;
 	}
 	syslog(LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
+	seen(n, p);
 	n->status_dirty = 1;
 }
 

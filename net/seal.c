@@ -115,9 +115,8 @@ seal_read_keys(const char *db, uint8_t keys[SEAL_KEYS_MAX][SEAL_KEY_LEN])
 		errno = n < 0 ? errno : EINVAL;
 	/* Whatever was read, whole or in part, is a secret. */
 	sodium_memzero(buf, sizeof(buf));
-	return n > 0 && n % SEAL_KEY_LEN == 0 && n < (ssize_t)sizeof(buf)
-	           ? (int)(n / SEAL_KEY_LEN)
-	           : -1;
+	return n > 0 && n % SEAL_KEY_LEN == 0 && n < (ssize_t)sizeof(buf) ? (int)(n / SEAL_KEY_LEN)
+	                                                                  : -1;
 }
 
 struct seal *
@@ -166,10 +165,9 @@ seal_seal(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outle
 	randombytes_buf(b + ad, SEAL_NONCE_LEN);
 	pthread_mutex_lock(&s->mu);
 	memcpy(b + CHANGE_HEADER_BYTES, s->ids[s->cur], CHANGE_KEYID_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(b + ad + SEAL_NONCE_LEN, &clen,
-	                                           in + CHANGE_HEADER_BYTES,
-	                                           len - CHANGE_HEADER_BYTES, b, ad, NULL, b + ad,
-	                                           s->keys[s->cur]);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    b + ad + SEAL_NONCE_LEN, &clen, in + CHANGE_HEADER_BYTES, len - CHANGE_HEADER_BYTES, b,
+	    ad, NULL, b + ad, s->keys[s->cur]);
 	pthread_mutex_unlock(&s->mu);
 	len = ad + SEAL_NONCE_LEN + (size_t)clen;
 	crypto_sign_detached(b + len, NULL, b, len, s->sign_sk);
@@ -260,8 +258,7 @@ take_boxes(struct seal *s, struct journal *j, const char *db)
 		return 0;
 	rec = json_loadb(buf, len, 0, NULL);
 	free(buf);
-	json_object_foreach(rec, field, v)
-	{
+	json_object_foreach (rec, field, v) {
 		const char *hex = json_string_value(v);
 
 		if (strncmp(field, FIELD_PREFIX, strlen(FIELD_PREFIX)) ||
@@ -359,8 +356,7 @@ seal_rotate(struct seal *s, struct journal *j, const char *db)
 	sodium_bin2hex(hex, sizeof(hex), s->ids[k], CHANGE_KEYID_BYTES);
 	snprintf(field, sizeof(field), FIELD_PREFIX "%s", hex);
 	rc = 0;
-	json_array_foreach(members, i, m)
-	{
+	json_array_foreach (members, i, m) {
 		const char *dev = json_string_value(json_object_get(m, "device"));
 		struct journal_member jm;
 		uint64_t origin;
@@ -371,8 +367,8 @@ seal_rotate(struct seal *s, struct journal *j, const char *db)
 
 		/* This device too: its box is where the key is handed out
 		 * even when no other member is left. */
-		if (json_is_true(json_object_get(m, "removed")) || change_devid_parse(dev, &origin) ||
-		    journal_member(j, origin, &jm) ||
+		if (json_is_true(json_object_get(m, "removed")) ||
+		    change_devid_parse(dev, &origin) || journal_member(j, origin, &jm) ||
 		    journal_read_record(j, ".devices", dev, &buf, &len))
 			continue;
 		rec = json_loadb(buf, len, 0, NULL);

@@ -15,6 +15,15 @@ echo '{"v": "before"}' >"$T/A.mnt/c/before.json"
 wait_until 15 same "$T/A.mnt/c/before.json" "$T/C.mnt/c/before.json" || fail "C never synced"
 wait_until 15 same "$T/A.mnt/c/before.json" "$T/B.mnt/c/before.json" || fail "B never synced"
 c=$("$BLAZEFS" status "$T/C" | jq -r .device)
+b=$("$BLAZEFS" status "$T/B" | jq -r .device)
+
+# An admin changes a priority later; every member sees it, and when it last
+# saw each device.
+"$BLAZEFS" devices "$T/A" priority "$b" 5 >/dev/null || fail "priority on A"
+prio_on() { "$BLAZEFS" devices "$T/$1" --json | jq -e --arg d "$b" 'any(.[]; .device == $d and .priority == 5)' >/dev/null; }
+wait_until 10 prio_on C || fail "C never saw B's new priority"
+"$BLAZEFS" devices "$T/A" | grep -q "beta .* 5  20[0-9-]* [0-9:]* *member$" ||
+	fail "A's listing: $("$BLAZEFS" devices "$T/A")"
 
 # Only an admin removes, and B is a member.
 out=$("$BLAZEFS" devices "$T/B" remove "$c" 2>&1) && fail "a member removed a device"
