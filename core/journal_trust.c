@@ -476,7 +476,8 @@ jn_trust_order(struct journal *j, MDB_txn *txn, uint64_t **origins, size_t *n)
 		*n = 0;
 		return rc;
 	}
-	qsort(pairs, *n, 2 * sizeof(*pairs), rank_cmp);
+	if (*n > 1)
+		qsort(pairs, *n, 2 * sizeof(*pairs), rank_cmp);
 	for (i = 0; i < *n; i++)
 		pairs[i] = pairs[2 * i + 1];
 	*origins = pairs;
