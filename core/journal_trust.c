@@ -95,6 +95,7 @@ jn_trust_open(struct journal *j, MDB_txn *txn)
 
 struct root_arg {
 	struct journal_member m;
+	int exists; /* a root was set already: nothing written */
 };
 
 static int
@@ -105,8 +106,10 @@ root_fn(struct journal *j, MDB_txn *txn, void *arg)
 	MDB_val v;
 	int rc;
 
-	if ((rc = jn_meta_get(j, txn, "root", &v)) == 0)
-		return MDB_KEYEXIST;
+	if ((rc = jn_meta_get(j, txn, "root", &v)) == 0) {
+		a->exists = 1;
+		return TXN_NOOP;
+	}
 	if (rc != MDB_NOTFOUND)
 		return rc;
 	be64(b, a->m.origin);
@@ -121,12 +124,16 @@ int
 journal_set_root(struct journal *j, uint64_t origin, const uint8_t sign_pub[32],
                  const uint8_t box_pub[32])
 {
-	struct root_arg a = {{origin, 0, JOURNAL_ADMIN, {0}, {0}}};
+	struct root_arg a = {{origin, 0, JOURNAL_ADMIN, {0}, {0}}, 0};
 
 	memcpy(a.m.sign_pub, sign_pub, 32);
 	memcpy(a.m.box_pub, box_pub, 32);
 	if (jn_write(j, root_fn, &a))
-		return errno == EEXIST || errno == EIO ? (errno = EEXIST, -1) : -1;
+		return -1;
+	if (a.exists) {
+		errno = EEXIST;
+		return -1;
+	}
 	j->trust = 1;
 	return 0;
 }
