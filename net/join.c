@@ -20,6 +20,7 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
+#include "net/netlog.h"
 #include "net/seal.h"
 
 #define JOIN_TIMEOUT_MS 15000
@@ -89,7 +90,7 @@ int
 join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m, size_t len,
              uint8_t **out, size_t *outlen)
 {
-	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1];
+	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1], clean[NETLOG_TEXT_MAX + 1];
 	uint8_t dbid[32], key[SEAL_KEY_LEN];
 	int64_t prio;
 	int rc;
@@ -106,7 +107,8 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 	if (rc)
 		return -1;
 	change_devid(identity_origin(rs), dev);
-	syslog(LOG_INFO, "device %s (%s) joined", dev, name);
+	syslog(LOG_INFO, "device %s (%s) joined", dev,
+	       netlog_clean(clean, sizeof(clean), name, sizeof(name)));
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/net_int.h"
+#include "net/netlog.h"
 #include "net/peer.h"
 #include "net/sync.h"
 
@@ -82,7 +83,8 @@ peer_close(struct net *n, struct peer *p, const char *why)
 		dial_backoff(&n->targets[p->target]);
 	}
 	if (why != NULL)
-		syslog(LOG_INFO, "peer %s%s%s: %s", p->addr, name[0] ? " " : "", name, why);
+		netlog(NETLOG_PEER, LOG_INFO, "peer %s%s%s: %s", p->addr, name[0] ? " " : "", name,
+		       why);
 	epoll_ctl(n->ep, EPOLL_CTL_DEL, p->fd, NULL);
 	close(p->fd);
 	conn_free(p->c);
@@ -211,7 +213,7 @@ on_session(struct net *n, struct peer *p)
 		p->closing = 1;
 		return;
 	}
-	syslog(LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
+	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	n->status_dirty = 1;
 }
 

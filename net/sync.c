@@ -10,6 +10,7 @@
 #include "core/change.h"
 #include "core/journal.h"
 #include "net/msg.h"
+#include "net/netlog.h"
 #include "net/sync.h"
 
 struct sync {
@@ -125,7 +126,8 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 	}
 	vv_clear(&s->sent);
 	s->sent = h.vv;
-	snprintf(s->name, sizeof(s->name), "%s", h.name);
+	/* Peer text: only its cleaned form is kept, for logs and status. */
+	netlog_clean(s->name, sizeof(s->name), h.name, sizeof(h.name));
 	/* Every HELLO (a restart too) measures the peer's clock afresh. */
 	if (h.wall_ms != 0 && s->cfg->wall != NULL) {
 		s->skew_ms = (int64_t)h.wall_ms - (int64_t)s->cfg->wall();
@@ -161,14 +163,15 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 	for (off = 0, i = 0; i < count; i++)
 		msg_changes_next(m, len, &off, &blobs[i], &lens[i]);
 	if (journal_apply_batch(s->cfg->j, blobs, lens, count, results)) {
-		syslog(LOG_INFO, "peer %s %s: applying changes failed: %s", s->addr, s->name,
-		       strerror(errno));
+		netlog(NETLOG_CHANGE, LOG_INFO, "peer %s %s: applying changes failed: %s", s->addr,
+		       s->name, strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
 		if (change_peek(blobs[i], lens[i], &origin, &seq) || results[i] < 0) {
-			syslog(LOG_INFO, "peer %s %s: change %llu/%llu refused", s->addr, s->name,
-			       (unsigned long long)origin, (unsigned long long)seq);
+			netlog(NETLOG_CHANGE, LOG_INFO, "peer %s %s: change %llu/%llu refused",
+			       s->addr, s->name, (unsigned long long)origin,
+			       (unsigned long long)seq);
 			goto out;
 		}
 		if (results[i] == 2) {
