@@ -142,7 +142,7 @@ static void
 net_free(struct net *n)
 {
 	mdns_free(n->mdns); /* withdraws the service */
-	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+	for (size_t i = 0; i < NET_SLOTS; i++)
 		if (n->peers[i])
 			peer_close(n, n->peers[i], NULL);
 	if (n->lfd >= 0)

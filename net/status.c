@@ -88,7 +88,7 @@ status_build(const struct net *n)
 
 	if (journal_vv(n->j, &mine))
 		vv_clear(&mine);
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		const struct peer *p = n->peers[i];
 
 		if (p == NULL)

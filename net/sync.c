@@ -103,6 +103,27 @@ send_ack(struct sync *s)
 	return rc ? -1 : send_free(s, m, len);
 }
 
+/*
+ * Keeps in v (a peer's HELLO or ACK vector) only the origins this journal
+ * has: for the others there is nothing to send, and a peer's made-up origins
+ * must not grow what the session keeps and scans.  0 or -1.
+ */
+static int
+known_only(const struct sync *s, struct vv *v)
+{
+	struct vv mine = {0, NULL};
+	size_t i, k = 0;
+
+	if (journal_vv(s->cfg->j, &mine))
+		return -1;
+	for (i = 0; i < v->n; i++)
+		if (vv_get(&mine, v->e[i].origin) > 0)
+			v->e[k++] = v->e[i];
+	v->n = k;
+	vv_clear(&mine);
+	return 0;
+}
+
 static int
 on_hello(struct sync *s, const uint8_t *m, size_t len)
 {
@@ -120,7 +141,7 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 		return -1;
 	}
 	/* A HELLO on a running session restarts streaming from its vv. */
-	if (vv_merge(&s->acked, &h.vv)) {
+	if (known_only(s, &h.vv) || vv_merge(&s->acked, &h.vv)) {
 		vv_clear(&h.vv);
 		return -1;
 	}
@@ -203,7 +224,7 @@ on_ack(struct sync *s, const uint8_t *m, size_t len)
 
 	if (!s->session || msg_ack_decode(m, len, &v))
 		return -1;
-	rc = vv_merge(&s->sent, &v) || vv_merge(&s->acked, &v) ? -1 : 0;
+	rc = known_only(s, &v) || vv_merge(&s->sent, &v) || vv_merge(&s->acked, &v) ? -1 : 0;
 	vv_clear(&v);
 	return rc;
 }
