@@ -337,9 +337,10 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 	ssize_t r;
 	int ev, loops = 0;
 
-	/* Up to 1 MiB a turn (other peers get theirs), and nothing more once
+	/* Up to 256 KiB a turn (a flooding peer does not starve the others: one
+	 * turn of PINGs is ~12k messages), and nothing more once
 	 * the replies queued for p reach NET_IN_STOP. */
-	while (loops++ < 16 && conn_out(p->c, &m) < NET_IN_STOP) {
+	while (loops++ < 4 && conn_out(p->c, &m) < NET_IN_STOP) {
 		if ((r = recv(p->fd, buf, sizeof(buf), 0)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
