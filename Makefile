@@ -1,7 +1,7 @@
 # blazefs — hand-written GNU Makefile.
 #   make                      build the blazefs binary
 #   make test                 unit tests (cmocka) + integration tests (real FUSE mounts)
-#   make attack               the attack client (build/plain/tests/attacker) the
+#   make attack               the attack client (build/plain/tests/attack/attacker) the
 #                             integration test attack.sh runs
 #   make SANITIZE=address,undefined test
 #   make SANITIZE=thread test   ThreadSanitizer (unit tests, and the integration
@@ -89,7 +89,7 @@ $(O)/tests/net_%: $(O)/tests/unit/net_%.o $(O)/libnet.a $(O)/libcore.a
 
 # The hostile stranger and member of tests/integration/attack.sh: the
 # project's own protocol code, linked like the net unit tests.
-ATTACK_BIN := $(O)/tests/attacker
+ATTACK_BIN := $(O)/tests/attack/attacker
 $(ATTACK_BIN): $(O)/tests/attack/attack.o $(O)/libnet.a $(O)/libcore.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)

@@ -11,7 +11,7 @@
 # and prints the figures.
 . "$(dirname "$0")/sync_lib.bash"
 
-ATTACK=${ATTACK:-$(dirname "$BLAZEFS")/tests/attacker}
+ATTACK=${ATTACK:-$(dirname "$BLAZEFS")/tests/attack/attacker}
 [ -x "$ATTACK" ] || fail "no attack client at $ATTACK (make attack)"
 LAT=$(dirname "$0")/latency.py
 export ATTACK_SRC=127.0.0.2
