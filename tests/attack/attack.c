@@ -278,6 +278,7 @@ lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 	struct vv mine = {0, NULL};
 	uint8_t priv[32], pub[32], *m;
 	const uint8_t *in;
+	uint64_t t0;
 	size_t len;
 	int ev;
 
@@ -299,6 +300,7 @@ lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 	if ((l->c = conn_new(1, priv, NULL)) == NULL)
 		die("conn_new");
 	sodium_memzero(priv, sizeof(priv));
+	t0 = now_ms();
 	while ((ev = lk_next(l, 5000, &in, &len)) != CONN_READY)
 		if (ev <= 0) {
 			errno = ECONNREFUSED;
@@ -309,6 +311,8 @@ lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 		errno = EPROTO;
 		die("the receiver's HELLO");
 	}
+	/* What NET_HANDSHAKE_MS must leave room for. */
+	printf("handshake and HELLO: %llu ms\n", (unsigned long long)(now_ms() - t0));
 	memset(&h, 0, sizeof(h));
 	h.protocol = MSG_PROTOCOL;
 	memcpy(h.dbid, l->dbid, 32);
