@@ -176,6 +176,10 @@ halfopen(const char *hostport, int n, int seconds)
 	}
 	printf("halfopen: %llu sockets opened, %llu closed by the receiver\n",
 	       (unsigned long long)opened, (unsigned long long)closed);
+	for (int i = 0; i < n; i++)
+		if (pf[i].fd >= 0)
+			close(pf[i].fd);
+	free(pf);
 	return 0;
 }
 
@@ -526,13 +530,74 @@ number(const char *s)
 	return v;
 }
 
+/* The member modes: one link as DBDIR's device, closed when done. */
+static int
+member(const char *mode, const char *db, const char *hp, int argc, char **argv)
+{
+	struct link l;
+	uint64_t dev;
+	int rc = -2;
+
+	memset(&l, 0, sizeof(l));
+	l.fd = -1;
+	if (rc == -2 && strcmp(mode, "pingflood") == 0 && argc == 5) {
+		lk_open(&l, db, hp, "pingflood");
+		rc = pingflood(&l, (int)number(argv[4]));
+	}
+	if (rc == -2 && strcmp(mode, "giantack") == 0 && argc == 5) {
+		lk_open(&l, db, hp, "giantack");
+		rc = giantack(&l, number(argv[4]));
+	}
+	if (rc == -2 && strcmp(mode, "bigrecord") == 0 && argc == 4) {
+		/* 3 fields of 1 MiB - 16: 3 MiB in one record, under the 4 MiB
+		 * change limit. */
+		lk_open(&l, db, hp, "bigrecord");
+		rc = send_one(&l, mode, l.self, vv_get(&l.peer.vv, l.self) + 1, 3,
+		              RECORD_MAX_BYTES - 16);
+	}
+	if (rc == -2 && strcmp(mode, "logname") == 0 && argc == 4) {
+		lk_open(&l, db, hp,
+		        "evil\nblazefs[1]: FORGED-LOG-LINE peer 10.0.0.9 admin: in sync session");
+		lk_verdict(&l, 1000);
+		printf("logname: a HELLO with a forged log line in its name sent\n");
+		rc = 0;
+	}
+	if (rc == -2 && strcmp(mode, "fakeorigins") == 0 && argc == 5) {
+		lk_open(&l, db, hp, "fakeorigins");
+		rc = fakeorigins(&l, number(argv[4]));
+	}
+	if (rc == -2 && strcmp(mode, "forge") == 0 && argc == 5) {
+		if (change_devid_parse(argv[4], &dev))
+			usage();
+		lk_open(&l, db, hp, "forge");
+		rc = send_one(&l, mode, dev, vv_get(&l.peer.vv, dev) + 1, 1, 8);
+	}
+	if (rc == -2 && strcmp(mode, "ownorigin") == 0 && argc == 4) {
+		lk_open(&l, db, hp, "ownorigin");
+		rc = send_one(&l, mode, l.peer.device, vv_get(&l.peer.vv, l.peer.device) + 1, 1, 8);
+	}
+	if (rc == -2 && strcmp(mode, "equivocate") == 0 && argc == 4) {
+		lk_open(&l, db, hp, "equivocate");
+		rc = 1;
+		if (l.own_seq == 0)
+			fprintf(stderr, "%s: DBDIR's device has sent no change yet\n", prog);
+		else
+			rc = send_one(&l, mode, l.self, l.own_seq, 1, 16);
+	}
+	if (rc == -2)
+		usage();
+	conn_free(l.c);
+	seal_free(l.seal);
+	vv_clear(&l.peer.vv);
+	if (l.fd >= 0)
+		close(l.fd);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *mode, *db, *hp;
-	struct link l;
-	uint64_t dev;
-
 	struct sigaction sa;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -552,51 +617,5 @@ main(int argc, char **argv)
 		usage();
 	db = argv[2];
 	hp = argv[3];
-	if (strcmp(mode, "pingflood") == 0 && argc == 5) {
-		lk_open(&l, db, hp, "pingflood");
-		return pingflood(&l, (int)number(argv[4]));
-	}
-	if (strcmp(mode, "giantack") == 0 && argc == 5) {
-		lk_open(&l, db, hp, "giantack");
-		return giantack(&l, number(argv[4]));
-	}
-	if (strcmp(mode, "bigrecord") == 0 && argc == 4) {
-		/* 3 fields of 1 MiB - 16: 3 MiB in one record, under the 4 MiB
-		 * change limit. */
-		lk_open(&l, db, hp, "bigrecord");
-		return send_one(&l, mode, l.self, vv_get(&l.peer.vv, l.self) + 1, 3,
-		                RECORD_MAX_BYTES - 16);
-	}
-	if (strcmp(mode, "logname") == 0 && argc == 4) {
-		lk_open(&l, db, hp,
-		        "evil\nblazefs[1]: FORGED-LOG-LINE peer 10.0.0.9 admin: in sync session");
-		lk_verdict(&l, 1000);
-		printf("logname: a HELLO with a forged log line in its name sent\n");
-		return 0;
-	}
-	if (strcmp(mode, "fakeorigins") == 0 && argc == 5) {
-		lk_open(&l, db, hp, "fakeorigins");
-		return fakeorigins(&l, number(argv[4]));
-	}
-	if (strcmp(mode, "forge") == 0 && argc == 5) {
-		if (change_devid_parse(argv[4], &dev))
-			usage();
-		lk_open(&l, db, hp, "forge");
-		return send_one(&l, mode, dev, vv_get(&l.peer.vv, dev) + 1, 1, 8);
-	}
-	if (strcmp(mode, "ownorigin") == 0 && argc == 4) {
-		lk_open(&l, db, hp, "ownorigin");
-		return send_one(&l, mode, l.peer.device, vv_get(&l.peer.vv, l.peer.device) + 1, 1,
-		                8);
-	}
-	if (strcmp(mode, "equivocate") == 0 && argc == 4) {
-		lk_open(&l, db, hp, "equivocate");
-		if (l.own_seq == 0) {
-			fprintf(stderr, "%s: DBDIR's device has sent no change yet\n", prog);
-			return 1;
-		}
-		return send_one(&l, mode, l.self, l.own_seq, 1, 16);
-	}
-	usage();
-	return 2;
+	return member(mode, db, hp, argc, argv);
 }
