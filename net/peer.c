@@ -21,6 +21,8 @@
 #include "net/peer.h"
 #include "net/sync.h"
 
+#define PEER_READS_PER_TURN 1
+
 /* Output wanted while anything is queued (or a connect is pending); input
  * while the output is under NET_IN_STOP (backpressure on a peer that sends
  * but does not read: what we owe it stays bounded). */
@@ -337,10 +339,11 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 	ssize_t r;
 	int ev, loops = 0;
 
-	/* Up to 256 KiB a turn (a flooding peer does not starve the others: one
-	 * turn of PINGs is ~12k messages), and nothing more once
-	 * the replies queued for p reach NET_IN_STOP. */
-	while (loops++ < 4 && conn_out(p->c, &m) < NET_IN_STOP) {
+	/* One read of up to 64 KiB a turn, so that a flooding peer does not
+	 * starve the others (a turn of PINGs is ~3000 messages, a few ms; the
+	 * level-triggered epoll brings us back for the rest), and nothing more
+	 * once the replies queued for p reach NET_IN_STOP. */
+	while (loops++ < PEER_READS_PER_TURN && conn_out(p->c, &m) < NET_IN_STOP) {
 		if ((r = recv(p->fd, buf, sizeof(buf), 0)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
