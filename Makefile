@@ -1,6 +1,8 @@
 # blazefs — hand-written GNU Makefile.
 #   make                      build the blazefs binary
 #   make test                 unit tests (cmocka) + integration tests (real FUSE mounts)
+#   make attack               the attack client (build/plain/tests/attack/attacker) the
+#                             integration test attack.sh runs
 #   make SANITIZE=address,undefined test
 #   make SANITIZE=thread test   ThreadSanitizer (unit tests, and the integration
 #                             tests that run under it: see TSAN_SKIP)
@@ -85,12 +87,20 @@ $(O)/tests/net_%: $(O)/tests/unit/net_%.o $(O)/libnet.a $(O)/libcore.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
+# The hostile stranger and member of tests/integration/attack.sh: the
+# project's own protocol code, linked like the net unit tests.
+ATTACK_BIN := $(O)/tests/attack/attacker
+$(ATTACK_BIN): $(O)/tests/attack/attack.o $(O)/libnet.a $(O)/libcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+attack: $(ATTACK_BIN)
+
 unit: $(UNIT_BIN)
 	$(Q)./tests/run-unit.sh $(O)/tests
 
 # A failed unit binary does not hide the integration results: both run, and
 # the target fails at the end if either did.
-test: $(O)/blazefs $(UNIT_BIN)
+test: $(O)/blazefs $(UNIT_BIN) $(ATTACK_BIN)
 	$(Q)rc=0; ./tests/run-unit.sh $(O)/tests || rc=1; \
 	BLAZEFS_BIN=$(O)/blazefs ./tests/run-integration.sh || rc=1; exit $$rc
 
@@ -127,7 +137,7 @@ install: blazefs
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/blazefs
 	install -D -m 0644 contrib/blazefs@.service $(DESTDIR)/etc/systemd/system/blazefs@.service
 
-FORMAT_SRC := $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) \
+FORMAT_SRC := $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/attack/attack.c \
               $(wildcard bench/*.c */*.h tests/unit/*.h tests/fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -137,6 +147,6 @@ check-format:
 clean:
 	rm -rf build blazefs
 
-.PHONY: all blazefs unit test fuzz fuzz-run bench crash deps install format check-format clean
+.PHONY: all blazefs attack unit test fuzz fuzz-run bench crash deps install format check-format clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

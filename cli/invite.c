@@ -24,6 +24,8 @@
 #include "net/join.h"
 #include "net/net.h"
 
+/* An invite is a secret in transit: it should not outlive its use by long. */
+#define INVITE_TTL_MAX (7 * 24 * 3600)
 #define INVITE_USAGE                                                                               \
 	"Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]\n"
 
@@ -70,7 +72,16 @@ cmd_invite(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:a:p:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			ttl = strtol(optarg, NULL, 10);
+			errno = 0;
+			ttl = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end != '\0' || ttl < 0 ||
+			    ttl > INVITE_TTL_MAX) {
+				fprintf(stderr,
+				        "%s invite: --ttl %s: want a number of seconds from 0 to "
+				        "%d (7 days)\n",
+				        cli_prog, optarg, INVITE_TTL_MAX);
+				return 1;
+			}
 			break;
 		case 'a':
 			snprintf(addr, sizeof(addr), "%s", optarg);

@@ -258,6 +258,44 @@ change_op_valid(const struct op *op)
 	return 0;
 }
 
+/* Orders ops by (collection, record) so that one record's ops are adjacent. */
+static int
+op_cmp(const void *a, const void *b)
+{
+	const struct op *x = *(const struct op *const *)a, *y = *(const struct op *const *)b;
+	int d = strcmp(x->coll, y->coll);
+
+	return d ? d : strcmp(x->rec, y->rec);
+}
+
+int
+change_fits(const struct change *c)
+{
+	const struct op **v;
+	size_t i, sum = 0;
+	int rc = 0;
+
+	if (c->nops == 0)
+		return 0;
+	if ((v = malloc(c->nops * sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < c->nops; i++)
+		v[i] = &c->ops[i];
+	qsort(v, c->nops, sizeof(*v), op_cmp);
+	for (i = 0; i < c->nops && rc == 0; i++) {
+		if (i > 0 && op_cmp(&v[i - 1], &v[i]) != 0)
+			sum = 0;
+		if (v[i]->field != NULL && v[i]->kind == OP_SET)
+			sum += strlen(v[i]->field) + strlen(v[i]->value);
+		if (sum > RECORD_MAX_BYTES) {
+			errno = EFBIG;
+			rc = -1;
+		}
+	}
+	free(v);
+	return rc;
+}
+
 int
 change_decode(const uint8_t *buf, size_t len, struct change **out)
 {
@@ -301,7 +339,7 @@ change_decode(const uint8_t *buf, size_t len, struct change **out)
 		if (change_op_valid(op))
 			goto err;
 	}
-	if (r.off != len)
+	if (r.off != len || change_fits(c))
 		goto err;
 	*out = c;
 	return 0;

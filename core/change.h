@@ -65,11 +65,22 @@ int change_encode(const struct change *c, uint8_t **buf, size_t *len);
 
 /*
  * Decodes len bytes; rejects anything malformed (bad version, short or
- * trailing bytes, invalid names, values that are not JSON, empty changes)
+ * trailing bytes, invalid names, values that are not JSON, empty changes,
+ * records over the size limit: change_fits)
  * with -1 and errno EINVAL, never reading outside buf.  *out is set to NULL on
  * entry and to a change owned by the caller (change_free) on success.
  */
 int change_decode(const uint8_t *buf, size_t len, struct change **out);
+
+/*
+ * The record size limit as a rule on one change, so that every replica
+ * refuses the same changes (local and remote alike): for each record the
+ * change touches, the field names and values it sets sum to at most
+ * RECORD_MAX_BYTES.  A record file within the limit always passes (its
+ * rendering holds every key and value, and more).  0, or -1 with errno EFBIG
+ * (ENOMEM).  change_decode applies it.
+ */
+int change_fits(const struct change *c);
 
 /* Reads origin and seq from an encoded (or sealed) change header. */
 int change_peek(const uint8_t *buf, size_t len, uint64_t *origin, uint64_t *seq);

@@ -380,6 +380,10 @@ journal_create(const char *dir, uint64_t self, const uint8_t dbid[32])
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return -1;
+	/* An existing directory (made by hand, say 0755) holds the keys too:
+	 * it is tightened before anything goes into it. */
+	if (chmod(dir, 0700))
+		return -1;
 	if ((j = jn_env(dir, 0, MDB_CREATE)) == NULL)
 		return -1;
 	if ((rc = mdb_txn_begin(j->env, NULL, 0, &txn)))

@@ -83,7 +83,8 @@ void journal_set_local_hook(struct journal *j, void (*fn)(void *ctx), void *ctx)
 typedef int journal_list_cb(void *ctx, const char *name);
 
 /*
- * Creates a database in directory dir (made 0700 if missing) for device self,
+ * Creates a database in directory dir (made 0700 if missing, set to 0700 if
+ * it exists) for device self,
  * with database id dbid.  Fails with EEXIST if one is there.  Returns 0 or -1.
  */
 int journal_create(const char *dir, uint64_t self, const uint8_t dbid[32]);

@@ -60,7 +60,7 @@ clock_log_peers(struct net *n, int64_t *lead, size_t *known)
 
 	*known = 0;
 	*lead = INT64_MAX;
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		const struct peer *p = n->peers[i];
 
 		if (p == NULL || p->state != PEER_SYNC || p->s == NULL || !sync_skew(p->s, &skew))
@@ -152,7 +152,7 @@ clock_json(const struct net *n)
 		json_decref(a);
 		return NULL;
 	}
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		const struct peer *p = n->peers[i];
 
 		if (p == NULL || p->state != PEER_SYNC || p->s == NULL || !sync_skew(p->s, &skew) ||

@@ -18,6 +18,7 @@
 #include "net/join.h"
 #include "net/mdns.h"
 #include "net/net_int.h"
+#include "net/netlog.h"
 #include "net/peer.h"
 
 int
@@ -158,6 +159,16 @@ dial_accept(struct net *n)
 			          sizeof(host));
 		snprintf(addr, sizeof(addr), "%s:%u", host,
 		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		/* Full: accepted and closed at once, so that the kernel's backlog
+		 * does not fill and members' connections still reach us. */
+		if (!peer_admit(n, host)) {
+			close(fd);
+			netlog(NETLOG_ACCEPT, LOG_INFO,
+			       "peer %s: refused: too many unauthenticated connections (%d, %d "
+			       "per address)",
+			       addr, NET_UNAUTH_MAX, NET_UNAUTH_PER_ADDR);
+			continue;
+		}
 		/* A pending invite lets this connection join with its psk. */
 		join = join_invite_psk(n->j, psk);
 		if (peer_add(n, fd, 0, -1, addr, join ? psk : NULL) == NULL)

@@ -20,6 +20,7 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
+#include "net/netlog.h"
 #include "net/seal.h"
 
 #define JOIN_TIMEOUT_MS 15000
@@ -93,7 +94,7 @@ int
 join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m, size_t len,
              uint8_t **out, size_t *outlen)
 {
-	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1];
+	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1], clean[NETLOG_TEXT_MAX + 1];
 	struct identity_device d = {.name = name};
 	struct journal_member root;
 	struct msg_welcome w;
@@ -131,8 +132,8 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 	if (rc)
 		return -1;
 	change_devid(journal_key_origin(rs), dev);
-	syslog(LOG_INFO, "device %s (%s) joined as %s", dev, name,
-	       d.admin ? "an admin" : "a member");
+	syslog(LOG_INFO, "device %s (%s) joined as %s", dev,
+	       netlog_clean(clean, sizeof(clean), name, sizeof(name)), d.admin ? "an admin" : "a member");
 	return 0;
 }
 

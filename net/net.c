@@ -21,6 +21,7 @@
 #include "net/mdns.h"
 #include "net/net.h"
 #include "net/net_int.h"
+#include "net/netlog.h"
 #include "net/peer.h"
 #include "net/seal.h"
 #include "net/status.h"
@@ -55,6 +56,7 @@ tick(struct net *n)
 	dial_tick(n, t);
 	peer_tick(n, t);
 	clock_tick(n);
+	netlog_tick();
 	if (n->mdns)
 		mdns_run(n->mdns); /* avahi's timeouts */
 	if (n->status_dirty || t - n->last_status >= 1000) {
@@ -147,7 +149,7 @@ static void
 net_free(struct net *n)
 {
 	mdns_free(n->mdns); /* withdraws the service */
-	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+	for (size_t i = 0; i < NET_SLOTS; i++)
 		if (n->peers[i])
 			peer_close(n, n->peers[i], NULL);
 	if (n->lfd >= 0)

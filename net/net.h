@@ -5,7 +5,9 @@
  * local-commit hook writes.  It both serves and dials; the work is in:
  *   peer.c    connections: socket <-> conn <-> session, backpressure (a peer
  *             whose output exceeds NET_OUT_MAX gets nothing more from the
- *             journal until it drains), duplicates (of two connections to
+ *             journal until it drains, and is not read from past
+ *             NET_IN_STOP), slots (strangers' handshakes have their own,
+ *             net_int.h), duplicates (of two connections to
  *             one device, the one dialled by the lower device id stays),
  *             keepalive PING every NET_PING_MS, silence for NET_DEAD_MS drops
  *   sync.c    the per-peer session, pure: HELLO both ways, then each side
@@ -14,6 +16,7 @@
  *             jitter; listening and accepting
  *   join.c    both halves of a join (Noise_XXpsk3 with the pending invite)
  *   status.c  the status object: DB/peers.json and net_status()
+ *   netlog.c  peer text cleaned for logs, peer-caused lines rate-limited
  *
  * net_start also installs the seal hooks (DB/content.key) on the journal.
  * The journal stays the caller's; call net_stop() before closing it (one

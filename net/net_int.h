@@ -18,7 +18,22 @@
 #include "net/sync.h"
 
 #define NET_TICK_MS 100
-#define NET_HANDSHAKE_MS 10000
+/*
+ * Limits that hold under attack (README "Choices").  Connections not yet
+ * authenticated that others made to us (a stranger can make those at will)
+ * get NET_UNAUTH_MAX slots of their own, at most NET_UNAUTH_PER_ADDR from one
+ * address, and NET_HANDSHAKE_MS to finish the handshake (one on a LAN takes a
+ * few ms); beyond that an accepted socket is closed at once.  Members'
+ * sessions and our own dials share the other NET_MAX_PEERS slots, which
+ * strangers never hold.  A peer whose queued output passes NET_IN_STOP is not
+ * read from until it drains (our replies to it are bounded), and PONGs are
+ * dropped while its output is over NET_OUT_MAX (it has data coming anyway).
+ */
+#define NET_HANDSHAKE_MS 3000
+#define NET_UNAUTH_MAX 16
+#define NET_UNAUTH_PER_ADDR 4
+#define NET_SLOTS (NET_MAX_PEERS + NET_UNAUTH_MAX)
+#define NET_IN_STOP (2 * NET_OUT_MAX + MSG_MAX)
 #define CLOCK_LOGGED_MAX 64
 
 /* A connection's life; the names in peers.json are status.c's. */
@@ -32,8 +47,9 @@ struct peer {
 	int dialled; /* we dialled it */
 	int target;  /* index of the target dialled, or -1 */
 	int closing; /* close once the output is written */
-	int want_out;
+	int want_out, want_in;
 	char addr[80];
+	char host[72]; /* addr without the port: the per-address limit */
 	uint64_t since, last_rx, last_tx;
 	uint64_t checked; /* membership last checked (a removal ends the session) */
 };
@@ -58,7 +74,7 @@ struct net {
 	char listen[300];
 	pthread_t thread;
 	int stop;
-	struct peer *peers[NET_MAX_PEERS];
+	struct peer *peers[NET_SLOTS];
 	struct target *targets;
 	size_t ntargets; /* the --peer ones, then MDNS_MAX slots for mDNS */
 	size_t nstatic;

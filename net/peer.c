@@ -18,35 +18,86 @@
 #include "net/dial.h"
 #include "net/identity.h"
 #include "net/join.h"
+#include "net/msg.h"
 #include "net/net_int.h"
+#include "net/netlog.h"
 #include "net/peer.h"
 #include "net/sync.h"
 
+#define PEER_READS_PER_TURN 1
+
+/* Output wanted while anything is queued (or a connect is pending); input
+ * while the output is under NET_IN_STOP (backpressure on a peer that sends
+ * but does not read: what we owe it stays bounded). */
 static void
 ep_update(struct net *n, struct peer *p)
 {
 	const uint8_t *b;
 	struct epoll_event ev = {0};
-	int want = conn_out(p->c, &b) > 0 || p->state == PEER_CONNECTING;
+	size_t queued = conn_out(p->c, &b);
+	int want = queued > 0 || p->state == PEER_CONNECTING;
+	int want_in = queued < NET_IN_STOP;
 
-	if (want == p->want_out)
+	if (want == p->want_out && want_in == p->want_in)
 		return;
 	p->want_out = want;
-	ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	p->want_in = want_in;
+	ev.events = (want_in ? EPOLLIN : 0) | (want ? EPOLLOUT : 0);
 	ev.data.ptr = p;
 	epoll_ctl(n->ep, EPOLL_CTL_MOD, p->fd, &ev);
+}
+
+/* An inbound connection whose handshake is not done: a stranger, maybe. */
+static int
+unauthenticated(const struct peer *p)
+{
+	return !p->dialled && p->state < PEER_OPEN;
+}
+
+int
+peer_admit(const struct net *n, const char *host)
+{
+	size_t all = 0, from_host = 0;
+
+	for (size_t i = 0; i < NET_SLOTS; i++) {
+		const struct peer *q = n->peers[i];
+
+		if (q == NULL || !unauthenticated(q))
+			continue;
+		all++;
+		from_host += strcmp(q->host, host) == 0;
+	}
+	return all < NET_UNAUTH_MAX && from_host < NET_UNAUTH_PER_ADDR;
+}
+
+/* Connections in the members' and dials' share of the slots. */
+static size_t
+trusted_count(const struct net *n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < NET_SLOTS; i++)
+		k += n->peers[i] != NULL && !unauthenticated(n->peers[i]);
+	return k;
 }
 
 struct peer *
 peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const uint8_t *psk)
 {
 	struct epoll_event ev = {0};
+	const char *colon = strrchr(addr, ':');
 	struct peer *p;
+	char host[sizeof(p->host)];
 	size_t i;
 
-	for (i = 0; i < NET_MAX_PEERS && n->peers[i] != NULL; i++)
+	snprintf(host, sizeof(host), "%.*s", (int)(colon ? colon - addr : (long)strlen(addr)),
+	         addr);
+	/* A dial takes a trusted slot, an accept an unauthenticated one. */
+	if (dialled ? trusted_count(n) >= NET_MAX_PEERS : !peer_admit(n, host))
+		return NULL;
+	for (i = 0; i < NET_SLOTS && n->peers[i] != NULL; i++)
 		;
-	if (i == NET_MAX_PEERS || (p = calloc(1, sizeof(*p))) == NULL)
+	if (i == NET_SLOTS || (p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	if ((p->c = conn_new(dialled, n->priv, psk)) == NULL) {
 		free(p);
@@ -58,8 +109,10 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	p->state = dialled ? PEER_CONNECTING : PEER_HANDSHAKE;
 	p->since = p->last_rx = p->last_tx = p->checked = hlc_mono_ms();
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	memcpy(p->host, host, sizeof(host));
 	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
 	p->want_out = dialled;
+	p->want_in = 1;
 	ev.data.ptr = p;
 	if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev)) {
 		conn_free(p->c);
@@ -94,7 +147,7 @@ peer_close(struct net *n, struct peer *p, const char *why)
 	if (p->state == PEER_SYNC)
 		seen(n, p);
 
-	for (size_t i = 0; i < NET_MAX_PEERS; i++)
+	for (size_t i = 0; i < NET_SLOTS; i++)
 		if (n->peers[i] == p)
 			n->peers[i] = NULL;
 	n->status_dirty = 1;
@@ -103,7 +156,8 @@ peer_close(struct net *n, struct peer *p, const char *why)
 		dial_backoff(&n->targets[p->target]);
 	}
 	if (why != NULL)
-		syslog(LOG_INFO, "peer %s%s%s: %s", p->addr, name[0] ? " " : "", name, why);
+		netlog(NETLOG_PEER, LOG_INFO, "peer %s%s%s: %s", p->addr, name[0] ? " " : "", name,
+		       why);
 	epoll_ctl(n->ep, EPOLL_CTL_DEL, p->fd, NULL);
 	close(p->fd);
 	conn_free(p->c);
@@ -116,7 +170,7 @@ peer_live(const struct net *n, const struct peer *p)
 {
 	int live = 0;
 
-	for (size_t k = 0; k < NET_MAX_PEERS; k++)
+	for (size_t k = 0; k < NET_SLOTS; k++)
 		live |= n->peers[k] == p;
 	return live;
 }
@@ -130,7 +184,7 @@ peer_device(const struct peer *p)
 int
 peer_connected(const struct net *n, uint64_t device)
 {
-	for (size_t k = 0; device && k < NET_MAX_PEERS; k++)
+	for (size_t k = 0; device && k < NET_SLOTS; k++)
 		if (n->peers[k] && peer_device(n->peers[k]) == device &&
 		    n->peers[k]->state == PEER_SYNC && !n->peers[k]->closing)
 			return 1;
@@ -158,12 +212,17 @@ peer_flush(struct net *n, struct peer *p)
 	return 0;
 }
 
-/* The session's way out: onto the conn, written when the socket takes it. */
+/* The session's way out: onto the conn, written when the socket takes it.
+ * A PONG is dropped while the output is over NET_OUT_MAX: the peer has
+ * bytes coming (and a PING flood gets no queue of answers). */
 static int
 peer_queue(void *ctx, const uint8_t *m, size_t len)
 {
 	struct peer *p = ctx;
+	const uint8_t *b;
 
+	if (msg_type(m, len) == MSG_PONG && conn_out(p->c, &b) >= NET_OUT_MAX)
+		return 0;
 	return conn_send(p->c, m, len);
 }
 
@@ -184,7 +243,7 @@ peer_pump(struct peer *p)
 void
 peer_pump_all(struct net *n)
 {
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		struct peer *p = n->peers[i];
 
 		if (p == NULL)
@@ -202,7 +261,7 @@ dedupe(struct net *n, struct peer *p)
 	uint64_t keep_dialler = self < device ? self : device;
 	uint64_t mine = p->dialled ? self : device;
 
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		struct peer *q = n->peers[i];
 		uint64_t theirs;
 
@@ -232,7 +291,7 @@ on_session(struct net *n, struct peer *p)
 		p->closing = 1;
 		return;
 	}
-	syslog(LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
+	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	seen(n, p);
 	n->status_dirty = 1;
 }
@@ -254,6 +313,11 @@ on_ready(struct net *n, struct peer *p)
 	conn_remote_key(p->c, rs);
 	if (identity_is_member(n->j, rs) != 1) {
 		errno = EACCES;
+		return -1;
+	}
+	/* An inbound member moves to the trusted share, if there is room. */
+	if (!p->dialled && trusted_count(n) >= NET_MAX_PEERS) {
+		errno = EUSERS;
 		return -1;
 	}
 	p->state = PEER_OPEN;
@@ -297,7 +361,11 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 	ssize_t r;
 	int ev, loops = 0;
 
-	while (loops++ < 16) {
+	/* One read of up to 64 KiB a turn, so that a flooding peer does not
+	 * starve the others (a turn of PINGs is ~3000 messages, a few ms; the
+	 * level-triggered epoll brings us back for the rest), and nothing more
+	 * once the replies queued for p reach NET_IN_STOP. */
+	while (loops++ < PEER_READS_PER_TURN && conn_out(p->c, &m) < NET_IN_STOP) {
 		if ((r = recv(p->fd, buf, sizeof(buf), 0)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -318,7 +386,9 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			p->last_rx = hlc_mono_ms();
 			if (ev == CONN_READY && on_ready(n, p)) {
 				peer_close(n, p,
-				           errno == EACCES ? "refused: not a member" : "failed");
+				           errno == EACCES   ? "refused: not a member"
+				           : errno == EUSERS ? "refused: too many peers"
+				                             : "failed");
 				return;
 			}
 			if (ev == CONN_MSG && on_msg(n, p, m, len, applied)) {
@@ -371,7 +441,7 @@ peer_tick(struct net *n, uint64_t t)
 {
 	const uint8_t *b;
 
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		struct peer *p = n->peers[i];
 
 		if (p == NULL)

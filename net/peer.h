@@ -21,12 +21,17 @@ struct peer;
 
 /*
  * A connection on fd (non-blocking), dialled by us or accepted, for target
- * index target (-1: none), from addr (for logs and status).  A join psk (NULL:
- * none) lets an accepted connection join.  NULL on failure (fd stays the
+ * index target (-1: none), from addr ("HOST:PORT", for logs, status and the
+ * per-address limit).  A join psk (NULL: none) lets an accepted connection
+ * join.  NULL on failure, or if the slots for its kind are full (fd stays the
  * caller's).
  */
 struct peer *peer_add(struct net *n, int fd, int dialled, int target, const char *addr,
                       const uint8_t *psk);
+
+/* 1 if an inbound connection from host (an address without port) may have
+ * an unauthenticated slot now (NET_UNAUTH_MAX, NET_UNAUTH_PER_ADDR), else 0. */
+int peer_admit(const struct net *n, const char *host);
 
 /* Closes p and frees it; why (NULL: quietly) goes to the log.  A target it
  * was dialled for is redialled after its backoff. */

@@ -1,7 +1,9 @@
 /* status: the network's status object and DB/peers.json; see status.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -88,7 +90,7 @@ status_build(const struct net *n)
 
 	if (journal_vv(n->j, &mine))
 		vv_clear(&mine);
-	for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+	for (size_t i = 0; i < NET_SLOTS; i++) {
 		const struct peer *p = n->peers[i];
 
 		if (p == NULL)
@@ -124,11 +126,18 @@ status_update(struct net *n)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
 	json_t *o = status_build(n), *old;
+	int fd, ok;
 
 	snprintf(path, sizeof(path), "%s/" STATUS_FILE, n->db);
 	snprintf(tmp, sizeof(tmp), "%s/." STATUS_FILE ".tmp", n->db);
-	if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
-		rename(tmp, path);
+	/* 0600: it lists the peers' addresses and names (fchmod: an old
+	 * temporary file keeps its mode through O_TRUNC). */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
+		ok = fchmod(fd, 0600) == 0 &&
+		     json_dumpfd(o, fd, JSON_INDENT(2) | JSON_SORT_KEYS) == 0;
+		if (close(fd) == 0 && ok)
+			rename(tmp, path);
+	}
 	pthread_mutex_lock(&n->status_lock);
 	old = n->status;
 	n->status = o;

@@ -10,6 +10,7 @@
 #include "core/change.h"
 #include "core/journal.h"
 #include "net/msg.h"
+#include "net/netlog.h"
 #include "net/sync.h"
 
 struct sync {
@@ -102,6 +103,27 @@ send_ack(struct sync *s)
 	return rc ? -1 : send_free(s, m, len);
 }
 
+/*
+ * Keeps in v (a peer's HELLO or ACK vector) only the origins this journal
+ * has: for the others there is nothing to send, and a peer's made-up origins
+ * must not grow what the session keeps and scans.  0 or -1.
+ */
+static int
+known_only(const struct sync *s, struct vv *v)
+{
+	struct vv mine = {0, NULL};
+	size_t i, k = 0;
+
+	if (journal_vv(s->cfg->j, &mine))
+		return -1;
+	for (i = 0; i < v->n; i++)
+		if (vv_get(&mine, v->e[i].origin) > 0)
+			v->e[k++] = v->e[i];
+	v->n = k;
+	vv_clear(&mine);
+	return 0;
+}
+
 static int
 on_hello(struct sync *s, const uint8_t *m, size_t len)
 {
@@ -119,13 +141,14 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 		return -1;
 	}
 	/* A HELLO on a running session restarts streaming from its vv. */
-	if (vv_merge(&s->acked, &h.vv)) {
+	if (known_only(s, &h.vv) || vv_merge(&s->acked, &h.vv)) {
 		vv_clear(&h.vv);
 		return -1;
 	}
 	vv_clear(&s->sent);
 	s->sent = h.vv;
-	snprintf(s->name, sizeof(s->name), "%s", h.name);
+	/* Peer text: only its cleaned form is kept, for logs and status. */
+	netlog_clean(s->name, sizeof(s->name), h.name, sizeof(h.name));
 	/* Every HELLO (a restart too) measures the peer's clock afresh. */
 	if (h.wall_ms != 0 && s->cfg->wall != NULL) {
 		s->skew_ms = (int64_t)h.wall_ms - (int64_t)s->cfg->wall();
@@ -161,8 +184,8 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 	for (off = 0, i = 0; i < count; i++)
 		msg_changes_next(m, len, &off, &blobs[i], &lens[i]);
 	if (journal_apply_batch(s->cfg->j, blobs, lens, count, results)) {
-		syslog(LOG_INFO, "peer %s %s: applying changes failed: %s", s->addr, s->name,
-		       strerror(errno));
+		netlog(NETLOG_CHANGE, LOG_INFO, "peer %s %s: applying changes failed: %s", s->addr,
+		       s->name, strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -172,8 +195,9 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 			origin = seq = 0; /* refused */
 		change_devid(origin, dev);
 		if (results[i] < 0) {
-			syslog(LOG_WARNING, "peer %s %s: change %s/%llu refused: %s", s->addr,
-			       s->name, dev, (unsigned long long)seq, journal_refusal(results[i]));
+			netlog(NETLOG_CHANGE, LOG_WARNING, "peer %s %s: change %s/%llu refused: %s",
+			       s->addr, s->name, dev, (unsigned long long)seq,
+			       journal_refusal(results[i]));
 			goto out;
 		}
 		if (results[i] == JOURNAL_EQUIVOCATION)
@@ -210,7 +234,7 @@ on_ack(struct sync *s, const uint8_t *m, size_t len)
 
 	if (!s->session || msg_ack_decode(m, len, &v))
 		return -1;
-	rc = vv_merge(&s->sent, &v) || vv_merge(&s->acked, &v) ? -1 : 0;
+	rc = known_only(s, &v) || vv_merge(&s->sent, &v) || vv_merge(&s->acked, &v) ? -1 : 0;
 	vv_clear(&v);
 	return rc;
 }

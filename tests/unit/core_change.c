@@ -3,6 +3,7 @@
 #include "tests/unit/core_test.h"
 
 #include "core/change.h"
+#include "core/record.h"
 
 static void
 sample(struct change *c)
@@ -174,6 +175,57 @@ test_devid(void **state)
 	assert_int_equal(change_devid_parse("AAAAAAAAAAAAA", &o), -1);
 }
 
+/* A string value of n bytes of JSON text ("xxx...x"), malloc'd. */
+static char *
+big_value(size_t n)
+{
+	char *v = malloc(n + 1);
+
+	assert_non_null(v);
+	memset(v, 'x', n);
+	v[0] = v[n - 1] = '"';
+	v[n] = '\0';
+	return v;
+}
+
+/* The record limit holds per record in one change, whatever the sender. */
+static void
+test_record_limit(void **state)
+{
+	struct change c;
+	struct change *d;
+	uint8_t *buf;
+	size_t len, half = RECORD_MAX_BYTES / 2;
+	char *v = big_value(half);
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.origin = 5;
+	c.seq = 1;
+	/* Two halves in two records: fine.  Interleaved with another record. */
+	assert_int_equal(change_add(&c, OP_SET, "bugs", "a", "f", v, NULL, 0), 0);
+	assert_int_equal(change_add(&c, OP_SET, "bugs", "b", "f", v, NULL, 0), 0);
+	assert_int_equal(change_fits(&c), 0);
+	assert_int_equal(change_encode(&c, &buf, &len), 0);
+	assert_int_equal(change_decode(buf, len, &d), 0);
+	change_free(d);
+	free(buf);
+	/* A third half on record a: over the limit, refused by the decoder. */
+	assert_int_equal(change_add(&c, OP_SET, "bugs", "a", "g", v, NULL, 0), 0);
+	assert_int_equal(change_fits(&c), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_int_equal(change_encode(&c, &buf, &len), 0);
+	assert_int_equal(change_decode(buf, len, &d), -1);
+	assert_null(d);
+	free(buf);
+	/* The same bytes split between collections are fine again. */
+	free(c.ops[2].coll);
+	c.ops[2].coll = strdup("notes");
+	assert_int_equal(change_fits(&c), 0);
+	change_clear(&c);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -183,6 +235,7 @@ main(void)
 	    cmocka_unit_test(test_invalid_contents_are_refused),
 	    cmocka_unit_test(test_random_corruption_never_crashes),
 	    cmocka_unit_test(test_devid),
+	    cmocka_unit_test(test_record_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
