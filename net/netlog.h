@@ -25,9 +25,14 @@
 
 /* The kinds of line that are rate-limited, each on its own. */
 enum netlog_kind {
-	NETLOG_PEER,    /* a connection closed, refused or timed out */
-	NETLOG_ACCEPT,  /* an inbound connection refused: the unauthenticated cap */
-	NETLOG_CHANGE,  /* a remote change refused */
+	NETLOG_PEER,   /* a connection closed, refused or timed out */
+	NETLOG_ACCEPT, /* an inbound connection refused: the unauthenticated cap */
+	NETLOG_CHANGE, /* a remote change refused: forged or corrupt (or failed) */
+	/* ... refused for another cause: each cause has its own budget, so a
+	 * flood of one does not hide another */
+	NETLOG_NOT_MEMBER,
+	NETLOG_OWN_ORIGIN,
+	NETLOG_NO_AUTHORITY,
 	NETLOG_SESSION, /* a session opened */
 	NETLOG_KINDS
 };

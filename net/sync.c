@@ -161,6 +161,22 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 	return SYNC_SESSION;
 }
 
+/* The log budget of a refusal's cause (enum journal_result). */
+static enum netlog_kind
+refusal_kind(int result)
+{
+	switch (result) {
+	case JOURNAL_NOT_MEMBER:
+		return NETLOG_NOT_MEMBER;
+	case JOURNAL_OWN_ORIGIN:
+		return NETLOG_OWN_ORIGIN;
+	case JOURNAL_NO_AUTHORITY:
+		return NETLOG_NO_AUTHORITY;
+	default:
+		return NETLOG_CHANGE;
+	}
+}
+
 /* Applies a batch in one transaction.  SYNC_APPLIED if a change was new. */
 static int
 on_changes(struct sync *s, const uint8_t *m, size_t len)
@@ -195,9 +211,9 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 			origin = seq = 0; /* refused */
 		change_devid(origin, dev);
 		if (results[i] < 0) {
-			netlog(NETLOG_CHANGE, LOG_WARNING, "peer %s %s: change %s/%llu refused: %s",
-			       s->addr, s->name, dev, (unsigned long long)seq,
-			       journal_refusal(results[i]));
+			netlog(refusal_kind(results[i]), LOG_WARNING,
+			       "peer %s %s: change %s/%llu refused: %s", s->addr, s->name, dev,
+			       (unsigned long long)seq, journal_refusal(results[i]));
 			goto out;
 		}
 		if (results[i] == JOURNAL_EQUIVOCATION)

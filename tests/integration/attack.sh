@@ -2,7 +2,9 @@
 # one-edit latency and B its memory while a hostile stranger (from 127.0.0.2)
 # and a hostile member M (a device that joined, never mounted) attack B:
 # 500 half-open sockets, a connect/close flood, a PING flood, a giant ACK, an
-# over-size record, a forged log line in a name.  During the stranger attacks
+# over-size record, a forged log line in a name; forged changes (another
+# device's origin, B's own), 40,000 made-up origins, an equivocation.  During
+# the stranger attacks
 # A is restarted and must connect to B again.  Each phase asserts
 #   latency <= max(2 x quiet, quiet + 50 ms)   (median of 10 edits; the floor
 #                                              keeps it stable on a loaded
@@ -20,7 +22,7 @@ export ATTACK_SRC=127.0.0.2
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4
 ATT=
 # PHASES: the phases to run (default all), to try one against a broken build.
-PHASES=${PHASES:-halfopen connflood pingflood giantack bigrecord logname}
+PHASES=${PHASES:-halfopen connflood pingflood giantack bigrecord logname forge ownorigin fakeorigins equivocate}
 want() {
 	case " $PHASES " in *" $1 "*) return 0 ;; esac
 	return 1
@@ -157,5 +159,70 @@ if want logname; then
 	phase logname
 fi
 
+# again NAME ARGS...: runs the attack client over and over until stopped.
+again() {
+	local name=$1
+	shift
+	(while :; do "$ATTACK" "$name" "$T/M" "$BP" "$@" >>"$T/$name.out" 2>&1; done) &
+	ATT=$!
+	sleep 0.5
+}
+refused_only() { # NAME WHY: every attempt refused, and B logged why
+	grep -q "refused" "$T/$1.out" || fail "$1: $(head -3 "$T/$1.out")"
+	grep -q "accepted" "$T/$1.out" && fail "$1: a change was accepted"
+	grep -q "refused: $2" "$T/B.log" || fail "$1: B did not log [$2]"
+}
+a_dev=$("$BLAZEFS" status "$T/A" | jq -r .device)
+
+# M signs changes claiming A's origin (the next seq A will use), again and
+# again while A writes: refused (bad signature), and A's own changes of those
+# seqs still arrive (the latency phase writes them).
+if want forge; then
+	reset_peak
+	again forge "$a_dev"
+	phase forge
+	stop_attack
+	refused_only forge "forged"
+fi
+
+# M claims B's own origin.
+if want ownorigin; then
+	reset_peak
+	again ownorigin
+	phase ownorigin
+	stop_attack
+	refused_only ownorigin "it claims this device's origin"
+fi
+
+# 40,000 made-up origins (4 MB): refused at the first; none reaches B's
+# version vector.
+if want fakeorigins; then
+	reset_peak
+	again fakeorigins 40000
+	phase fakeorigins
+	stop_attack
+	refused_only fakeorigins "its origin is not a member"
+fi
+
+# M (mounted once, so it has a change B holds, through A) signs a second, different
+# change with the same (origin, seq): kept as evidence, M flagged, logged.
+if want equivocate; then
+	start M --no-listen --no-mdns --peer "127.0.0.1:$(port A)"
+	mkdir -p "$T/M.mnt/m"
+	echo '{"m": 1}' >"$T/M.mnt/m/r.json"
+	wait_until 10 test -f "$T/B.mnt/m/r.json" || fail "equivocate: M's change did not reach B"
+	stop M
+	reset_peak
+	again equivocate
+	phase equivocate
+	stop_attack
+	wait_until 5 grep -q "signed two different changes" "$T/B.log" || fail "equivocate: not logged"
+	"$BLAZEFS" devices "$T/B" --json | jq -e 'any(.[]; .name == "mallory" and .equivocated)' >/dev/null ||
+		fail "equivocate: M is not flagged on B"
+	expect_eq "$(jq -c . "$T/B.mnt/m/r.json")" '{"m":1}' "equivocate: B's record"
+fi
+
 wait_until 10 same_vv A B || fail "A and B differ after the attacks: $(vv A) vs $(vv B)"
+# Only members ever reach a version vector.
+[ "$(vv B | jq length)" -le 3 ] || fail "B's version vector holds non-members: $(vv B)"
 exit 0
