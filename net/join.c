@@ -133,7 +133,8 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 		return -1;
 	change_devid(journal_key_origin(rs), dev);
 	syslog(LOG_INFO, "device %s (%s) joined as %s", dev,
-	       netlog_clean(clean, sizeof(clean), name, sizeof(name)), d.admin ? "an admin" : "a member");
+	       netlog_clean(clean, sizeof(clean), name, sizeof(name)),
+	       d.admin ? "an admin" : "a member");
 	return 0;
 }
 
