@@ -14,6 +14,7 @@
 #include "core/change.h"
 #include "core/journal.h"
 #include "net/identity.h"
+#include "net/netkey.h"
 
 /* Writes len bytes to DB/name, mode 0600, failing if it exists. */
 static int
@@ -55,7 +56,7 @@ cmd_init(int argc, char **argv)
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	unsigned char key[crypto_box_SECRETKEYBYTES + crypto_box_PUBLICKEYBYTES];
-	unsigned char content[32], dbid[32];
+	unsigned char content[32], dbid[32], net[NETKEY_LEN];
 	char host[256], dev[DEVID_LEN + 1];
 	const char *db, *name = NULL;
 	struct journal *j;
@@ -105,6 +106,9 @@ cmd_init(int argc, char **argv)
 	origin = identity_origin(key + crypto_box_SECRETKEYBYTES);
 	randombytes_buf(content, sizeof(content));
 	randombytes_buf(dbid, sizeof(dbid));
+	/* The network secret: members prove it to each other and derive their
+	 * discovery tags from it (netkey.h). */
+	randombytes_buf(net, sizeof(net));
 
 	if (journal_create(db, origin, dbid)) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db,
@@ -114,6 +118,10 @@ cmd_init(int argc, char **argv)
 	if (write_secret(db, "device.key", key, sizeof(key)) ||
 	    write_secret(db, "content.key", content, sizeof(content)))
 		goto out;
+	if (netkey_write(db, net)) {
+		fprintf(stderr, "%s init: %s/%s: %s\n", cli_prog, db, NETKEY_FILE, strerror(errno));
+		goto out;
+	}
 	if ((j = journal_open(db, 0)) == NULL) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
@@ -132,5 +140,6 @@ cmd_init(int argc, char **argv)
 out:
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(content, sizeof(content));
+	sodium_memzero(net, sizeof(net));
 	return rc;
 }

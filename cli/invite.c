@@ -1,9 +1,11 @@
 /*
  * blazefs invite DB [--ttl SECONDS] [--address HOST:PORT]: prints a one-time
- * join code.  The code is hex(secret(32) | database id(32)) then, if known,
- * "@HOST:PORT" (where the inviter listens).  Only the psk derived from the
- * secret is kept, in journal meta with its expiry; the running mount answers
- * one join with it and burns it.  A new invite replaces the previous one.
+ * join code.  The code is hex(secret(32)) then, if known, "@HOST:PORT"
+ * (where the inviter listens).  It holds no database id and no network key:
+ * the joiner learns both in the WELCOME, and someone who saw the code (even
+ * used) cannot compute the members' discovery tags (README "Choices").  Only the psk derived from
+ * the secret is kept, in journal meta with its expiry; the running mount answers one join with it
+ * and burns it.  A new invite replaces the previous one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -78,8 +80,8 @@ cmd_invite(int argc, char **argv)
 	                                     {"address", required_argument, NULL, 'a'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	uint8_t secret[32], dbid[32], raw[64];
-	char hex[129], addr[300] = "", dev[DEVID_LEN + 1], *buf;
+	uint8_t secret[32];
+	char hex[65], addr[300] = "", dev[DEVID_LEN + 1], *buf;
 	const char *db;
 	struct journal *j;
 	long ttl = 3600;
@@ -129,10 +131,7 @@ cmd_invite(int argc, char **argv)
 		fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
-	journal_dbid(j, dbid);
-	memcpy(raw, secret, 32);
-	memcpy(raw + 32, dbid, 32);
-	sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+	sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
 	if (addr[0] == '\0')
 		running_address(db, addr, sizeof(addr));
 	printf("%s%s%s\n", hex, addr[0] ? "@" : "", addr);
@@ -144,7 +143,6 @@ cmd_invite(int argc, char **argv)
 	rc = 0;
 out:
 	sodium_memzero(secret, sizeof(secret));
-	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(hex, sizeof(hex));
 	journal_close(j);
 	return rc;

@@ -5,8 +5,10 @@
  * sends this device's name and priority, receives the database id and the
  * content key, and only then creates DB (so a refused code leaves nothing).
  * The records arrive at the first mount.  Without --peer or an address in
- * the code, the inviter is found by mDNS (its announcement carries the tag of
- * the database id that the code holds).
+ * the code, the inviter is found by mDNS: while the invite is pending its
+ * announcement carries, in j=, a tag keyed by the invite's psk (mdns.h).
+ * The code is hex(secret(32))[@HOST:PORT]; the database id and the network
+ * key arrive in the WELCOME.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/mdns.h"
+#include "net/netkey.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME] [--priority N]\n"
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
@@ -56,7 +59,8 @@ cmd_join(int argc, char **argv)
 	                                     {"priority", required_argument, NULL, 'P'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	uint8_t raw[64], psk[32], dbid[32], key[32], rs[32], *kp = NULL;
+	uint8_t raw[32], psk[32], dbid[32], key[32], rs[32], net[NETKEY_LEN], tagkey[32];
+	uint8_t *kp = NULL;
 	char host[256], *name = NULL, dev[DEVID_LEN + 1], pbuf[24];
 	const char *db, *code, *peer = NULL, *at;
 	long long prio = 0;
@@ -96,9 +100,14 @@ cmd_join(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	at = strchr(code, '@');
+	if ((at ? (size_t)(at - code) : strlen(code)) == 128) {
+		fprintf(stderr, "%s join: this code was made by an older blazefs: make a new one\n",
+		        cli_prog);
+		return 1;
+	}
 	if (sodium_hex2bin(raw, sizeof(raw), code, at ? (size_t)(at - code) : strlen(code), NULL,
 	                   NULL, NULL) ||
-	    (at ? (size_t)(at - code) : strlen(code)) != 128) {
+	    (at ? (size_t)(at - code) : strlen(code)) != 64) {
 		fprintf(stderr,
 		        "%s join: this is not a join code (expected what '%s invite' "
 		        "printed)\n",
@@ -123,9 +132,10 @@ cmd_join(int argc, char **argv)
 	crypto_box_keypair(kp + 32, kp);
 	origin = identity_origin(kp + 32);
 	join_psk(psk, raw);
-	/* No address: the inviter announces the database's tag over mDNS. */
+	netkey_invite_tag_key(tagkey, psk);
+	/* No address: the inviter announces the invite's tag over mDNS. */
 	if (peer == NULL &&
-	    (nfound = mdns_find(raw + 32, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
+	    (nfound = mdns_find(tagkey, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
 		if (nfound == 0)
 			fprintf(stderr,
 			        "%s join: no device of that database found by mDNS (is the "
@@ -143,8 +153,13 @@ cmd_join(int argc, char **argv)
 		if ((fd = join_dial(peer)) < 0)
 			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
 			        strerror(errno));
-		else if (join_exchange(fd, kp, psk, name, prio, dbid, key, rs) == 0)
+		else if (join_exchange(fd, kp, psk, name, prio, dbid, key, rs, net) == 0)
 			break;
+		else if (errno == EPROTO)
+			fprintf(stderr,
+			        "%s join: the inviting device's database was made by an older "
+			        "blazefs (no network key): re-create it\n",
+			        cli_prog);
 		else if (errno == ETIMEDOUT)
 			fprintf(stderr, "%s join: timed out waiting for the inviting device\n",
 			        cli_prog);
@@ -159,12 +174,11 @@ cmd_join(int argc, char **argv)
 		if (k + 1 >= nfound)
 			goto out;
 	}
-	if (sodium_memcmp(dbid, raw + 32, 32) != 0) {
-		fprintf(stderr, "%s join: %s answered for another database\n", cli_prog, peer);
-		goto out;
-	}
+	/* The code holds no database id: the WELCOME's is authentic, as only
+	 * the device holding the invite's psk could complete the handshake. */
 	if (journal_create(db, origin, dbid) || write_key(db, "device.key", kp, 64) ||
-	    write_key(db, "content.key", key, 32) || (j = journal_open(db, 0)) == NULL) {
+	    write_key(db, "content.key", key, 32) || netkey_write(db, net) ||
+	    (j = journal_open(db, 0)) == NULL) {
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
@@ -189,5 +203,7 @@ out:
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(psk, sizeof(psk));
 	sodium_memzero(key, sizeof(key));
+	sodium_memzero(net, sizeof(net));
+	sodium_memzero(tagkey, sizeof(tagkey));
 	return rc;
 }

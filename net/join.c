@@ -20,6 +20,7 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
+#include "net/netkey.h"
 #include "net/seal.h"
 
 #define JOIN_TIMEOUT_MS 15000
@@ -90,7 +91,7 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
              uint8_t **out, size_t *outlen)
 {
 	char name[MSG_NAME_MAX + 1], dev[DEVID_LEN + 1];
-	uint8_t dbid[32], key[SEAL_KEY_LEN];
+	uint8_t dbid[32], key[SEAL_KEY_LEN], net[NETKEY_LEN];
 	int64_t prio;
 	int rc;
 
@@ -105,6 +106,26 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 	sodium_memzero(key, sizeof(key));
 	if (rc)
 		return -1;
+	/* The network key goes last.  A database without one cannot mount (so
+	 * cannot get here) but in unit tests: its WELCOME goes without, and the
+	 * joiner refuses it. */
+	if (netkey_read(db, net) == 0) {
+		rc = msg_welcome_add_netkey(out, outlen, net);
+		sodium_memzero(net, sizeof(net));
+		if (rc) {
+			sodium_memzero(*out, *outlen);
+			free(*out);
+			*out = NULL;
+			*outlen = 0;
+			return -1;
+		}
+	} else if (errno != ENOENT) {
+		sodium_memzero(*out, *outlen);
+		free(*out);
+		*out = NULL;
+		*outlen = 0;
+		return -1;
+	}
 	change_devid(identity_origin(rs), dev);
 	syslog(LOG_INFO, "device %s (%s) joined", dev, name);
 	return 0;
@@ -144,13 +165,13 @@ join_dial(const char *hostport)
 
 int
 join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
-              long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32])
+              long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32], uint8_t netkey[32])
 {
 	struct conn *c;
 	const uint8_t *m, *o;
 	uint8_t buf[65536], *j;
 	struct pollfd pfd = {fd, POLLIN, 0};
-	size_t len, jl;
+	size_t len, jl, wl;
 	ssize_t r;
 	int ev, ready = 0, sent, rc = -1, saved;
 	uint64_t t0;
@@ -168,9 +189,15 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 				free(j);
 				if (sent)
 					goto out;
-			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
+			} else if ((wl = len) > 0 && msg_welcome_take_netkey(m, &wl, netkey) == 0 &&
+			           msg_welcome_decode(m, wl, dbid, key) == 0) {
 				conn_remote_key(c, rs);
 				rc = 0;
+				goto out;
+			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
+				/* No network key: the inviter's database is too old. */
+				sodium_memzero(key, 32);
+				errno = EPROTO;
 				goto out;
 			} else {
 				goto refused;

@@ -1,14 +1,15 @@
 /*
  * join: both halves of `blazefs join` (DESIGN §4).  A join code holds a
- * secret and the database id; both sides derive the same psk from the
- * secret (join_psk) and run Noise_XXpsk3 with it (conn.h, CONN_SEL_JOIN).
+ * secret (and maybe the inviter's address); both sides derive the same psk
+ * from the secret (join_psk) and run Noise_XXpsk0 with it (conn.h,
+ * CONN_SEL_JOIN): a dialler without the code never sees the inviter's key.
  *
  *   inviter   `blazefs invite` stores the pending invite in journal meta
  *             (join_invite); the running mount lets an accepted connection
  *             use its psk (join_invite_psk), burns it once a handshake
  *             succeeds (join_burn: single use) and answers the joiner's JOIN
- *             with WELCOME: the database id and the content key
- *             (join_welcome), having recorded the new device in .devices.
+ *             with WELCOME: the database id, the content key and,
+ *             last, the network key (join_welcome), having recorded the new device in .devices.
  *   joiner    dials the inviter (join_dial) and runs the exchange over the
  *             blocking socket (join_exchange).
  *
@@ -48,7 +49,7 @@ int join_burn(struct journal *j);
 /*
  * The inviter's answer to JOIN message m (len bytes) from the device whose
  * static key is rs: records it in .devices and makes WELCOME (the database
- * id and DB/content.key) in *out (malloc'd: the caller wipes and frees it).
+ * id, DB/content.key, then DB/network.key) in *out (malloc'd: the caller wipes and frees it).
  * 0, or -1 with errno.
  */
 int join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m,
@@ -60,12 +61,14 @@ int join_dial(const char *hostport);
 /*
  * The joiner's exchange over fd (blocking): handshake with keypair (secret
  * key then public key) and psk, JOIN with name and prio, then WELCOME.  On
- * success the database id, the content key and the inviter's static key are
- * in dbid, key and rs.  0, or -1 with errno: ECONNREFUSED if the inviter
- * refused the code in the handshake, EACCES if after it, ETIMEDOUT if it did
- * not answer in time.
+ * success the database id, the content key, the inviter's static key and the
+ * network key are in dbid, key, rs and netkey.  0, or -1 with errno:
+ * ECONNREFUSED if the inviter refused the code in the handshake, EACCES if
+ * after it, ETIMEDOUT if it did not answer in time, EPROTO if its WELCOME
+ * has no network key (its database was made by an older blazefs).
  */
 int join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
-                  long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32]);
+                  long long prio, uint8_t dbid[32], uint8_t key[32], uint8_t rs[32],
+                  uint8_t netkey[32]);
 
 #endif

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/bytes.h"
 #include "net/msg.h"
 
@@ -408,4 +410,33 @@ msg_welcome_decode(const uint8_t *buf, size_t len, uint8_t dbid[32], uint8_t key
 bad:
 	errno = EBADMSG;
 	return -1;
+}
+
+int
+msg_welcome_add_netkey(uint8_t **buf, size_t *len, const uint8_t netkey[32])
+{
+	uint8_t *p;
+
+	/* A copy, not realloc: the old buffer holds the content key to wipe. */
+	if ((p = malloc(*len + 32)) == NULL)
+		return -1;
+	memcpy(p, *buf, *len);
+	memcpy(p + *len, netkey, 32);
+	sodium_memzero(*buf, *len);
+	free(*buf);
+	*buf = p;
+	*len += 32;
+	return 0;
+}
+
+int
+msg_welcome_take_netkey(const uint8_t *buf, size_t *len, uint8_t netkey[32])
+{
+	if (msg_type(buf, *len) != MSG_WELCOME || *len < 2 + 32) {
+		errno = EBADMSG;
+		return -1;
+	}
+	*len -= 32;
+	memcpy(netkey, buf + *len, 32);
+	return 0;
 }

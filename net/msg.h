@@ -92,5 +92,11 @@ int msg_join_encode(const char *name, int64_t priority, uint8_t **buf, size_t *l
 int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1], int64_t *priority);
 int msg_welcome_encode(const uint8_t dbid[32], const uint8_t key[32], uint8_t **buf, size_t *len);
 int msg_welcome_decode(const uint8_t *buf, size_t len, uint8_t dbid[32], uint8_t key[32]);
+/* WELCOME's last field, after all the others: the network key (netkey.h).
+ * add appends it to an encoded WELCOME (realloc'ing *buf; 0 or -1 ENOMEM);
+ * take copies it out and shortens *len to the fields before it (0, or -1
+ * EBADMSG if too short).  The caller wipes both. */
+int msg_welcome_add_netkey(uint8_t **buf, size_t *len, const uint8_t netkey[32]);
+int msg_welcome_take_netkey(const uint8_t *buf, size_t *len, uint8_t netkey[32]);
 
 #endif
