@@ -133,6 +133,26 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 
 /* ---- the joiner's half ---- */
 
+/* Decodes WELCOME m (its network key last).  0, or -1 with errno: EPROTO if
+ * it has no network key (the inviter's database is older), else EBADMSG. */
+static int
+welcome_decode(const uint8_t *m, size_t len, uint8_t dbid[32], uint8_t key[32], uint8_t netkey[32])
+{
+	size_t wl = len;
+
+	if (msg_welcome_take_netkey(m, &wl, netkey) == 0 &&
+	    msg_welcome_decode(m, wl, dbid, key) == 0)
+		return 0;
+	sodium_memzero(netkey, 32);
+	if (msg_welcome_decode(m, len, dbid, key) == 0) {
+		sodium_memzero(key, 32);
+		errno = EPROTO;
+		return -1;
+	}
+	errno = EBADMSG;
+	return -1;
+}
+
 int
 join_dial(const char *hostport)
 {
@@ -171,7 +191,7 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 	const uint8_t *m, *o;
 	uint8_t buf[65536], *j;
 	struct pollfd pfd = {fd, POLLIN, 0};
-	size_t len, jl, wl;
+	size_t len, jl;
 	ssize_t r;
 	int ev, ready = 0, sent, rc = -1, saved;
 	uint64_t t0;
@@ -189,15 +209,10 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 				free(j);
 				if (sent)
 					goto out;
-			} else if ((wl = len) > 0 && msg_welcome_take_netkey(m, &wl, netkey) == 0 &&
-			           msg_welcome_decode(m, wl, dbid, key) == 0) {
+			} else if ((rc = welcome_decode(m, len, dbid, key, netkey)) == 0) {
 				conn_remote_key(c, rs);
-				rc = 0;
 				goto out;
-			} else if (msg_welcome_decode(m, len, dbid, key) == 0) {
-				/* No network key: the inviter's database is too old. */
-				sodium_memzero(key, 32);
-				errno = EPROTO;
+			} else if (errno == EPROTO) {
 				goto out;
 			} else {
 				goto refused;

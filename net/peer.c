@@ -274,7 +274,7 @@ on_msg(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied
  * many were not logged.
  */
 static const char *
-peer_stranger(struct net *n, uint8_t *buf, size_t len)
+peer_stranger(struct net *n, char *line, size_t len)
 {
 	uint64_t t = hlc_mono_ms();
 
@@ -283,17 +283,17 @@ peer_stranger(struct net *n, uint8_t *buf, size_t len)
 		return NULL;
 	}
 	if (n->strangers)
-		snprintf((char *)buf, len,
+		snprintf(line, len,
 		         "refused: not a member (did not prove the network key: a stranger, or "
 		         "a database made by an older blazefs; %lu more such dials not logged)",
 		         n->strangers);
 	else
-		snprintf((char *)buf, len,
+		snprintf(line, len,
 		         "refused: not a member (did not prove the network key: a stranger, or "
 		         "a database made by an older blazefs)");
 	n->stranger_log = t;
 	n->strangers = 0;
-	return (const char *)buf;
+	return line;
 }
 
 void
@@ -335,8 +335,10 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			}
 		}
 		if (ev == CONN_DEAD) {
+			char line[256];
+
 			peer_close(n, p,
-			           conn_stranger(p->c) ? peer_stranger(n, buf, sizeof(buf))
+			           conn_stranger(p->c) ? peer_stranger(n, line, sizeof(line))
 			                               : "handshake or decryption failed");
 			return;
 		}
