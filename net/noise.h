@@ -35,13 +35,14 @@
 /* The most bytes a handshake message adds to its payload (e, encrypted s, tag). */
 #define NOISE_HANDSHAKE_OVERHEAD_MAX (NOISE_KEY_LEN * 2 + NOISE_TAG_LEN * 2)
 
-/* Suite selector byte sent before message 1 (DESIGN §4); also picks the cipher. */
+/* The cipher; its value is the choice byte of conn.h's suite negotiation. */
 enum noise_suite {
 	NOISE_SUITE_AESGCM = 1,    /* Noise_*_25519_AESGCM_SHA256 */
 	NOISE_SUITE_CHACHAPOLY = 2 /* Noise_*_25519_ChaChaPoly_SHA256 */
 };
 
-/* "blazefs/1" followed by the selector byte. */
+/* "blazefs/1" followed by one selector byte (conn.h now uses its own
+ * "blazefs/2" prologue, which binds both the offer and the choice). */
 #define NOISE_SUITE_PROLOGUE_LEN 10
 
 enum noise_pattern {
