@@ -44,7 +44,8 @@ pipe_bytes(struct side *a, struct side *b, long at, uint8_t xor, size_t *off)
 	size_t n = conn_out(a->c, &p);
 
 	assert_true(n <= sizeof(buf));
-	memcpy(buf, p, n);
+	if (n > 0)
+		memcpy(buf, p, n);
 	if (at >= 0 && (size_t)at >= *off && (size_t)at < *off + n)
 		buf[(size_t)at - *off] ^= xor;
 	*off += n;
