@@ -798,19 +798,24 @@ find_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto
 	char host[MDNS_HOST_MAX];
 
 	(void)proto, (void)name, (void)type, (void)domain, (void)host_name, (void)flags;
-	if (event == AVAHI_RESOLVER_FOUND && f->n < f->max && port != 0 &&
-	    txt_match(txt, f->key, 1)) {
+	if (event != AVAHI_RESOLVER_FOUND) {
+		avahi_service_resolver_free(r);
+		return;
+	}
+	/* A resolver that found no match stays: the inviter shows the invite's
+	 * tag up to a moment after `invite`, so this host's avahi may first
+	 * answer with the TXT from before, and the resolver fires again when
+	 * the new one arrives.  avahi_client_free frees what is left. */
+	if (f->n < f->max && port != 0 && txt_match(txt, f->key, 1)) {
 		address_text(host, sizeof(host), a, iface);
 		for (int i = 0; i < f->n; i++)
 			if (f->ports[i] == port && strcmp(f->hosts[i], host) == 0)
-				goto out;
+				return;
 		snprintf(f->hosts[f->n], MDNS_HOST_MAX, "%s", host);
 		f->ports[f->n++] = port;
 		if (f->first == 0)
 			f->first = hlc_mono_ms();
 	}
-out:
-	avahi_service_resolver_free(r);
 }
 
 static void

@@ -59,7 +59,7 @@ tick(struct net *n)
 	clock_tick(n);
 	if (n->mdns)
 		mdns_run(n->mdns); /* avahi's timeouts */
-	if (n->mdns && t - n->last_invite >= 1000) {
+	if (n->mdns && t - n->last_invite >= 250) {
 		/* `blazefs invite` writes the invite: show its tag while it is
 		 * pending, so the joiner finds us without the network key. */
 		uint8_t psk[32], key[32];
