@@ -15,6 +15,7 @@
 #include "core/change.h"
 #include "core/journal.h"
 #include "net/identity.h"
+#include "net/netkey.h"
 
 int
 cmd_init(int argc, char **argv)
@@ -23,7 +24,7 @@ cmd_init(int argc, char **argv)
 	                                     {"priority", required_argument, NULL, 'p'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	unsigned char box_pub[32], sign_pub[32], content[32], dbid[32];
+	unsigned char box_pub[32], sign_pub[32], content[32], dbid[32], net[NETKEY_LEN];
 	char host[256], dev[DEVID_LEN + 1];
 	const char *db, *name = NULL;
 	struct journal *j;
@@ -70,6 +71,9 @@ cmd_init(int argc, char **argv)
 	}
 	randombytes_buf(content, sizeof(content));
 	randombytes_buf(dbid, sizeof(dbid));
+	/* The network secret: members prove it to each other and derive their
+	 * discovery tags from it (netkey.h). */
+	randombytes_buf(net, sizeof(net));
 
 	/* The keys first: the journal is made for the device id they give. */
 	if (mkdir(db, 0700) && errno != EEXIST) {
@@ -85,6 +89,10 @@ cmd_init(int argc, char **argv)
 	origin = journal_key_origin(box_pub);
 	if (journal_create(db, origin, dbid)) {
 		fprintf(stderr, "%s init: %s: %s\n", cli_prog, db, strerror(errno));
+		goto out;
+	}
+	if (netkey_write(db, net)) {
+		fprintf(stderr, "%s init: %s/%s: %s\n", cli_prog, db, NETKEY_FILE, strerror(errno));
 		goto out;
 	}
 	if ((j = journal_open(db, 0)) == NULL) {
@@ -104,5 +112,6 @@ cmd_init(int argc, char **argv)
 	rc = 0;
 out:
 	sodium_memzero(content, sizeof(content));
+	sodium_memzero(net, sizeof(net));
 	return rc;
 }

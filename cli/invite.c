@@ -2,8 +2,10 @@
  * blazefs invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]:
  * prints a one-time join code (admins only).  The joining device gets
  * priority N (default 0) and, with --admin, the admin role.  The code is
- * hex(secret(32) | database id(32)) then, if known, "@HOST:PORT" (where the
- * inviter listens).  Only the psk derived from the
+ * hex(secret(32)) then, if known, "@HOST:PORT" (where the inviter listens).
+ * It holds no database id and no network key: the joiner learns both in the
+ * WELCOME, and someone who saw the code (even used) cannot compute the
+ * members' discovery tags (README "Choices").  Only the psk derived from the
  * secret is kept, in journal meta with its expiry; the running mount answers
  * one join with it and burns it.  A new invite replaces the previous one.
  */
@@ -59,8 +61,8 @@ cmd_invite(int argc, char **argv)
 	    {"ttl", required_argument, NULL, 't'},      {"address", required_argument, NULL, 'a'},
 	    {"priority", required_argument, NULL, 'p'}, {"admin", no_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-	uint8_t secret[32], dbid[32], raw[64];
-	char hex[129], addr[300] = "", *end;
+	uint8_t secret[32];
+	char hex[65], addr[300] = "", *end;
 	struct journal_member me;
 	const char *db;
 	struct journal *j;
@@ -135,10 +137,7 @@ cmd_invite(int argc, char **argv)
 		fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
-	journal_dbid(j, dbid);
-	memcpy(raw, secret, 32);
-	memcpy(raw + 32, dbid, 32);
-	sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+	sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
 	if (addr[0] == '\0')
 		running_address(db, addr, sizeof(addr));
 	printf("%s%s%s\n", hex, addr[0] ? "@" : "", addr);
@@ -150,7 +149,6 @@ cmd_invite(int argc, char **argv)
 	rc = 0;
 out:
 	sodium_memzero(secret, sizeof(secret));
-	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(hex, sizeof(hex));
 	journal_close(j);
 	return rc;

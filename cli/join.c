@@ -6,8 +6,10 @@
  * content key and the trust root, and only then creates DB (so a refused
  * code leaves nothing).  The inviter sets this device's priority and role.
  * The records arrive at the first mount.  Without --peer or an address in
- * the code, the inviter is found by mDNS (its announcement carries the tag of
- * the database id that the code holds).
+ * the code, the inviter is found by mDNS: while the invite is pending its
+ * announcement carries, in j=, a tag keyed by the invite's psk (mdns.h).
+ * The code is hex(secret(32))[@HOST:PORT]; the database id and the network
+ * key arrive in the WELCOME.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include "net/join.h"
 #include "net/mdns.h"
 #include "net/msg.h"
+#include "net/netkey.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME]\n"
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
@@ -41,7 +44,7 @@ cmd_join(int argc, char **argv)
 	                                     {"priority", required_argument, NULL, 'P'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	uint8_t raw[64], psk[32], rs[32], sign_pub[32], *kp = NULL;
+	uint8_t raw[32], psk[32], rs[32], sign_pub[32], tagkey[32], *kp = NULL;
 	char host[256], *name = NULL, dev[DEVID_LEN + 1];
 	struct msg_welcome w;
 	const char *db, *code, *peer = NULL, *at;
@@ -84,9 +87,14 @@ cmd_join(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	at = strchr(code, '@');
+	if ((at ? (size_t)(at - code) : strlen(code)) == 128) {
+		fprintf(stderr, "%s join: this code was made by an older blazefs: make a new one\n",
+		        cli_prog);
+		return 1;
+	}
 	if (sodium_hex2bin(raw, sizeof(raw), code, at ? (size_t)(at - code) : strlen(code), NULL,
 	                   NULL, NULL) ||
-	    (at ? (size_t)(at - code) : strlen(code)) != 128) {
+	    (at ? (size_t)(at - code) : strlen(code)) != 64) {
 		fprintf(stderr,
 		        "%s join: this is not a join code (expected what '%s invite' "
 		        "printed)\n",
@@ -113,9 +121,10 @@ cmd_join(int argc, char **argv)
 	crypto_sign_keypair(sign_pub, kp + 64);
 	origin = journal_key_origin(kp + 32);
 	join_psk(psk, raw);
-	/* No address: the inviter announces the database's tag over mDNS. */
+	netkey_invite_tag_key(tagkey, psk);
+	/* No address: the inviter announces the invite's tag over mDNS. */
 	if (peer == NULL &&
-	    (nfound = mdns_find(raw + 32, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
+	    (nfound = mdns_find(tagkey, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
 		if (nfound == 0)
 			fprintf(stderr,
 			        "%s join: no device of that database found by mDNS (is the "
@@ -149,14 +158,12 @@ cmd_join(int argc, char **argv)
 		if (k + 1 >= nfound)
 			goto out;
 	}
-	if (sodium_memcmp(w.dbid, raw + 32, 32) != 0) {
-		fprintf(stderr, "%s join: %s answered for another database\n", cli_prog, peer);
-		goto out;
-	}
+	/* The code holds no database id: the WELCOME's is authentic, as only
+	 * the device holding the invite's psk could complete the handshake. */
 	if (journal_create(db, origin, w.dbid) || identity_write_secret(db, "device.key", kp, 64) ||
 	    identity_write_secret(db, "sign.key", kp + 64, 64) ||
 	    identity_write_secret(db, "content.key", w.keys[0], 32 * w.nkeys) ||
-	    (j = journal_open(db, 0)) == NULL) {
+	    netkey_write(db, w.netkey) || (j = journal_open(db, 0)) == NULL) {
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 		goto out;
 	}
@@ -178,5 +185,6 @@ out:
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(psk, sizeof(psk));
 	sodium_memzero(&w, sizeof(w));
+	sodium_memzero(tagkey, sizeof(tagkey));
 	return rc;
 }

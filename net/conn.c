@@ -13,7 +13,7 @@
 #define FRAG_MAX (CONN_FRAME_MAX - NOISE_TAG_LEN - 1)
 #define STEP 100 /* handshake_step: go on */
 
-enum { S_SELECTOR, S_HANDSHAKE, S_OPEN, S_DEAD };
+enum { S_SELECTOR, S_CHOICE, S_HANDSHAKE, S_OPEN, S_DEAD };
 
 struct buf {
 	uint8_t *p;
@@ -21,11 +21,16 @@ struct buf {
 };
 
 struct conn {
-	int initiator, state, join, selector, have_psk;
-	uint8_t s_priv[NOISE_KEY_LEN], psk[NOISE_KEY_LEN], rs[NOISE_KEY_LEN];
+	int initiator, state, join, selector, have_psk, have_net, stranger;
+	uint8_t caps;   /* CONN_CAP_* this device can do */
+	uint8_t offer;  /* the initiator's offer byte, once sent or received */
+	uint8_t choice; /* the responder's choice byte (enum noise_suite) */
+	uint8_t s_priv[NOISE_KEY_LEN], psk[NOISE_KEY_LEN], net[NOISE_KEY_LEN];
+	uint8_t rs[NOISE_KEY_LEN];
 	struct noise_handshake *hs;
 	struct noise_cipher *tx, *rx;
 	uint64_t txframes, rxframes;
+	int rxhs; /* handshake messages read */
 	struct buf in, out, msg;
 	int msg_done;
 	uint8_t frame[CONN_FRAME_MAX]; /* plaintext of one frame */
@@ -78,6 +83,7 @@ conn_new(int initiator, const uint8_t s_priv[32], const uint8_t *psk)
 		return NULL;
 	memset(c, 0, sizeof(*c));
 	c->initiator = initiator;
+	c->caps = conn_caps();
 	memcpy(c->s_priv, s_priv, NOISE_KEY_LEN);
 	if (psk != NULL) {
 		memcpy(c->psk, psk, NOISE_KEY_LEN);
@@ -111,26 +117,78 @@ conn_feed(struct conn *c, const uint8_t *buf, size_t len)
 	return buf_put(&c->in, buf, len);
 }
 
-/* Starts the handshake for selector sel.  0 or -1. */
-static int
-start(struct conn *c, uint8_t sel)
+uint8_t
+conn_caps(void)
 {
-	uint8_t prologue[NOISE_SUITE_PROLOGUE_LEN];
-	uint8_t suite = sel & (uint8_t)~CONN_SEL_JOIN;
-	int join = (sel & CONN_SEL_JOIN) != 0;
+	const char *no = getenv("BLAZEFS_NO_AESNI");
+	uint8_t caps = CONN_CAP_CHACHAPOLY;
 
-	if ((suite != NOISE_SUITE_AESGCM && suite != NOISE_SUITE_CHACHAPOLY) ||
-	    !noise_suite_available(suite) || (join && !c->have_psk) ||
-	    noise_suite_prologue(prologue, suite))
+	/* The test knob makes this device act as an ARM board without AES-NI. */
+	if (noise_suite_available(NOISE_SUITE_AESGCM) && (no == NULL || strcmp(no, "1") != 0))
+		caps |= CONN_CAP_AESGCM;
+	return caps;
+}
+
+int
+conn_choose(uint8_t offer, uint8_t caps)
+{
+	if ((offer & ~(CONN_OFFER | CONN_SEL_JOIN | CONN_CAP_AESGCM | CONN_CAP_CHACHAPOLY)) ||
+	    !(offer & CONN_OFFER))
 		return -1;
-	c->hs =
-	    noise_handshake_new(join ? NOISE_PATTERN_XXPSK3 : NOISE_PATTERN_XX, suite, c->initiator,
-	                        prologue, sizeof(prologue), c->s_priv, NULL, join ? c->psk : NULL);
+	if ((offer & caps & CONN_CAP_AESGCM) != 0)
+		return NOISE_SUITE_AESGCM;
+	if ((offer & caps & CONN_CAP_CHACHAPOLY) != 0)
+		return NOISE_SUITE_CHACHAPOLY;
+	return -1;
+}
+
+int
+conn_prologue(uint8_t prologue[CONN_PROLOGUE_LEN], uint8_t offer, uint8_t choice)
+{
+	memcpy(prologue, CONN_PROLOGUE_TAG, sizeof(CONN_PROLOGUE_TAG) - 1);
+	prologue[CONN_PROLOGUE_LEN - 2] = offer;
+	prologue[CONN_PROLOGUE_LEN - 1] = choice;
+	return 0;
+}
+
+/*
+ * Starts the handshake once both the offer and the choice are known (the
+ * same two bytes on both sides, unless someone changed one in flight: then
+ * the prologues differ and message 1 or 2 fails to authenticate).  0 or -1.
+ */
+static int
+start(struct conn *c)
+{
+	uint8_t prologue[CONN_PROLOGUE_LEN];
+	int join = (c->offer & CONN_SEL_JOIN) != 0;
+	enum noise_pattern pattern = NOISE_PATTERN_XX;
+	const uint8_t *psk = NULL;
+
+	/* The choice must be one the offer allowed and this device can run. */
+	if ((c->choice != NOISE_SUITE_AESGCM && c->choice != NOISE_SUITE_CHACHAPOLY) ||
+	    !(c->offer & c->caps &
+	      (c->choice == NOISE_SUITE_AESGCM ? CONN_CAP_AESGCM : CONN_CAP_CHACHAPOLY)) ||
+	    (join && !c->have_psk) || !noise_suite_available(c->choice))
+		return -1;
+	/* A join proves the invite secret, a member the network secret, both
+	 * before the responder shows its static key (psk0). */
+	if (join) {
+		pattern = NOISE_PATTERN_XXPSK0;
+		psk = c->psk;
+	} else if (c->have_net) {
+		pattern = NOISE_PATTERN_XXPSK0;
+		psk = c->net;
+	}
+	conn_prologue(prologue, c->offer, c->choice);
+	c->hs = noise_handshake_new(pattern, c->choice, c->initiator, prologue, sizeof(prologue),
+	                            c->s_priv, NULL, psk);
 	sodium_memzero(c->s_priv, sizeof(c->s_priv));
+	sodium_memzero(c->psk, sizeof(c->psk));
+	sodium_memzero(c->net, sizeof(c->net));
 	if (c->hs == NULL)
 		return -1;
 	c->join = join;
-	c->selector = sel;
+	c->selector = c->choice | (join ? CONN_SEL_JOIN : 0);
 	c->state = S_HANDSHAKE;
 	return 0;
 }
@@ -188,8 +246,13 @@ handshake_step(struct conn *c)
 	case NOISE_ACTION_READ:
 		if (!next_frame(c, &p, &n))
 			return CONN_AGAIN;
-		if (noise_handshake_read_message(c->hs, p, n, tmp, sizeof(tmp), &m) || m != 0)
+		if (noise_handshake_read_message(c->hs, p, n, tmp, sizeof(tmp), &m) || m != 0) {
+			/* A responder failing message 1 of psk0: the dialler does not
+			 * know the secret, and has learnt nothing about us. */
+			c->stranger = !c->initiator && !c->join && c->have_net && c->rxhs == 0;
 			return die(c);
+		}
+		c->rxhs++;
 		return STEP;
 	case NOISE_ACTION_SPLIT:
 		if (noise_handshake_remote_static(c->hs, c->rs) ||
@@ -221,19 +284,27 @@ conn_poll(struct conn *c, const uint8_t **msg, size_t *len)
 		switch (c->state) {
 		case S_SELECTOR:
 			if (c->initiator) {
-				uint8_t sel = noise_suite_available(NOISE_SUITE_AESGCM)
-				                  ? NOISE_SUITE_AESGCM
-				                  : NOISE_SUITE_CHACHAPOLY;
-
-				if (c->have_psk)
-					sel |= CONN_SEL_JOIN;
-				if (buf_put(&c->out, &sel, 1) || start(c, sel))
+				/* Offer what this CPU can do; the responder picks. */
+				c->offer = CONN_OFFER | c->caps | (c->have_psk ? CONN_SEL_JOIN : 0);
+				if (buf_put(&c->out, &c->offer, 1))
 					return die(c);
+				c->state = S_CHOICE;
 				break;
 			}
 			if (c->in.len - c->in.off < 1)
 				return CONN_AGAIN;
-			if (start(c, c->in.p[c->in.off++]))
+			c->offer = c->in.p[c->in.off++];
+			if ((rc = conn_choose(c->offer, c->caps)) < 0)
+				return die(c);
+			c->choice = (uint8_t)rc;
+			if (buf_put(&c->out, &c->choice, 1) || start(c))
+				return die(c);
+			break;
+		case S_CHOICE:
+			if (c->in.len - c->in.off < 1)
+				return CONN_AGAIN;
+			c->choice = c->in.p[c->in.off++];
+			if (start(c))
 				return die(c);
 			break;
 		case S_HANDSHAKE:
@@ -330,4 +401,36 @@ int
 conn_selector(const struct conn *c)
 {
 	return c->selector;
+}
+
+int
+conn_suite(const struct conn *c)
+{
+	return c->state >= S_HANDSHAKE ? c->choice : 0;
+}
+
+const char *
+conn_suite_name(int suite)
+{
+	return suite == NOISE_SUITE_AESGCM       ? "AESGCM"
+	       : suite == NOISE_SUITE_CHACHAPOLY ? "ChaChaPoly"
+	                                         : "";
+}
+
+int
+conn_set_network(struct conn *c, const uint8_t psk[32])
+{
+	if (c->state != S_SELECTOR) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(c->net, psk, NOISE_KEY_LEN);
+	c->have_net = 1;
+	return 0;
+}
+
+int
+conn_stranger(const struct conn *c)
+{
+	return c->stranger;
 }

@@ -21,6 +21,7 @@
 #include "net/join.h"
 #include "net/msg.h"
 #include "net/netlog.h"
+#include "net/netkey.h"
 #include "net/seal.h"
 
 #define JOIN_TIMEOUT_MS 15000
@@ -120,8 +121,10 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 	}
 	memcpy(d.box_pub, rs, 32);
 	if (identity_register(j, &d) || journal_root(j, &root) ||
-	    (n = seal_read_keys(db, w.keys)) < 0)
+	    (n = seal_read_keys(db, w.keys)) < 0 || netkey_read(db, w.netkey)) {
+		sodium_memzero(&w, sizeof(w));
 		return -1;
+	}
 	w.nkeys = (size_t)n;
 	journal_dbid(j, w.dbid);
 	w.root = root.origin;

@@ -1,15 +1,17 @@
 /*
  * join: both halves of `blazefs join` (DESIGN §4).  A join code holds a
- * secret and the database id; both sides derive the same psk from the
- * secret (join_psk) and run Noise_XXpsk3 with it (conn.h, CONN_SEL_JOIN).
+ * secret (and maybe the inviter's address); both sides derive the same psk
+ * from the secret (join_psk) and run Noise_XXpsk0 with it (conn.h,
+ * CONN_SEL_JOIN): a dialler without the code never sees the inviter's key.
  *
  *   inviter   `blazefs invite` stores the pending invite in journal meta
  *             (join_invite); the running mount lets an accepted connection
  *             use its psk (join_invite_psk), burns it once a handshake
  *             succeeds (join_burn: single use) and answers the joiner's JOIN
- *             with WELCOME: the database id, the content key and the trust
- *             root (join_welcome), having recorded the new device in
- *             .devices with the priority and role the invite gave.
+ *             with WELCOME: the database id, the content keys, the trust
+ *             root and the network key (join_welcome), having recorded the
+ *             new device in .devices with the priority and role the invite
+ *             gave.
  *   joiner    dials the inviter (join_dial) and runs the exchange over the
  *             blocking socket (join_exchange).
  *
@@ -53,7 +55,7 @@ int join_burn(struct journal *j);
 /*
  * The inviter's answer to JOIN message m (len bytes) from the device whose
  * static key is rs: records it in .devices and makes WELCOME (the database
- * id and DB/content.key) in *out (malloc'd: the caller wipes and frees it).
+ * id, DB/content.key, then DB/network.key) in *out (malloc'd: the caller wipes and frees it).
  * 0, or -1 with errno.
  */
 int join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m,
@@ -66,9 +68,9 @@ int join_dial(const char *hostport);
  * The joiner's exchange over fd (blocking): handshake with keypair (secret
  * key then public key) and psk, JOIN with name and signing key sign_pub,
  * then WELCOME.  On success what the inviter said is in *w (the caller wipes
- * it: it holds the content key) and its static key in rs.  0, or -1 with errno: ECONNREFUSED if the
- * inviter refused the code in the handshake, EACCES if after it, ETIMEDOUT if it did not answer in
- * time.
+ * it: it holds the content keys and the network key) and its static key in
+ * rs.  0, or -1 with errno: ECONNREFUSED if the inviter refused the code in
+ * the handshake, EACCES if after it, ETIMEDOUT if it did not answer in time.
  */
 int join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
                   const uint8_t sign_pub[32], struct msg_welcome *w, uint8_t rs[32]);

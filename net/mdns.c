@@ -38,7 +38,7 @@ mdns_hour(uint64_t unix_seconds)
 }
 
 void
-mdns_tag(char out[MDNS_TAG_HEX + 1], const uint8_t dbid[32], uint64_t hour)
+mdns_tag(char out[MDNS_TAG_HEX + 1], const uint8_t key[32], uint64_t hour)
 {
 	static const char pfx[] = "blazefs/mdns/";
 	uint8_t in[sizeof(pfx) - 1 + 8], h[MDNS_TAG_BYTES];
@@ -46,20 +46,21 @@ mdns_tag(char out[MDNS_TAG_HEX + 1], const uint8_t dbid[32], uint64_t hour)
 	memcpy(in, pfx, sizeof(pfx) - 1);
 	for (int i = 0; i < 8; i++)
 		in[sizeof(pfx) - 1 + i] = (uint8_t)(hour >> (56 - 8 * i));
-	crypto_generichash(h, sizeof(h), in, sizeof(in), dbid, 32);
+	crypto_generichash(h, sizeof(h), in, sizeof(in), key, 32);
 	sodium_bin2hex(out, MDNS_TAG_HEX + 1, h, sizeof(h));
 }
 
-int
-mdns_txt_match(const char *const *txt, const size_t *len, size_t n, const uint8_t dbid[32],
-               uint64_t hour)
+/* Whether field ("t=" or "j=") of the TXT holds a tag of key for hour +-1. */
+static int
+txt_match_field(const char *const *txt, const size_t *len, size_t n, const uint8_t key[32],
+                uint64_t hour, const char *field)
 {
 	char want[MDNS_TAG_HEX + 1], v[16];
 	const char *tag = NULL;
 	int proto = 0, ok = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (len[i] == 2 + MDNS_TAG_HEX && memcmp(txt[i], "t=", 2) == 0)
+		if (len[i] == 2 + MDNS_TAG_HEX && memcmp(txt[i], field, 2) == 0)
 			tag = txt[i] + 2;
 		else if (len[i] > 2 && len[i] < sizeof(v) && memcmp(txt[i], "v=", 2) == 0) {
 			snprintf(v, sizeof(v), "%.*s", (int)len[i] - 2, txt[i] + 2);
@@ -69,10 +70,44 @@ mdns_txt_match(const char *const *txt, const size_t *len, size_t n, const uint8_
 	if (tag == NULL || proto != MDNS_PROTOCOL)
 		return 0;
 	for (uint64_t h = hour ? hour - 1 : 0; h <= hour + 1; h++) {
-		mdns_tag(want, dbid, h);
+		mdns_tag(want, key, h);
 		ok |= sodium_memcmp(want, tag, MDNS_TAG_HEX) == 0;
 	}
 	return ok;
+}
+
+int
+mdns_txt_match(const char *const *txt, const size_t *len, size_t n, const uint8_t key[32],
+               uint64_t hour)
+{
+	return txt_match_field(txt, len, n, key, hour, "t=");
+}
+
+int
+mdns_txt_match_invite(const char *const *txt, const size_t *len, size_t n, const uint8_t key[32],
+                      uint64_t hour)
+{
+	return txt_match_field(txt, len, n, key, hour, "j=");
+}
+
+void
+mdns_advert(struct mdns_advert *a, const uint8_t key[32], const uint8_t *invite,
+            const uint8_t salt[32], uint64_t hour)
+{
+	char h[MDNS_TAG_HEX + 1];
+
+	/* The name and the filler are tags under a per-mount random salt: fresh
+	 * every hour, the same within one (a re-announce changes nothing), and
+	 * unrelated from one hour to the next for anyone without the salt. */
+	mdns_tag(h, salt, 2 * hour);
+	snprintf(a->name, sizeof(a->name), "blazefs-%.8s", h);
+	snprintf(a->v, sizeof(a->v), "v=%d", MDNS_PROTOCOL);
+	memcpy(a->t, "t=", 2);
+	mdns_tag(a->t + 2, key, hour);
+	/* j= is always there, so an announcement does not tell whether an
+	 * invite is pending: the invite's tag, or filler of the same shape. */
+	memcpy(a->j, "j=", 2);
+	mdns_tag(a->j + 2, invite ? invite : salt, invite ? hour : 2 * hour + 1);
 }
 
 /* ---- AvahiPoll over an inner epoll ---- */
@@ -117,8 +152,11 @@ struct mdns {
 	AvahiClient *client;
 	AvahiEntryGroup *group;
 	AvahiServiceBrowser *browser;
-	char *name; /* avahi_malloc'd service name */
-	uint8_t dbid[32];
+	char *name;         /* avahi_malloc'd service name */
+	uint8_t key[32];    /* the members' tag key */
+	uint8_t salt[32];   /* random per mount: the hourly name and filler */
+	uint8_t invite[32]; /* the pending invite's tag key, if has_invite */
+	int has_invite;
 	int port;
 	uint64_t hour;    /* of the published tag */
 	uint64_t restart; /* ms: when to recreate a failed client; 0: none due */
@@ -129,9 +167,16 @@ struct mdns {
 	struct entry e[MDNS_MAX];
 };
 
+/* BLAZEFS_TEST_HOUR_SECONDS (a test knob) shortens the "hour" of this
+ * process's tags and names, so a test sees a retag in seconds. */
 static uint64_t
 hour_now(void)
 {
+	const char *e = getenv("BLAZEFS_TEST_HOUR_SECONDS");
+	long len = e ? strtol(e, NULL, 10) : 0;
+
+	if (len > 0)
+		return (uint64_t)time(NULL) / (uint64_t)len;
 	return mdns_hour((uint64_t)time(NULL));
 }
 
@@ -333,7 +378,7 @@ address_text(char *out, size_t len, const AvahiAddress *a, AvahiIfIndex iface)
 
 /* The TXT list as arrays for mdns_txt_match; at most 16 strings looked at. */
 static int
-txt_match(AvahiStringList *txt, const uint8_t dbid[32])
+txt_match(AvahiStringList *txt, const uint8_t key[32], int invite)
 {
 	const char *s[16];
 	size_t len[16], n = 0;
@@ -342,7 +387,9 @@ txt_match(AvahiStringList *txt, const uint8_t dbid[32])
 		s[n] = (const char *)avahi_string_list_get_text(txt);
 		len[n++] = avahi_string_list_get_size(txt);
 	}
-	return mdns_txt_match(s, len, n, dbid, hour_now());
+	if (invite)
+		return mdns_txt_match_invite(s, len, n, key, hour_now());
+	return mdns_txt_match(s, len, n, key, hour_now());
 }
 
 static void
@@ -369,7 +416,7 @@ resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
 		m->e[i].retry = hlc_mono_ms() + RESOLVE_RETRY_MS;
 		return;
 	}
-	if (!txt_match(txt, m->dbid) || port == 0) {
+	if (!txt_match(txt, m->key, 0) || port == 0) {
 		entry_lose(m, i); /* a stranger, or a member whose tag went stale */
 		return;
 	}
@@ -486,21 +533,28 @@ group_cb(AvahiEntryGroup *g, AvahiEntryGroupState state, void *ud)
 static int
 publish(struct mdns *m)
 {
-	char tag[MDNS_TAG_HEX + 3], v[16];
+	struct mdns_advert a;
+	char *name;
 	int rc;
 
 	if (m->port <= 0)
 		return 0;
 	if (m->group == NULL && (m->group = avahi_entry_group_new(m->client, group_cb, m)) == NULL)
 		goto err;
-	m->hour = hour_now();
-	memcpy(tag, "t=", 2);
-	mdns_tag(tag + 2, m->dbid, m->hour);
-	snprintf(v, sizeof(v), "v=%d", MDNS_PROTOCOL);
+	/* A new hour, a new name: nothing links it to the last one. */
+	if (m->hour != hour_now() || m->name == NULL) {
+		m->hour = hour_now();
+		mdns_advert(&a, m->key, NULL, m->salt, m->hour);
+		if ((name = avahi_strdup(a.name)) == NULL)
+			goto err;
+		avahi_free(m->name);
+		m->name = name;
+	}
+	mdns_advert(&a, m->key, m->has_invite ? m->invite : NULL, m->salt, m->hour);
 	for (int tries = 0; tries < 16; tries++) {
 		rc = avahi_entry_group_add_service(m->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
 		                                   m->name, MDNS_TYPE, NULL, NULL,
-		                                   (uint16_t)m->port, v, tag, NULL);
+		                                   (uint16_t)m->port, a.v, a.t, a.j, NULL);
 		if (rc != AVAHI_ERR_COLLISION)
 			break;
 		char *alt = avahi_alternative_service_name(m->name);
@@ -519,20 +573,39 @@ err:
 	return -1;
 }
 
-/* The hour turned: announce the new tag. */
+/*
+ * The hour turned: withdraw the service and announce it anew under a new
+ * name with the new tags (updating the TXT under the old name would link
+ * the hours).  Members see the old one go and the new one come, and dial it;
+ * the open connection stays (dial.c keeps one connection per device).
+ */
 static void
 retag(struct mdns *m)
 {
-	char tag[MDNS_TAG_HEX + 3], v[16];
-
 	if (m->group == NULL || m->hour == hour_now())
 		return;
-	m->hour = hour_now();
-	memcpy(tag, "t=", 2);
-	mdns_tag(tag + 2, m->dbid, m->hour);
-	snprintf(v, sizeof(v), "v=%d", MDNS_PROTOCOL);
+	avahi_entry_group_reset(m->group);
+	publish(m);
+}
+
+void
+mdns_set_invite(struct mdns *m, const uint8_t *key)
+{
+	struct mdns_advert a;
+
+	if ((key == NULL && !m->has_invite) ||
+	    (key != NULL && m->has_invite && sodium_memcmp(key, m->invite, 32) == 0))
+		return;
+	m->has_invite = key != NULL;
+	if (key != NULL)
+		memcpy(m->invite, key, 32);
+	else
+		sodium_memzero(m->invite, sizeof(m->invite));
+	if (m->group == NULL || m->name == NULL || avahi_entry_group_is_empty(m->group))
+		return; /* publish() puts it in */
+	mdns_advert(&a, m->key, m->has_invite ? m->invite : NULL, m->salt, m->hour);
 	avahi_entry_group_update_service_txt(m->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
-	                                     m->name, MDNS_TYPE, NULL, v, tag, NULL);
+	                                     m->name, MDNS_TYPE, NULL, a.v, a.t, a.j, NULL);
 }
 
 /* ---- the client ---- */
@@ -629,19 +702,15 @@ struct mdns *
 mdns_new(const struct mdns_config *cfg)
 {
 	struct mdns *m;
-	uint8_t r[4];
-	char name[32];
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	if ((m->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		goto err0;
-	/* A random name per mount: nothing stable about the device on the wire. */
-	randombytes_buf(r, sizeof(r));
-	snprintf(name, sizeof(name), "blazefs-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
-	if ((m->name = avahi_strdup(name)) == NULL)
-		goto err1;
-	memcpy(m->dbid, cfg->dbid, 32);
+	/* The name comes from a random salt per mount and the hour (publish):
+	 * nothing stable about the device on the wire. */
+	randombytes_buf(m->salt, sizeof(m->salt));
+	memcpy(m->key, cfg->key, 32);
 	m->port = cfg->port;
 	m->found = cfg->found;
 	m->lost = cfg->lost;
@@ -656,8 +725,6 @@ mdns_new(const struct mdns_config *cfg)
 	m->api.timeout_free = t_free;
 	client_start(m);
 	return m;
-err1:
-	close(m->ep);
 err0:
 	free(m);
 	return NULL;
@@ -706,6 +773,7 @@ mdns_free(struct mdns *m)
 	reap(m);
 	avahi_free(m->name);
 	close(m->ep);
+	sodium_memzero(m, sizeof(*m));
 	free(m);
 }
 
@@ -714,7 +782,7 @@ mdns_free(struct mdns *m)
 struct find {
 	AvahiSimplePoll *sp;
 	AvahiClient *c;
-	const uint8_t *dbid;
+	const uint8_t *key;
 	char (*hosts)[MDNS_HOST_MAX];
 	int *ports, n, max, failed;
 	uint64_t first;
@@ -730,19 +798,24 @@ find_resolve_cb(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto
 	char host[MDNS_HOST_MAX];
 
 	(void)proto, (void)name, (void)type, (void)domain, (void)host_name, (void)flags;
-	if (event == AVAHI_RESOLVER_FOUND && f->n < f->max && port != 0 &&
-	    txt_match(txt, f->dbid)) {
+	if (event != AVAHI_RESOLVER_FOUND) {
+		avahi_service_resolver_free(r);
+		return;
+	}
+	/* A resolver that found no match stays: the inviter shows the invite's
+	 * tag up to a moment after `invite`, so this host's avahi may first
+	 * answer with the TXT from before, and the resolver fires again when
+	 * the new one arrives.  avahi_client_free frees what is left. */
+	if (f->n < f->max && port != 0 && txt_match(txt, f->key, 1)) {
 		address_text(host, sizeof(host), a, iface);
 		for (int i = 0; i < f->n; i++)
 			if (f->ports[i] == port && strcmp(f->hosts[i], host) == 0)
-				goto out;
+				return;
 		snprintf(f->hosts[f->n], MDNS_HOST_MAX, "%s", host);
 		f->ports[f->n++] = port;
 		if (f->first == 0)
 			f->first = hlc_mono_ms();
 	}
-out:
-	avahi_service_resolver_free(r);
 }
 
 static void
@@ -771,14 +844,14 @@ find_client_cb(AvahiClient *c, AvahiClientState state, void *ud)
 }
 
 int
-mdns_find(const uint8_t dbid[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], int *ports, int max)
+mdns_find(const uint8_t key[32], int timeout_ms, char hosts[][MDNS_HOST_MAX], int *ports, int max)
 {
 	struct find f = {0};
 	AvahiServiceBrowser *b = NULL;
 	uint64_t end = hlc_mono_ms() + (uint64_t)timeout_ms;
 	int err = 0, rc = -1;
 
-	f.dbid = dbid;
+	f.key = key;
 	f.hosts = hosts;
 	f.ports = ports;
 	f.max = max;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/bytes.h"
 #include "net/msg.h"
 
@@ -395,14 +397,14 @@ msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len)
 	              put_head(&b, MSG_WELCOME) || put(&b, w->dbid, 32) ||
 	                  put_be(&b, w->nkeys, 1) || put(&b, w->keys, 32 * w->nkeys) ||
 	                  put_be(&b, w->root, 8) || put(&b, w->root_sign, 32) ||
-	                  put(&b, w->root_box, 32),
+	                  put(&b, w->root_box, 32) || put(&b, w->netkey, 32),
 	              buf, len);
 }
 
 int
 msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
 {
-	const uint8_t *dbid, *keys, *sign, *box;
+	const uint8_t *dbid, *keys, *sign, *box, *net;
 	uint64_t root;
 	size_t nkeys;
 	struct rd r;
@@ -417,6 +419,7 @@ msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
 	root = get_be(&r, 8);
 	sign = take(&r, 32);
 	box = take(&r, 32);
+	net = take(&r, 32);
 	if (rd_end(&r))
 		goto bad;
 	memcpy(w->dbid, dbid, 32);
@@ -425,6 +428,7 @@ msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
 	w->root = root;
 	memcpy(w->root_sign, sign, 32);
 	memcpy(w->root_box, box, 32);
+	memcpy(w->netkey, net, 32);
 	return 0;
 bad:
 	errno = EBADMSG;

@@ -12,7 +12,7 @@
  *   PING, PONG  (no body)
  *   JOIN     u8 namelen | name | 32 sign_pub      (joiner -> inviter, after XXpsk3)
  *   WELCOME  32 dbid | u8 nkeys | nkeys * 32 content keys (oldest first) |
- *            u64 root | 32 root sign_pub | 32 root box_pub
+ *            u64 root | 32 root sign_pub | 32 root box_pub | 32 network key
  *                                                 (inviter -> joiner)
  * Messages travel in conn frames (conn.h reassembles ones longer than a frame).
  *
@@ -103,6 +103,7 @@ struct msg_welcome {
 	size_t nkeys;
 	uint64_t root;
 	uint8_t root_sign[32], root_box[32];
+	uint8_t netkey[32]; /* the network secret (netkey.h) */
 };
 
 int msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len);

@@ -18,7 +18,9 @@
 #include "net/clock.h"
 #include "net/dial.h"
 #include "net/identity.h"
+#include "net/join.h"
 #include "net/mdns.h"
+#include "net/netkey.h"
 #include "net/net.h"
 #include "net/net_int.h"
 #include "net/netlog.h"
@@ -59,6 +61,19 @@ tick(struct net *n)
 	netlog_tick();
 	if (n->mdns)
 		mdns_run(n->mdns); /* avahi's timeouts */
+	if (n->mdns && t - n->last_invite >= 250) {
+		/* `blazefs invite` writes the invite: show its tag while it is
+		 * pending, so the joiner finds us without the network key. */
+		uint8_t psk[32], key[32];
+		int pending = join_invite_psk(n->j, psk);
+
+		n->last_invite = t;
+		if (pending)
+			netkey_invite_tag_key(key, psk);
+		mdns_set_invite(n->mdns, pending ? key : NULL);
+		sodium_memzero(psk, sizeof(psk));
+		sodium_memzero(key, sizeof(key));
+	}
 	if (n->status_dirty || t - n->last_status >= 1000) {
 		/* Content keys handed to this device, or made by a removal. */
 		if (t - n->last_status >= 1000 && seal_refresh(n->seal, n->j, n->db) < 0 &&
@@ -132,10 +147,36 @@ local_hook(void *ctx)
 
 /* ---- starting and stopping ---- */
 
+/* The network psk and the mDNS tag key, from DB/network.key.  0 or -1 (logged). */
+static int
+load_netkeys(struct net *n, const char *db)
+{
+	uint8_t key[NETKEY_LEN];
+
+	if ((n->netkeys = sodium_malloc(64)) == NULL) {
+		syslog(LOG_INFO, "%s: cannot start the network: %s", db, strerror(errno));
+		return -1;
+	}
+	if (netkey_read(db, key)) {
+		if (errno == ENOENT)
+			syslog(LOG_ERR,
+			       "%s: no " NETKEY_FILE ": this database was made by an older "
+			       "blazefs; re-create it (init or join a new one, copy the files in)",
+			       db);
+		else
+			syslog(LOG_ERR, "%s: cannot read " NETKEY_FILE ": %s", db, strerror(errno));
+		return -1;
+	}
+	netkey_psk(n->netkeys, key);
+	netkey_tag_key(n->netkeys + 32, key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
 static int
 start_mdns(struct net *n, int port)
 {
-	struct mdns_config mc = {n->sc.dbid, port, dial_found, dial_lost, n};
+	struct mdns_config mc = {n->netkeys + 32, port, dial_found, dial_lost, n};
 	struct epoll_event ev = {0};
 
 	if ((n->mdns = mdns_new(&mc)) == NULL)
@@ -162,6 +203,8 @@ net_free(struct net *n)
 	seal_free(n->seal);
 	if (n->priv)
 		sodium_free(n->priv);
+	if (n->netkeys)
+		sodium_free(n->netkeys);
 	json_decref(n->status);
 	pthread_mutex_destroy(&n->status_lock);
 	free(n);
@@ -219,6 +262,8 @@ net_start(struct journal *j, const struct net_config *cfg)
 		syslog(LOG_INFO, "%s: cannot read the content keys: %s", cfg->db, strerror(errno));
 		goto err;
 	}
+	if (load_netkeys(n, cfg->db))
+		goto err; /* logged */
 	if ((n->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (n->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		goto err_log;

@@ -14,11 +14,13 @@
  *             streams what the other lacks and pushes new changes live
  *   dial.c    --peer and mDNS targets, redialled with exponential backoff and
  *             jitter; listening and accepting
- *   join.c    both halves of a join (Noise_XXpsk3 with the pending invite)
+ *   join.c    both halves of a join (Noise_XXpsk0 with the pending invite)
  *   status.c  the status object: DB/peers.json and net_status()
  *   netlog.c  peer text cleaned for logs, peer-caused lines rate-limited
  *
- * net_start also installs the seal hooks (DB/content.key) on the journal.
+ * net_start also installs the seal hooks (DB/content.key) on the journal,
+ * and reads DB/network.key (netkey.h): a database without it (made by an
+ * older blazefs) does not start.
  * The journal stays the caller's; call net_stop() before closing it (one
  * network per journal: the journal has one set of hooks).  net_status() is
  * the only call another thread may make while the network runs.

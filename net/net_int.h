@@ -67,8 +67,12 @@ struct target {
 struct net {
 	struct journal *j;
 	char db[PATH_MAX];
-	struct sync_config sc; /* this device, as every session presents it */
-	uint8_t *priv;         /* sodium_malloc'd static secret key */
+	struct sync_config sc;   /* this device, as every session presents it */
+	uint8_t *priv;           /* sodium_malloc'd static secret key */
+	uint8_t *netkeys;        /* sodium_malloc'd: the network psk, the mDNS tag key (netkey.h) */
+	uint64_t last_invite;    /* ms: the pending invite last looked up for mDNS */
+	uint64_t stranger_log;   /* ms: when a stranger's dial was last logged */
+	unsigned long strangers; /* strangers' dials not logged since */
 	struct seal *seal;
 	int ep, evfd, lfd;
 	char listen[300];

@@ -1,6 +1,6 @@
 /*
  * Noise protocol framework, revision 34: CipherState, SymmetricState and
- * HandshakeState for Noise_{NN,XX,XXpsk3}_25519_{AESGCM,ChaChaPoly}_SHA256.
+ * HandshakeState for Noise_{NN,XX,XXpsk0,XXpsk3}_25519_{AESGCM,ChaChaPoly}_SHA256.
  * Names below follow the spec's (MixKey, EncryptAndHash, ...) so that the
  * code can be read against it.
  */
@@ -43,6 +43,11 @@ static const struct pattern patterns[] = {
         {"XX", 0, 1, 3, {{TOK_E}, {TOK_E, TOK_EE, TOK_S, TOK_ES}, {TOK_S, TOK_SE}}},
     [NOISE_PATTERN_XXPSK3] =
         {"XXpsk3", 1, 1, 3, {{TOK_E}, {TOK_E, TOK_EE, TOK_S, TOK_ES}, {TOK_S, TOK_SE, TOK_PSK}}},
+    /* psk first: message 1's payload is then encrypted under the psk, so a
+     * responder learns at message 1 whether the initiator knows it, before it
+     * sends its static key in message 2. */
+    [NOISE_PATTERN_XXPSK0] =
+        {"XXpsk0", 1, 1, 3, {{TOK_PSK, TOK_E}, {TOK_E, TOK_EE, TOK_S, TOK_ES}, {TOK_S, TOK_SE}}},
 };
 
 /* HandshakeState, with its SymmetricState (ck, h) and CipherState (cs). */
@@ -423,7 +428,7 @@ noise_handshake_new(enum noise_pattern pattern, enum noise_suite suite, int init
 	size_t namelen;
 
 	/* Each pattern takes the keys it needs, and only those. */
-	if (pattern < NOISE_PATTERN_NN || pattern > NOISE_PATTERN_XXPSK3 || !suite_valid(suite) ||
+	if (pattern < NOISE_PATTERN_NN || pattern > NOISE_PATTERN_XXPSK0 || !suite_valid(suite) ||
 	    (prologue == NULL && prologuelen > 0)) {
 		errno = EINVAL;
 		goto err0;

@@ -5,7 +5,7 @@
  * Noise protocol framework (revision 34), as pure functions over bytes.
  *
  * Supported: DH 25519, hash SHA256, ciphers AESGCM and ChaChaPoly, handshake
- * patterns NN, XX and XXpsk3, prologues.  Nothing here touches a socket or a
+ * patterns NN, XX, XXpsk0 and XXpsk3, prologues.  Nothing here touches a socket or a
  * file: the caller moves the bytes (and their lengths) over the network.
  *
  * Ownership: this module owns two opaque objects.
@@ -35,16 +35,22 @@
 /* The most bytes a handshake message adds to its payload (e, encrypted s, tag). */
 #define NOISE_HANDSHAKE_OVERHEAD_MAX (NOISE_KEY_LEN * 2 + NOISE_TAG_LEN * 2)
 
-/* Suite selector byte sent before message 1 (DESIGN §4); also picks the cipher. */
+/* The cipher; its value is the choice byte of conn.h's suite negotiation. */
 enum noise_suite {
 	NOISE_SUITE_AESGCM = 1,    /* Noise_*_25519_AESGCM_SHA256 */
 	NOISE_SUITE_CHACHAPOLY = 2 /* Noise_*_25519_ChaChaPoly_SHA256 */
 };
 
-/* "blazefs/1" followed by the selector byte. */
+/* "blazefs/1" followed by one selector byte (conn.h now uses its own
+ * "blazefs/2" prologue, which binds both the offer and the choice). */
 #define NOISE_SUITE_PROLOGUE_LEN 10
 
-enum noise_pattern { NOISE_PATTERN_NN = 1, NOISE_PATTERN_XX = 2, NOISE_PATTERN_XXPSK3 = 3 };
+enum noise_pattern {
+	NOISE_PATTERN_NN = 1,
+	NOISE_PATTERN_XX = 2,
+	NOISE_PATTERN_XXPSK3 = 3,
+	NOISE_PATTERN_XXPSK0 = 4 /* psk mixed in before message 1 (members, DESIGN §4) */
+};
 
 /* What the handshake expects next from its caller. */
 enum noise_action {
@@ -93,7 +99,7 @@ int noise_public_key(uint8_t[NOISE_KEY_LEN], const uint8_t[NOISE_KEY_LEN]);
  * local static private key: required for XX and XXpsk3, must be NULL for NN.
  * ${e_priv} fixes the ephemeral private key and exists FOR TEST VECTORS ONLY:
  * pass NULL and a fresh one is generated.  ${psk} is the 32-byte pre-shared
- * key: required for XXpsk3, must be NULL otherwise.  All keys are copied.
+ * key: required for XXpsk0 and XXpsk3, must be NULL otherwise.  All keys are copied.
  * Return the state, to free with noise_handshake_free(), or NULL.
  */
 struct noise_handshake *noise_handshake_new(enum noise_pattern, enum noise_suite, int,

@@ -99,7 +99,9 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 		;
 	if (i == NET_SLOTS || (p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	if ((p->c = conn_new(dialled, n->priv, psk)) == NULL) {
+	if ((p->c = conn_new(dialled, n->priv, psk)) == NULL ||
+	    conn_set_network(p->c, n->netkeys)) {
+		conn_free(p->c);
 		free(p);
 		return NULL;
 	}
@@ -352,6 +354,34 @@ on_msg(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied
 	return 0;
 }
 
+/*
+ * A dialler that did not prove the network key: the line to log, in buf, or
+ * NULL.  One a minute at most (a stranger can dial in a loop), saying how
+ * many were not logged.
+ */
+static const char *
+peer_stranger(struct net *n, char *line, size_t len)
+{
+	uint64_t t = hlc_mono_ms();
+
+	if (n->stranger_log != 0 && t - n->stranger_log < 60000) {
+		n->strangers++;
+		return NULL;
+	}
+	if (n->strangers)
+		snprintf(line, len,
+		         "refused: not a member (did not prove the network key: a stranger, or "
+		         "a database made by an older blazefs; %lu more such dials not logged)",
+		         n->strangers);
+	else
+		snprintf(line, len,
+		         "refused: not a member (did not prove the network key: a stranger, or "
+		         "a database made by an older blazefs)");
+	n->stranger_log = t;
+	n->strangers = 0;
+	return line;
+}
+
 void
 peer_readable(struct net *n, struct peer *p, int *applied)
 {
@@ -397,7 +427,11 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			}
 		}
 		if (ev == CONN_DEAD) {
-			peer_close(n, p, "handshake or decryption failed");
+			char line[256];
+
+			peer_close(n, p,
+			           conn_stranger(p->c) ? peer_stranger(n, line, sizeof(line))
+			                               : "handshake or decryption failed");
 			return;
 		}
 	}

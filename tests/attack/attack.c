@@ -4,7 +4,7 @@
  * code, over real sockets.  Each mode is one process:
  *
  *   stranger (no membership):
- *     halfopen HOST:PORT N [SECONDS]   N sockets that send the selector byte
+ *     halfopen HOST:PORT N [SECONDS]   N sockets that send the offer byte
  *                                      and 2 length bytes, then nothing;
  *                                      reopened when closed
  *     connflood HOST:PORT SECONDS      connect, send garbage and close, as
@@ -50,7 +50,7 @@
 #include "net/conn.h"
 #include "net/identity.h"
 #include "net/msg.h"
-#include "net/noise.h"
+#include "net/netkey.h"
 #include "net/seal.h"
 
 static const char *prog = "attack";
@@ -138,7 +138,7 @@ now_ms(void)
 static int
 halfopen(const char *hostport, int n, int seconds)
 {
-	static const uint8_t head[3] = {NOISE_SUITE_CHACHAPOLY, 0x00, 0x40};
+	static const uint8_t head[3] = {CONN_OFFER | CONN_CAP_CHACHAPOLY, 0x00, 0x40};
 	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
 	uint64_t end = now_ms() + (uint64_t)seconds * 1000, opened = 0, closed = 0;
 	uint8_t b[256];
@@ -282,6 +282,7 @@ lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 	struct vv mine = {0, NULL};
 	uint8_t priv[32], pub[32], *m;
 	const uint8_t *in;
+	uint8_t net[NETKEY_LEN], psk[32];
 	uint64_t t0;
 	size_t len;
 	int ev;
@@ -301,8 +302,13 @@ lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 	journal_close(j);
 	if ((l->fd = dial_to(hostport)) < 0)
 		die(hostport);
-	if ((l->c = conn_new(1, priv, NULL)) == NULL)
+	if (netkey_read(db, net))
+		die("the network key of DBDIR");
+	netkey_psk(psk, net);
+	if ((l->c = conn_new(1, priv, NULL)) == NULL || conn_set_network(l->c, psk))
 		die("conn_new");
+	sodium_memzero(net, sizeof(net));
+	sodium_memzero(psk, sizeof(psk));
 	sodium_memzero(priv, sizeof(priv));
 	t0 = now_ms();
 	while ((ev = lk_next(l, 5000, &in, &len)) != CONN_READY)

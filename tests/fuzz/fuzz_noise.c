@@ -3,7 +3,7 @@
  * a peer would send at each reading step, and as a transport frame.
  *
  * The first input byte picks the case, the rest is the message:
- *   bits 0-1  pattern: 0 NN, 1 XX, 2 XXpsk3 (3 is read as XX)
+ *   bits 0-1  pattern: 0 NN, 1 XX, 2 XXpsk3, 3 XXpsk0
  *   bit 2     suite: ChaChaPoly, or AESGCM where the CPU has it
  *   bits 3-4  step: 0 responder reads message 1, 1 initiator reads
  *             message 2, 2 responder reads message 3 (message 2 for NN),
@@ -35,7 +35,8 @@ side(enum noise_pattern p, enum noise_suite s, int initiator)
 	                            : initiator           ? key_is
 	                                                  : key_rs,
 	                            initiator ? key_ie : key_re,
-	                            p == NOISE_PATTERN_XXPSK3 ? psk : NULL));
+	                            p == NOISE_PATTERN_XXPSK3 || p == NOISE_PATTERN_XXPSK0 ? psk
+	                                                                                   : NULL));
 }
 
 /* Pass one honest message from ${from} to ${to}. */
@@ -94,6 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	p = (data[0] & 3) == 0   ? NOISE_PATTERN_NN
 	    : (data[0] & 3) == 2 ? NOISE_PATTERN_XXPSK3
+	    : (data[0] & 3) == 3 ? NOISE_PATTERN_XXPSK0
 	                         : NOISE_PATTERN_XX;
 	s = (data[0] & 4) && noise_suite_available(NOISE_SUITE_AESGCM) ? NOISE_SUITE_AESGCM
 	                                                               : NOISE_SUITE_CHACHAPOLY;

@@ -17,9 +17,11 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
+#include "net/netkey.h"
 #include "net/seal.h"
 
-static const uint8_t dbid[32] = {5, 6, 7}, ckey[32] = {42, 43, 44}, secret[32] = {9};
+static const uint8_t dbid[32] = {5, 6, 7}, ckey[32] = {42, 43, 44}, nkey[32] = {8, 8},
+                     secret[32] = {9};
 
 struct db {
 	char *dir;
@@ -39,6 +41,7 @@ db_open(struct db *d)
 	d->dir = test_tmpdir();
 	assert_int_equal(identity_create(d->dir, d->box, d->sign), 0);
 	assert_int_equal(identity_write_secret(d->dir, "content.key", ckey, sizeof(ckey)), 0);
+	assert_int_equal(netkey_write(d->dir, nkey), 0);
 	assert_int_equal(journal_create(d->dir, journal_key_origin(d->box), dbid), 0);
 	assert_non_null(d->j = journal_open(d->dir, JOURNAL_NOSYNC));
 	assert_int_equal(identity_found(d->j, d->dir, 0), 0);
@@ -105,6 +108,7 @@ test_welcome(void **state)
 	assert_memory_equal(w.dbid, dbid, 32);
 	assert_int_equal(w.nkeys, 1);
 	assert_memory_equal(w.keys[0], ckey, 32);
+	assert_memory_equal(w.netkey, nkey, 32);
 	/* The trust root is this (founding) device. */
 	assert_true(w.root == journal_key_origin(d.box));
 	assert_memory_equal(w.root_sign, d.sign, 32);

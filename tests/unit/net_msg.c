@@ -183,7 +183,7 @@ static void
 test_join_welcome(void **state)
 {
 	uint8_t *buf, spk[32] = {3}, got[32];
-	struct msg_welcome w = {{1}, {{2}, {6}}, 2, 0x0102030405060708ULL, {4}, {5}}, r;
+	struct msg_welcome w = {{1}, {{2}, {6}}, 2, 0x0102030405060708ULL, {4}, {5}, {8}}, r;
 	char name[MSG_NAME_MAX + 1];
 	size_t len;
 
