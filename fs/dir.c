@@ -244,11 +244,15 @@ dir_list_cb(void *ctx, const char *name)
 	char fname[NAME_MAX_BYTES + 8];
 	struct dpos save = f->pos;
 
+	snprintf(f->pos.cursor, sizeof(f->pos.cursor), "%s", name);
+	/* Internal collections (.devices) are the journal's, not the user's: a
+	 * name the root cannot look up must not be listed (ls -la, rsync, tar). */
+	if (f->dir->kind == FS_ROOT && record_name_valid(name, strlen(name)))
+		return 0;
 	if (f->dir->kind == FS_COLL)
 		snprintf(fname, sizeof(fname), "%s.json", name);
 	else
 		snprintf(fname, sizeof(fname), "%s", name);
-	snprintf(f->pos.cursor, sizeof(f->pos.cursor), "%s", name);
 	if (dir_emit(f, fname, f->dir->kind == FS_COLL ? S_IFREG : S_IFDIR)) {
 		f->pos = save;
 		return 1;
