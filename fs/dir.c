@@ -410,8 +410,28 @@ fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 }
 
 int
+fs_dir_new_name(const struct fs_node *p, const char *name)
+{
+	size_t n = strlen(name);
+	int e;
+
+	/* A leading dot is a scratch name (emacs' .#x.json lock, hidden files). */
+	if (p->kind != FS_COLL || n <= 5 || strcmp(name + n - 5, ".json") != 0 || name[0] == '.')
+		return 0;
+	if (record_name_valid(name, n - 5) == 0)
+		return 0;
+	/* Neither a record nor a silent local-only scratch file: say why. */
+	e = errno == ENAMETOOLONG ? ENAMETOOLONG : EILSEQ;
+	fs_log("%s/%.*s...: cannot be a record: %s", p->name, 40, name,
+	       e == ENAMETOOLONG ? "its id is over 200 bytes" : "its name is not valid UTF-8");
+	return e;
+}
+
+int
 fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind)
 {
+	int e;
+
 	if (p->kind == FS_METADIR)
 		return EROFS;
 	if (p->kind == FS_ROOT) {
@@ -420,6 +440,8 @@ fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind)
 	}
 	if (p->kind != FS_COLL)
 		return ENOTDIR;
+	if ((e = fs_dir_new_name(p, name)) != 0)
+		return e;
 	return fs_dir_kind(p, name, kind);
 }
 

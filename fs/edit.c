@@ -134,7 +134,7 @@ fs_edit_put(struct fs *fs, const char *coll, const char *fname, const char *id, 
 	fs_log("%s/%s: write rejected: %s", coll, fname, why);
 	if (e != EINVAL && e != EFBIG)
 		fs_log("%s/%s: cannot keep the rejected bytes: %s", coll, fname, strerror(e));
-	return EINVAL;
+	return e == EFBIG ? EFBIG : EINVAL;
 }
 
 /* An edit of what this device read, so changes that arrived while the file
@@ -151,9 +151,18 @@ fs_edit_commit(struct fs *fs, struct fs_node *n)
 		return 0;
 	if (record_file_id(n->name, id))
 		return EIO;
+	if (n->toobig) {
+		/* A write past the limit got EFBIG: what is left is a truncated
+		 * prefix, not the user's record.  Say so, change nothing. */
+		fs_log("%s/%s: write rejected: record larger than 1 MiB (the limit)",
+		       fs_coll_of(fs, n), n->name);
+		n->toobig = 0;
+		n->dirty = 0;
+		return EFBIG;
+	}
 	if ((e = fs_edit_put(fs, fs_coll_of(fs, n), n->name, id, n->base, n->baselen, buf, n->len,
 	                     &v)) != 0) {
-		if (e == EINVAL)
+		if (e == EINVAL || e == EFBIG)
 			n->dirty = 0; /* kept as the rejected write */
 		return e;
 	}
@@ -221,6 +230,7 @@ edit_hold(struct fs *fs, struct fs_node *n, int *keep)
 	}
 	n->unlinked = 0;
 	n->dirty = 0;
+	n->toobig = 0;
 	if ((e = edit_load_buf(fs, n, 1, keep)) != 0)
 		n->nopen--;
 	return e;
@@ -237,6 +247,7 @@ fs_edit_open(struct fs *fs, struct fs_node *n, int flags, int create, int *keep)
 		if (n->nopen++ == 0) {
 			edit_drop(n);
 			n->unlinked = 0;
+			n->toobig = 0;
 			edit_set_base(n, NULL, 0);
 		}
 		n->dirty = 1;
@@ -258,7 +269,7 @@ fs_edit_close(struct fs *fs, struct fs_node *n)
 
 	if (--n->nopen > 0)
 		return;
-	if ((e = fs_edit_commit(fs, n)) != 0 && e != EINVAL)
+	if ((e = fs_edit_commit(fs, n)) != 0 && e != EINVAL && e != EFBIG)
 		fs_log("%s/%s: write lost: %s", fs_coll_of(fs, n), n->name, strerror(e));
 	edit_drop(n);
 	edit_set_base(n, NULL, 0);
@@ -299,10 +310,14 @@ fs_edit_write(struct fs_node *n, const char *buf, size_t size, off_t off, int ap
 	if (off < 0)
 		return EINVAL;
 	end = (size_t)off + size;
-	if (end > n->len && (e = edit_resize(n, end)) != 0)
+	if (end > n->len && (e = edit_resize(n, end)) != 0) {
+		if (e == EFBIG)
+			n->toobig = 1; /* the close says so too, and commits nothing */
 		return e;
+	}
 	memcpy(n->buf + off, buf, size);
 	n->dirty = 1;
+	n->toobig = 0; /* a writer that went on after EFBIG wrote what it meant */
 	*done = size;
 	return 0;
 }

@@ -11,7 +11,8 @@
  * - A dirty record buffer is committed at flush (close) and fsync.  An empty
  *   buffer is only committed at the last release (shells close a redirected
  *   descriptor once before writing through its copy); it is invalid JSON, so
- *   it becomes a rejected write.
+ *   it becomes a rejected write.  Emptying a record that exists gets EINVAL
+ *   from every close while it is empty, as any invalid content does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -239,9 +240,16 @@ fs_file_flush(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_node *n = fs_node_get(&fs->t, ino);
 
-	/* An empty record waits for the last release (see the top comment). */
-	if (handle_of(fi)->kind == FS_RECORD && n && n->len > 0)
+	if (handle_of(fi)->kind != FS_RECORD || n == NULL)
+		return 0;
+	if (n->len > 0 || n->toobig)
 		return fs_edit_commit(fs, n);
+	/* An empty record waits for the last release (see the top comment),
+	 * but emptying one that exists is invalid content: EINVAL now, like
+	 * any other (a shell's early close of its redirected descriptor
+	 * ignores it), logged and listed only if still empty at release. */
+	if (n->dirty && n->base != NULL && !n->unlinked)
+		return EINVAL;
 	return 0;
 }
 

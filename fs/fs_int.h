@@ -203,6 +203,12 @@ int fs_scratch_readlink(struct fs *fs, struct fs_node *n, char *buf, size_t size
 
 /* What kind name in parent p would be; 0 or an errno if it cannot exist. */
 int fs_dir_kind(const struct fs_node *p, const char *name, enum fs_kind *kind);
+/*
+ * 0 if a file named name may be made in parent p; a name ending in .json that
+ * cannot be a record (its id over 200 bytes, invalid UTF-8) is ENAMETOOLONG or
+ * EILSEQ, logged, rather than a scratch file that silently never syncs.
+ */
+int fs_dir_new_name(const struct fs_node *p, const char *name);
 /* Checks that a file named name may be made in parent p; sets its kind. */
 int fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind);
 /* Fills e for name in parent and raises its lookup count. */

@@ -32,6 +32,7 @@ struct fs_node {
 	size_t baselen;
 	int dirty;    /* buf differs from what the journal holds */
 	int unlinked; /* removed while open: never commit */
+	int toobig;   /* the last write went past RECORD_MAX_BYTES: commit nothing, EFBIG */
 };
 
 struct fs_table {

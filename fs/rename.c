@@ -47,7 +47,7 @@ rename_scratch_to_record(struct fs *fs, struct fs_node *p1, const char *n1, stru
 	record_file_id(n2, id);
 	e = fs_edit_put(fs, p2->name, n2, id, NULL, 0, buf, len, NULL);
 	free(buf);
-	if (e == EINVAL)
+	if (e == EINVAL || e == EFBIG)
 		*stale = fs_node_stale(&fs->t, p2->ino, n2);
 	if (e)
 		return e;
@@ -146,7 +146,8 @@ fs_rename(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newpare
 	}
 	if (flags & ~RENAME_NOREPLACE)
 		return EINVAL;
-	if ((e = fs_dir_kind(p1, name, &k1)) || (e = fs_dir_kind(p2, newname, &k2)))
+	if ((e = fs_dir_kind(p1, name, &k1)) || (e = fs_dir_new_name(p2, newname)) ||
+	    (e = fs_dir_kind(p2, newname, &k2)))
 		return e;
 	if ((flags & RENAME_NOREPLACE) &&
 	    (k2 == FS_RECORD ? fs_edit_exists(fs, p2, newname)
