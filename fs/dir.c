@@ -124,6 +124,7 @@ fs_dir_mkdir(struct fs *fs, fuse_ino_t parent, const char *name, struct fuse_ent
 	}
 	if (journal_mkcol(fs->j, name))
 		return errno;
+	fs_node_touch(&fs->t, parent);
 	return fs_dir_lookup(fs, parent, name, e);
 }
 
@@ -150,6 +151,7 @@ fs_dir_rmdir(struct fs *fs, fuse_ino_t parent, const char *name)
 	fs_scratch_rmdir(fs, name);
 	if ((n = fs_node_find(&fs->t, parent, name)) != NULL)
 		fs_node_unname(&fs->t, n);
+	fs_node_touch(&fs->t, parent);
 	return 0;
 }
 
@@ -406,6 +408,7 @@ fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 	}
 	if (n)
 		fs_node_unname(&fs->t, n);
+	fs_node_touch(&fs->t, parent);
 	return 0;
 }
 
@@ -463,6 +466,7 @@ fs_dir_symlink(struct fs *fs, const char *link, fuse_ino_t parent, const char *n
 	}
 	if ((r = fs_scratch_symlink(fs, link, p->name, name)) != 0)
 		return r;
+	fs_node_touch(&fs->t, parent);
 	return fs_dir_lookup(fs, parent, name, e);
 }
 
@@ -484,5 +488,6 @@ fs_dir_mknod(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	if ((r = fs_scratch_mknod(fs, p->name, name, mode)) != 0)
 		return r;
+	fs_node_touch(&fs->t, parent);
 	return fs_dir_lookup(fs, parent, name, e);
 }

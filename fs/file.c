@@ -152,7 +152,7 @@ fs_file_create(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct fs_node *p = fs_node_get(&fs->t, parent), *n;
 	enum fs_kind kind;
-	int r;
+	int r, existed;
 
 	if (p == NULL)
 		return ENOENT;
@@ -160,12 +160,16 @@ fs_file_create(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 		return r;
 	if ((n = fs_node_lookup(&fs->t, parent, name, kind)) == NULL)
 		return ENOMEM;
+	existed =
+	    kind == FS_SCRATCH ? fs_scratch_exists(fs, p->name, name) : fs_edit_exists(fs, p, name);
 	if (kind == FS_SCRATCH)
 		r = file_open_scratch(fs, n, fi, mode);
-	else if (!fs_edit_exists(fs, p, name))
+	else if (!existed)
 		r = file_open_record(fs, n, fi, 1);
 	else
 		r = fi->flags & O_EXCL ? EEXIST : file_open_record(fs, n, fi, 0);
+	if (r == 0 && !existed)
+		fs_node_touch(&fs->t, parent);
 	memset(e, 0, sizeof(*e));
 	if (r == 0 && (r = fs_getattr(fs, n, &e->attr)) != 0)
 		file_close(fs, n, fi);

@@ -79,6 +79,11 @@ fs_getattr(struct fs *fs, struct fs_node *n, struct stat *st)
 	case FS_COLL:
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
+		/* Entries added or removed since the mount move its times. */
+		pthread_mutex_lock(&fs->t.lock);
+		if (n->dtime.tv_sec != 0)
+			fs_set_times(st, n->dtime.tv_sec, n->dtime.tv_nsec);
+		pthread_mutex_unlock(&fs->t.lock);
 		break;
 	case FS_METADIR:
 		st->st_mode = S_IFDIR | 0555;
@@ -115,6 +120,8 @@ fs_observe(void *ctx, const char *coll, const char *rec)
 	fuse_ino_t cino, rino;
 
 	cino = fs_node_stale(&fs->t, FUSE_ROOT_ID, coll);
+	/* A record may have come or gone (its times: fs_getattr). */
+	fs_node_touch(&fs->t, cino ? cino : FUSE_ROOT_ID);
 	if (cino == 0 || rec[0] == '\0') {
 		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, coll, strlen(coll));
 		return;

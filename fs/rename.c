@@ -154,10 +154,16 @@ fs_rename(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newpare
 	                     : fs_scratch_exists(fs, p2->name, newname)))
 		return EEXIST;
 	if (k1 == FS_RECORD && k2 == FS_RECORD)
-		return rename_record(fs, p1, name, p2, newname);
-	if (k1 == FS_SCRATCH && k2 == FS_RECORD)
-		return rename_scratch_to_record(fs, p1, name, p2, newname, stale);
-	if (k1 == FS_RECORD)
-		return rename_record_to_scratch(fs, p1, name, p2, newname);
-	return rename_scratch(fs, p1, name, p2, newname);
+		e = rename_record(fs, p1, name, p2, newname);
+	else if (k1 == FS_SCRATCH && k2 == FS_RECORD)
+		e = rename_scratch_to_record(fs, p1, name, p2, newname, stale);
+	else if (k1 == FS_RECORD)
+		e = rename_record_to_scratch(fs, p1, name, p2, newname);
+	else
+		e = rename_scratch(fs, p1, name, p2, newname);
+	if (e == 0) {
+		fs_node_touch(&fs->t, p1->ino);
+		fs_node_touch(&fs->t, p2->ino);
+	}
+	return e;
 }
