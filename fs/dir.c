@@ -25,7 +25,7 @@ struct dpos {
 	char cursor[NAME_MAX_BYTES + 1];
 };
 
-enum { PH_DOT, PH_DOTDOT, PH_META, PH_LIST, PH_SCRATCH, PH_END };
+enum { PH_DOT, PH_DOTDOT, PH_META, PH_LIST, PH_REJECTS, PH_SCRATCH, PH_END };
 
 /* An open directory: scratch names (type byte + name) and the positions after
  * each entry of the last reply, so the kernel may resume anywhere in it. */
@@ -262,6 +262,19 @@ dir_list_cb(void *ctx, const char *name)
 	return 0;
 }
 
+/* A record that exists only as a rejected write (a touch of a new name, a
+ * first write that was invalid) reads by name, so it is listed too. */
+static int
+dir_reject_cb(void *ctx, const char *name)
+{
+	struct dirfill *f = ctx;
+	struct journal_stat js;
+
+	if (journal_stat_record(f->fs->j, f->dir->name, name, &js) == 0)
+		return 0; /* listed with the records */
+	return dir_list_cb(ctx, name);
+}
+
 static int
 dir_dtype_mode(unsigned char t)
 {
@@ -311,7 +324,18 @@ dir_fill(struct dirfill *f)
 			if (r < 0) {
 				f->err = errno;
 			} else if (!f->full && !f->err) {
-				p->phase = f->dir->kind == FS_COLL ? PH_SCRATCH : PH_END;
+				p->phase = f->dir->kind == FS_COLL ? PH_REJECTS : PH_END;
+				p->cursor[0] = '\0';
+				p->i = 0;
+			}
+			break;
+		case PH_REJECTS:
+			r = journal_list_rejects(f->fs->j, f->dir->name, p->cursor, dir_reject_cb,
+			                         f);
+			if (r < 0) {
+				f->err = errno;
+			} else if (!f->full && !f->err) {
+				p->phase = PH_SCRATCH;
 				p->i = 0;
 			}
 			break;
