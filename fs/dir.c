@@ -142,6 +142,7 @@ fs_dir_rmdir(struct fs *fs, fuse_ino_t parent, const char *name)
 		return EPERM;
 	if (record_name_valid(name, strlen(name)))
 		return ENOENT;
+	fs_pending_run(fs, 1, name); /* its records deleted: gone now */
 	if ((r = fs_scratch_empty(fs, name)) < 0)
 		return errno;
 	if (r == 0)
@@ -251,6 +252,8 @@ dir_list_cb(void *ctx, const char *name)
 	 * name the root cannot look up must not be listed (ls -la, rsync, tar). */
 	if (f->dir->kind == FS_ROOT && record_name_valid(name, strlen(name)))
 		return 0;
+	if (f->dir->kind == FS_COLL && fs_pending_is(f->fs, f->dir->name, name))
+		return 0; /* deleted, its delete held back */
 	if (f->dir->kind == FS_COLL)
 		snprintf(fname, sizeof(fname), "%s.json", name);
 	else
@@ -400,6 +403,7 @@ fs_dir_fsync(struct fs *fs, fuse_ino_t ino)
 {
 	struct fs_node *n = fs_node_get(&fs->t, ino);
 
+	fs_pending_run(fs, 1, NULL); /* an fsync makes a held delete final (D2) */
 	if (journal_sync(fs->j))
 		return errno;
 	if (n != NULL && n->kind == FS_COLL)
@@ -421,10 +425,17 @@ fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 	if (p->kind != FS_COLL)
 		return EISDIR;
 	if (record_file_id(name, id) == 0) {
+		/* A stored record's delete is held back (pending.c); one with
+		 * rejected bytes, or none, goes at once as before. */
+		if (fs_pending_is(fs, p->name, id))
+			return ENOENT; /* deleted already */
+		r = fs_edit_rejected(fs, p->name, id) ? ENOENT : fs_pending_add(fs, p->name, id);
 		had_reject = journal_reject_del(fs->j, p->name, id) == 0;
-		if (journal_delete_record(fs->j, p->name, id) &&
-		    (errno != ENOENT || (!had_reject && !open)))
-			return errno;
+		if (r != 0) {
+			if (journal_delete_record(fs->j, p->name, id) &&
+			    (errno != ENOENT || (!had_reject && !open)))
+				return errno;
+		}
 		if (n)
 			n->unlinked = 1;
 	} else if ((r = fs_scratch_unlink(fs, p->name, name)) != 0) {

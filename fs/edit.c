@@ -32,6 +32,19 @@ fs_edit_load(struct fs *fs, const char *coll, const char *id, char **buf, size_t
 }
 
 int
+fs_edit_rejected(struct fs *fs, const char *coll, const char *id)
+{
+	char *buf, *why;
+	size_t len;
+
+	if (journal_reject_get(fs->j, coll, id, &buf, &len, &why))
+		return 0;
+	free(buf);
+	free(why);
+	return 1;
+}
+
+int
 fs_edit_attr(struct fs *fs, struct fs_node *n, struct stat *st)
 {
 	struct journal_stat js = {0};
@@ -41,6 +54,8 @@ fs_edit_attr(struct fs *fs, struct fs_node *n, struct stat *st)
 
 	if (record_file_id(n->name, id))
 		return ENOENT;
+	if (fs_pending_is(fs, fs_coll_of(fs, n), id) && !(n->nopen > 0 && !n->unlinked))
+		return ENOENT; /* deleted, its delete held back */
 	have = journal_stat_record(fs->j, fs_coll_of(fs, n), id, &js) == 0;
 	if (!have && errno != ENOENT)
 		return errno;
@@ -231,6 +246,7 @@ edit_hold(struct fs *fs, struct fs_node *n, int *keep)
 	n->unlinked = 0;
 	n->dirty = 0;
 	n->toobig = 0;
+	n->created = 0;
 	if ((e = edit_load_buf(fs, n, 1, keep)) != 0)
 		n->nopen--;
 	return e;
@@ -245,10 +261,20 @@ fs_edit_open(struct fs *fs, struct fs_node *n, int flags, int create, int *keep)
 	if (create) {
 		/* A new record: its content is what gets written. */
 		if (n->nopen++ == 0) {
+			char id[NAME_MAX_BYTES + 1], *base = NULL;
+			size_t baselen = 0;
+
 			edit_drop(n);
 			n->unlinked = 0;
 			n->toobig = 0;
-			edit_set_base(n, NULL, 0);
+			n->created = 1;
+			/* Re-created within the grace of its delete: one edit of
+			 * what was there (pending.c). */
+			if (record_file_id(n->name, id) == 0)
+				fs_pending_take(fs, fs_coll_of(fs, n), id, &base, &baselen);
+			if (edit_set_base(n, base, baselen))
+				edit_set_base(n, NULL, 0); /* no memory: a whole write */
+			free(base);
 		}
 		n->dirty = 1;
 	} else if ((e = edit_hold(fs, n, keep)) != 0) {

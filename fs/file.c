@@ -252,7 +252,7 @@ fs_file_flush(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * but emptying one that exists is invalid content: EINVAL now, like
 	 * any other (a shell's early close of its redirected descriptor
 	 * ignores it), logged and listed only if still empty at release. */
-	if (n->dirty && n->base != NULL && !n->unlinked)
+	if (n->dirty && n->base != NULL && !n->unlinked && !n->created)
 		return EINVAL;
 	return 0;
 }
@@ -273,7 +273,7 @@ fs_file_fsync(struct fs *fs, fuse_ino_t ino, int datasync, struct fuse_file_info
 	if (h->kind == FS_SCRATCH)
 		r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) ? errno : 0;
 	else if (h->kind == FS_RECORD && n && (r = fs_edit_commit(fs, n)) == 0 &&
-	         journal_sync(fs->j))
+	         (fs_pending_run(fs, 1, NULL), journal_sync(fs->j)))
 		r = errno;
 	return r;
 }

@@ -175,6 +175,7 @@ fs_attach(struct fs *fs, struct journal *j, struct fuse_session *se)
 	fs->j = j;
 	fs->se = se;
 	journal_set_observer(j, fs_observe, fs);
+	fs_loop_attach(fs);
 	return 0;
 }
 
@@ -194,6 +195,8 @@ fs_free(struct fs *fs)
 	}
 	if (fs->scratchfd >= 0)
 		close(fs->scratchfd);
+	fs_loop_attach(NULL);
+	fs_pending_free(fs);
 	fs_node_fini(&fs->t);
 	free(fs->db);
 	free(fs);

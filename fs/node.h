@@ -34,6 +34,7 @@ struct fs_node {
 	size_t baselen;
 	int dirty;    /* buf differs from what the journal holds */
 	int unlinked; /* removed while open: never commit */
+	int created;  /* opened by a create: its emptiness is no error at flush */
 	int toobig;   /* the last write went past RECORD_MAX_BYTES: commit nothing, EFBIG */
 };
 
