@@ -71,12 +71,26 @@ cd / || fail "cd /"
 sleep 1.6
 stop B
 start B --no-listen --no-mdns --peer "127.0.0.1:$(port A)"
-wait_until ${CONV:-15} same_vv A B || fail "no convergence: $(vv A) vs $(vv B)"
+wait_until 15 same_vv A B || fail "no convergence: $(vv A) vs $(vv B)"
 for d in A B; do
 	for r in $IDIOMS; do
 		expect_eq "$(jq -c . "$T/$d.mnt/c/$r.json")" '{"a":10,"b":20,"c":3}' "$r on $d"
 	done
 	expect_eq "$(jq -c . "$T/$d.mnt/c/rm.json")" '{"b":20}' "rm against an edit, on $d"
 	expect_eq "$(jq -c . "$T/$d.mnt/.blazefs/conflicts")" '[]' "conflicts on $d"
+done
+
+# Online: an edit from B that reaches A within the grace of A's rm wins where
+# it differs (the held delete removes only the fields unchanged since).
+echo '{"a": 1, "b": 2}' >"$T/A.mnt/c/g.json"
+wait_until 10 same "$T/A.mnt/c/g.json" "$T/B.mnt/c/g.json" || fail "g did not sync"
+rm "$T/A.mnt/c/g.json" || fail "rm g"
+jq -c '.b = 20' "$T/B.mnt/c/g.json" >"$T/tmp/g" && cat "$T/tmp/g" >"$T/B.mnt/c/g.json" || fail "edit g on B"
+wait_until 10 same_vv A B || fail "B's edit of g did not reach A"
+[ -e "$T/A.mnt/c/g.json" ] && fail "g back on A within the grace"
+sleep 1.6
+wait_until 10 same_vv A B || fail "no convergence after g's grace"
+for d in A B; do
+	expect_eq "$(jq -c . "$T/$d.mnt/c/g.json")" '{"b":20}' "g (rm against an edit within the grace) on $d"
 done
 echo ok
