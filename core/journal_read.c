@@ -225,13 +225,13 @@ journal_wait_settled(const char *dir, int timeout_ms)
 	/* The mount cuts the wal right after each commit (README
 	 * "Durability"): the batch seen now is committed once the wal is empty
 	 * or starts with a later batch. */
-	for (int i = 0; first != 0 && i < timeout_ms; i++) {
+	if (first == 0)
+		return 0;
+	for (int i = 0; i < timeout_ms; i++) {
 		nanosleep(&ms, NULL);
 		if ((now = jn_wal_head(dir)) == 0 || now != first)
 			return 0;
 	}
-	if (first == 0)
-		return 0;
 	errno = ETIMEDOUT;
 	return -1;
 }
