@@ -447,9 +447,26 @@ fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 	return 0;
 }
 
+/* The first bytes of name for a log line, printable ASCII kept and every
+ * other byte as \xNN (a name that is not UTF-8 must not reach the log raw). */
+static void
+dir_log_name(char *out, size_t size, const char *name)
+{
+	size_t o = 0;
+
+	for (const unsigned char *s = (const unsigned char *)name; *s && o + 5 < size; s++) {
+		if (*s >= 0x20 && *s < 0x7f)
+			out[o++] = (char)*s;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *s);
+	}
+	out[o] = '\0';
+}
+
 int
 fs_dir_new_name(const struct fs_node *p, const char *name)
 {
+	char shown[48];
 	size_t n = strlen(name);
 	int e;
 
@@ -460,7 +477,8 @@ fs_dir_new_name(const struct fs_node *p, const char *name)
 		return 0;
 	/* Neither a record nor a silent local-only scratch file: say why. */
 	e = errno == ENAMETOOLONG ? ENAMETOOLONG : EILSEQ;
-	fs_log("%s/%.*s...: cannot be a record: %s", p->name, 40, name,
+	dir_log_name(shown, sizeof(shown), name);
+	fs_log("%s/%s%s: cannot be a record: %s", p->name, shown, n > 40 ? "..." : "",
 	       e == ENAMETOOLONG ? "its id is over 200 bytes" : "its name is not valid UTF-8");
 	return e;
 }
