@@ -91,6 +91,13 @@ cmd_status(int argc, char **argv)
 	/* A mountpoint stands for the database mounted there. */
 	fromfs = db_of_mount(argv[1]);
 	db = fromfs ? fromfs : argv[1];
+	/* Read-your-writes: a write whose close() returned may still be in the
+	 * mount's batch for a millisecond or two. */
+	if (journal_wait_settled(db, 2000))
+		fprintf(stderr,
+		        "%s status: DB/wal holds writes not committed yet (a full disk, or a crash "
+		        "the next mount recovers from)\n",
+		        cli_prog);
 	if ((j = journal_open(db, JOURNAL_RDONLY)) == NULL) {
 		fprintf(stderr, "%s status: %s: no blazefs database or mount there (%s)\n",
 		        cli_prog, argv[1], strerror(errno));

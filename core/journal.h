@@ -203,6 +203,24 @@ int journal_col_exists(struct journal *j, const char *coll);
 int journal_list_cols(struct journal *j, const char *after, journal_list_cb *cb, void *ctx);
 int journal_list_records(struct journal *j, const char *coll, const char *after,
                          journal_list_cb *cb, void *ctx);
+/* Lists the records of coll that have a rejected write, the same way (some
+ * may also be stored records). */
+int journal_list_rejects(struct journal *j, const char *coll, const char *after,
+                         journal_list_cb *cb, void *ctx);
+/*
+ * The version vector as the caller reads: the owner's open batch included, so
+ * a write whose close() returned is in it (read-your-writes, for status);
+ * other threads get the last commit, as journal_vv.  0 or -1; vv_clear v.
+ */
+int journal_vv_read(struct journal *j, struct vv *v);
+/*
+ * For a reader in another process (JOURNAL_RDONLY) of a mounted database:
+ * waits (at most timeout_ms) until the batch pending in DB/wal when called
+ * is committed, so what it reads next includes every write whose close()
+ * returned before the call.  0 once settled (or nothing pending), -1 with
+ * ETIMEDOUT if not (a batch that cannot commit: a full disk).
+ */
+int journal_wait_settled(const char *dir, int timeout_ms);
 /* Counts the user's collections and records, and the conflicts (for status). */
 int journal_counts(struct journal *j, uint64_t *ncols, uint64_t *nrecs, uint64_t *nconflicts);
 

@@ -1,6 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <lmdb.h>
@@ -147,6 +151,89 @@ journal_list_records(struct journal *j, const char *coll, const char *after, jou
 	if (strcmp(coll, ".devices") != 0 && jn_names_valid(coll, NULL))
 		return -1;
 	return jn_list(j, j->records, k, crdt_record_key(k, coll, ""), after, cb, ctx);
+}
+
+int
+journal_list_rejects(struct journal *j, const char *coll, const char *after, journal_list_cb *cb,
+                     void *ctx)
+{
+	uint8_t k[CRDT_KEY_MAX];
+
+	if (jn_names_valid(coll, NULL))
+		return -1;
+	return jn_list(j, j->rejects, k, crdt_record_key(k, coll, ""), after, cb, ctx);
+}
+
+int
+journal_vv_read(struct journal *j, struct vv *out)
+{
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, borrowed, op = MDB_FIRST;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = jn_read_begin(j, &txn, &borrowed)))
+		return jn_errno(rc);
+	if ((rc = mdb_cursor_open(txn, j->vv, &cur)) == 0) {
+		while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+			op = MDB_NEXT;
+			if (k.mv_size == 8 && v.mv_size == 8 &&
+			    vv_set(out, get64(k.mv_data), get64(v.mv_data))) {
+				rc = ENOMEM;
+				break;
+			}
+		}
+		mdb_cursor_close(cur);
+	}
+	jn_read_end(txn, borrowed);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	vv_clear(out);
+	return jn_errno(rc);
+}
+
+/* The txn id of the first entry of dir/wal (wal.h: "BWL2" | u32 | 16-byte
+ * hash | u64 txn), 0 if the wal is empty or absent, 1 if it is of the old
+ * format or cut short. */
+static uint64_t
+jn_wal_head(const char *dir)
+{
+	char path[4096];
+	uint8_t h[32];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/wal", dir) >= sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	if (n < (ssize_t)sizeof(h) || memcmp(h, "BWL2", 4) != 0)
+		return 1;
+	return get64(h + 24) ? get64(h + 24) : 1;
+}
+
+int
+journal_wait_settled(const char *dir, int timeout_ms)
+{
+	uint64_t first = jn_wal_head(dir), now;
+	struct timespec ms = {0, 1000000};
+
+	/* The mount cuts the wal right after each commit (README
+	 * "Durability"): the batch seen now is committed once the wal is empty
+	 * or starts with a later batch. */
+	if (first == 0)
+		return 0;
+	for (int i = 0; i < timeout_ms; i++) {
+		nanosleep(&ms, NULL);
+		if ((now = jn_wal_head(dir)) == 0 || now != first)
+			return 0;
+	}
+	errno = ETIMEDOUT;
+	return -1;
 }
 
 /* How many keys of db start with the n bytes of prefix. */

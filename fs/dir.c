@@ -25,7 +25,7 @@ struct dpos {
 	char cursor[NAME_MAX_BYTES + 1];
 };
 
-enum { PH_DOT, PH_DOTDOT, PH_META, PH_LIST, PH_SCRATCH, PH_END };
+enum { PH_DOT, PH_DOTDOT, PH_META, PH_LIST, PH_REJECTS, PH_SCRATCH, PH_END };
 
 /* An open directory: scratch names (type byte + name) and the positions after
  * each entry of the last reply, so the kernel may resume anywhere in it. */
@@ -124,6 +124,7 @@ fs_dir_mkdir(struct fs *fs, fuse_ino_t parent, const char *name, struct fuse_ent
 	}
 	if (journal_mkcol(fs->j, name))
 		return errno;
+	fs_node_touch(&fs->t, parent);
 	return fs_dir_lookup(fs, parent, name, e);
 }
 
@@ -141,6 +142,7 @@ fs_dir_rmdir(struct fs *fs, fuse_ino_t parent, const char *name)
 		return EPERM;
 	if (record_name_valid(name, strlen(name)))
 		return ENOENT;
+	fs_pending_run(fs, 1, name); /* its records deleted: gone now */
 	if ((r = fs_scratch_empty(fs, name)) < 0)
 		return errno;
 	if (r == 0)
@@ -150,6 +152,7 @@ fs_dir_rmdir(struct fs *fs, fuse_ino_t parent, const char *name)
 	fs_scratch_rmdir(fs, name);
 	if ((n = fs_node_find(&fs->t, parent, name)) != NULL)
 		fs_node_unname(&fs->t, n);
+	fs_node_touch(&fs->t, parent);
 	return 0;
 }
 
@@ -244,16 +247,35 @@ dir_list_cb(void *ctx, const char *name)
 	char fname[NAME_MAX_BYTES + 8];
 	struct dpos save = f->pos;
 
+	snprintf(f->pos.cursor, sizeof(f->pos.cursor), "%s", name);
+	/* Internal collections (.devices) are the journal's, not the user's: a
+	 * name the root cannot look up must not be listed (ls -la, rsync, tar). */
+	if (f->dir->kind == FS_ROOT && record_name_valid(name, strlen(name)))
+		return 0;
+	if (f->dir->kind == FS_COLL && fs_pending_is(f->fs, f->dir->name, name))
+		return 0; /* deleted, its delete held back */
 	if (f->dir->kind == FS_COLL)
 		snprintf(fname, sizeof(fname), "%s.json", name);
 	else
 		snprintf(fname, sizeof(fname), "%s", name);
-	snprintf(f->pos.cursor, sizeof(f->pos.cursor), "%s", name);
 	if (dir_emit(f, fname, f->dir->kind == FS_COLL ? S_IFREG : S_IFDIR)) {
 		f->pos = save;
 		return 1;
 	}
 	return 0;
+}
+
+/* A record that exists only as a rejected write (a touch of a new name, a
+ * first write that was invalid) reads by name, so it is listed too. */
+static int
+dir_reject_cb(void *ctx, const char *name)
+{
+	struct dirfill *f = ctx;
+	struct journal_stat js;
+
+	if (journal_stat_record(f->fs->j, f->dir->name, name, &js) == 0)
+		return 0; /* listed with the records */
+	return dir_list_cb(ctx, name);
 }
 
 static int
@@ -305,7 +327,18 @@ dir_fill(struct dirfill *f)
 			if (r < 0) {
 				f->err = errno;
 			} else if (!f->full && !f->err) {
-				p->phase = f->dir->kind == FS_COLL ? PH_SCRATCH : PH_END;
+				p->phase = f->dir->kind == FS_COLL ? PH_REJECTS : PH_END;
+				p->cursor[0] = '\0';
+				p->i = 0;
+			}
+			break;
+		case PH_REJECTS:
+			r = journal_list_rejects(f->fs->j, f->dir->name, p->cursor, dir_reject_cb,
+			                         f);
+			if (r < 0) {
+				f->err = errno;
+			} else if (!f->full && !f->err) {
+				p->phase = PH_SCRATCH;
 				p->i = 0;
 			}
 			break;
@@ -370,6 +403,7 @@ fs_dir_fsync(struct fs *fs, fuse_ino_t ino)
 {
 	struct fs_node *n = fs_node_get(&fs->t, ino);
 
+	fs_pending_run(fs, 1, NULL); /* an fsync makes a held delete final (D2) */
 	if (journal_sync(fs->j))
 		return errno;
 	if (n != NULL && n->kind == FS_COLL)
@@ -391,10 +425,17 @@ fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 	if (p->kind != FS_COLL)
 		return EISDIR;
 	if (record_file_id(name, id) == 0) {
+		/* A stored record's delete is held back (pending.c); one with
+		 * rejected bytes, or none, goes at once as before. */
+		if (fs_pending_is(fs, p->name, id))
+			return ENOENT; /* deleted already */
+		r = fs_edit_rejected(fs, p->name, id) ? ENOENT : fs_pending_add(fs, p->name, id);
 		had_reject = journal_reject_del(fs->j, p->name, id) == 0;
-		if (journal_delete_record(fs->j, p->name, id) &&
-		    (errno != ENOENT || (!had_reject && !open)))
-			return errno;
+		if (r != 0) {
+			if (journal_delete_record(fs->j, p->name, id) &&
+			    (errno != ENOENT || (!had_reject && !open)))
+				return errno;
+		}
 		if (n)
 			n->unlinked = 1;
 	} else if ((r = fs_scratch_unlink(fs, p->name, name)) != 0) {
@@ -402,12 +443,51 @@ fs_dir_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 	}
 	if (n)
 		fs_node_unname(&fs->t, n);
+	fs_node_touch(&fs->t, parent);
 	return 0;
+}
+
+/* The first bytes of name for a log line, printable ASCII kept and every
+ * other byte as \xNN (a name that is not UTF-8 must not reach the log raw). */
+static void
+dir_log_name(char *out, size_t size, const char *name)
+{
+	size_t o = 0;
+
+	for (const unsigned char *s = (const unsigned char *)name; *s && o + 5 < size; s++) {
+		if (*s >= 0x20 && *s < 0x7f)
+			out[o++] = (char)*s;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *s);
+	}
+	out[o] = '\0';
+}
+
+int
+fs_dir_new_name(const struct fs_node *p, const char *name)
+{
+	char shown[48];
+	size_t n = strlen(name);
+	int e;
+
+	/* A leading dot is a scratch name (emacs' .#x.json lock, hidden files). */
+	if (p->kind != FS_COLL || n <= 5 || strcmp(name + n - 5, ".json") != 0 || name[0] == '.')
+		return 0;
+	if (record_name_valid(name, n - 5) == 0)
+		return 0;
+	/* Neither a record nor a silent local-only scratch file: say why. */
+	e = errno == ENAMETOOLONG ? ENAMETOOLONG : EILSEQ;
+	dir_log_name(shown, sizeof(shown), name);
+	fs_log("%s/%s%s: cannot be a record: %s", p->name, shown, n > 40 ? "..." : "",
+	       e == ENAMETOOLONG ? "its id is over 200 bytes" : "its name is not valid UTF-8");
+	return e;
 }
 
 int
 fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind)
 {
+	int e;
+
 	if (p->kind == FS_METADIR)
 		return EROFS;
 	if (p->kind == FS_ROOT) {
@@ -416,6 +496,8 @@ fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind)
 	}
 	if (p->kind != FS_COLL)
 		return ENOTDIR;
+	if ((e = fs_dir_new_name(p, name)) != 0)
+		return e;
 	return fs_dir_kind(p, name, kind);
 }
 
@@ -437,6 +519,7 @@ fs_dir_symlink(struct fs *fs, const char *link, fuse_ino_t parent, const char *n
 	}
 	if ((r = fs_scratch_symlink(fs, link, p->name, name)) != 0)
 		return r;
+	fs_node_touch(&fs->t, parent);
 	return fs_dir_lookup(fs, parent, name, e);
 }
 
@@ -458,5 +541,6 @@ fs_dir_mknod(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	if ((r = fs_scratch_mknod(fs, p->name, name, mode)) != 0)
 		return r;
+	fs_node_touch(&fs->t, parent);
 	return fs_dir_lookup(fs, parent, name, e);
 }

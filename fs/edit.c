@@ -32,6 +32,19 @@ fs_edit_load(struct fs *fs, const char *coll, const char *id, char **buf, size_t
 }
 
 int
+fs_edit_rejected(struct fs *fs, const char *coll, const char *id)
+{
+	char *buf, *why;
+	size_t len;
+
+	if (journal_reject_get(fs->j, coll, id, &buf, &len, &why))
+		return 0;
+	free(buf);
+	free(why);
+	return 1;
+}
+
+int
 fs_edit_attr(struct fs *fs, struct fs_node *n, struct stat *st)
 {
 	struct journal_stat js = {0};
@@ -41,6 +54,8 @@ fs_edit_attr(struct fs *fs, struct fs_node *n, struct stat *st)
 
 	if (record_file_id(n->name, id))
 		return ENOENT;
+	if (fs_pending_is(fs, fs_coll_of(fs, n), id) && !(n->nopen > 0 && !n->unlinked))
+		return ENOENT; /* deleted, its delete held back */
 	have = journal_stat_record(fs->j, fs_coll_of(fs, n), id, &js) == 0;
 	if (!have && errno != ENOENT)
 		return errno;
@@ -134,7 +149,7 @@ fs_edit_put(struct fs *fs, const char *coll, const char *fname, const char *id, 
 	fs_log("%s/%s: write rejected: %s", coll, fname, why);
 	if (e != EINVAL && e != EFBIG)
 		fs_log("%s/%s: cannot keep the rejected bytes: %s", coll, fname, strerror(e));
-	return EINVAL;
+	return e == EFBIG ? EFBIG : EINVAL;
 }
 
 /* An edit of what this device read, so changes that arrived while the file
@@ -151,9 +166,18 @@ fs_edit_commit(struct fs *fs, struct fs_node *n)
 		return 0;
 	if (record_file_id(n->name, id))
 		return EIO;
+	if (n->toobig) {
+		/* A write past the limit got EFBIG: what is left is a truncated
+		 * prefix, not the user's record.  Say so, change nothing. */
+		fs_log("%s/%s: write rejected: record larger than 1 MiB (the limit)",
+		       fs_coll_of(fs, n), n->name);
+		n->toobig = 0;
+		n->dirty = 0;
+		return EFBIG;
+	}
 	if ((e = fs_edit_put(fs, fs_coll_of(fs, n), n->name, id, n->base, n->baselen, buf, n->len,
 	                     &v)) != 0) {
-		if (e == EINVAL)
+		if (e == EINVAL || e == EFBIG)
 			n->dirty = 0; /* kept as the rejected write */
 		return e;
 	}
@@ -221,6 +245,8 @@ edit_hold(struct fs *fs, struct fs_node *n, int *keep)
 	}
 	n->unlinked = 0;
 	n->dirty = 0;
+	n->toobig = 0;
+	n->created = 0;
 	if ((e = edit_load_buf(fs, n, 1, keep)) != 0)
 		n->nopen--;
 	return e;
@@ -235,9 +261,20 @@ fs_edit_open(struct fs *fs, struct fs_node *n, int flags, int create, int *keep)
 	if (create) {
 		/* A new record: its content is what gets written. */
 		if (n->nopen++ == 0) {
+			char id[NAME_MAX_BYTES + 1], *base = NULL;
+			size_t baselen = 0;
+
 			edit_drop(n);
 			n->unlinked = 0;
-			edit_set_base(n, NULL, 0);
+			n->toobig = 0;
+			n->created = 1;
+			/* Re-created within the grace of its delete: one edit of
+			 * what was there (pending.c). */
+			if (record_file_id(n->name, id) == 0)
+				fs_pending_take(fs, fs_coll_of(fs, n), id, &base, &baselen);
+			if (edit_set_base(n, base, baselen))
+				edit_set_base(n, NULL, 0); /* no memory: a whole write */
+			free(base);
 		}
 		n->dirty = 1;
 	} else if ((e = edit_hold(fs, n, keep)) != 0) {
@@ -258,7 +295,7 @@ fs_edit_close(struct fs *fs, struct fs_node *n)
 
 	if (--n->nopen > 0)
 		return;
-	if ((e = fs_edit_commit(fs, n)) != 0 && e != EINVAL)
+	if ((e = fs_edit_commit(fs, n)) != 0 && e != EINVAL && e != EFBIG)
 		fs_log("%s/%s: write lost: %s", fs_coll_of(fs, n), n->name, strerror(e));
 	edit_drop(n);
 	edit_set_base(n, NULL, 0);
@@ -299,10 +336,14 @@ fs_edit_write(struct fs_node *n, const char *buf, size_t size, off_t off, int ap
 	if (off < 0)
 		return EINVAL;
 	end = (size_t)off + size;
-	if (end > n->len && (e = edit_resize(n, end)) != 0)
+	if (end > n->len && (e = edit_resize(n, end)) != 0) {
+		if (e == EFBIG)
+			n->toobig = 1; /* the close says so too, and commits nothing */
 		return e;
+	}
 	memcpy(n->buf + off, buf, size);
 	n->dirty = 1;
+	n->toobig = 0; /* a writer that went on after EFBIG wrote what it meant */
 	*done = size;
 	return 0;
 }

@@ -11,7 +11,8 @@
  * - A dirty record buffer is committed at flush (close) and fsync.  An empty
  *   buffer is only committed at the last release (shells close a redirected
  *   descriptor once before writing through its copy); it is invalid JSON, so
- *   it becomes a rejected write.
+ *   it becomes a rejected write.  Emptying a record that exists gets EINVAL
+ *   from every close while it is empty, as any invalid content does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +152,7 @@ fs_file_create(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct fs_node *p = fs_node_get(&fs->t, parent), *n;
 	enum fs_kind kind;
-	int r;
+	int r, existed;
 
 	if (p == NULL)
 		return ENOENT;
@@ -159,12 +160,16 @@ fs_file_create(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode,
 		return r;
 	if ((n = fs_node_lookup(&fs->t, parent, name, kind)) == NULL)
 		return ENOMEM;
+	existed =
+	    kind == FS_SCRATCH ? fs_scratch_exists(fs, p->name, name) : fs_edit_exists(fs, p, name);
 	if (kind == FS_SCRATCH)
 		r = file_open_scratch(fs, n, fi, mode);
-	else if (!fs_edit_exists(fs, p, name))
+	else if (!existed)
 		r = file_open_record(fs, n, fi, 1);
 	else
 		r = fi->flags & O_EXCL ? EEXIST : file_open_record(fs, n, fi, 0);
+	if (r == 0 && !existed)
+		fs_node_touch(&fs->t, parent);
 	memset(e, 0, sizeof(*e));
 	if (r == 0 && (r = fs_getattr(fs, n, &e->attr)) != 0)
 		file_close(fs, n, fi);
@@ -239,9 +244,16 @@ fs_file_flush(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_node *n = fs_node_get(&fs->t, ino);
 
-	/* An empty record waits for the last release (see the top comment). */
-	if (handle_of(fi)->kind == FS_RECORD && n && n->len > 0)
+	if (handle_of(fi)->kind != FS_RECORD || n == NULL)
+		return 0;
+	if (n->len > 0 || n->toobig)
 		return fs_edit_commit(fs, n);
+	/* An empty record waits for the last release (see the top comment),
+	 * but emptying one that exists is invalid content: EINVAL now, like
+	 * any other (a shell's early close of its redirected descriptor
+	 * ignores it), logged and listed only if still empty at release. */
+	if (n->dirty && n->base != NULL && !n->unlinked && !n->created)
+		return EINVAL;
 	return 0;
 }
 
@@ -261,7 +273,7 @@ fs_file_fsync(struct fs *fs, fuse_ino_t ino, int datasync, struct fuse_file_info
 	if (h->kind == FS_SCRATCH)
 		r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) ? errno : 0;
 	else if (h->kind == FS_RECORD && n && (r = fs_edit_commit(fs, n)) == 0 &&
-	         journal_sync(fs->j))
+	         (fs_pending_run(fs, 1, NULL), journal_sync(fs->j)))
 		r = errno;
 	return r;
 }

@@ -79,6 +79,11 @@ fs_getattr(struct fs *fs, struct fs_node *n, struct stat *st)
 	case FS_COLL:
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
+		/* Entries added or removed since the mount move its times. */
+		pthread_mutex_lock(&fs->t.lock);
+		if (n->dtime.tv_sec != 0)
+			fs_set_times(st, n->dtime.tv_sec, n->dtime.tv_nsec);
+		pthread_mutex_unlock(&fs->t.lock);
 		break;
 	case FS_METADIR:
 		st->st_mode = S_IFDIR | 0555;
@@ -91,7 +96,8 @@ fs_getattr(struct fs *fs, struct fs_node *n, struct stat *st)
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 		st->st_size = len;
-		fs_set_times(st, time(NULL), 0);
+		/* The mount's start, as the directories: a time that moved at
+		 * every stat made tar say "file changed as we read it". */
 		break;
 	case FS_RECORD:
 		if ((e = fs_edit_attr(fs, n, st)) != 0)
@@ -115,6 +121,8 @@ fs_observe(void *ctx, const char *coll, const char *rec)
 	fuse_ino_t cino, rino;
 
 	cino = fs_node_stale(&fs->t, FUSE_ROOT_ID, coll);
+	/* A record may have come or gone (its times: fs_getattr). */
+	fs_node_touch(&fs->t, cino ? cino : FUSE_ROOT_ID);
 	if (cino == 0 || rec[0] == '\0') {
 		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, coll, strlen(coll));
 		return;
@@ -168,6 +176,7 @@ fs_attach(struct fs *fs, struct journal *j, struct fuse_session *se)
 	fs->j = j;
 	fs->se = se;
 	journal_set_observer(j, fs_observe, fs);
+	fs_loop_attach(fs);
 	return 0;
 }
 
@@ -187,6 +196,8 @@ fs_free(struct fs *fs)
 	}
 	if (fs->scratchfd >= 0)
 		close(fs->scratchfd);
+	fs_loop_attach(NULL);
+	fs_pending_free(fs);
 	fs_node_fini(&fs->t);
 	free(fs->db);
 	free(fs);

@@ -12,6 +12,8 @@
  *   meta.c     the read-only .blazefs/ files
  *   rename.c   rename, within and across records and scratch files
  *   xattr.c    extended attributes
+ *   pending.c  deletes of records held back for a grace period, so that a
+ *              delete and a re-create are one edit
  *   node.c     the inode table (fs/node.h); loop.c the request loop
  *
  * Each op is split as libfuse's passthrough_ll is: a do-the-work function
@@ -36,6 +38,7 @@
 
 #define FS_TIMEOUT 1.0 /* seconds the kernel may cache entries and attributes */
 #define FS_PATHLEN (NAME_MAX_BYTES + NAME_MAX + 2) /* "coll/name" of a scratch file */
+#define FS_GRACE_MS 1500 /* a record's delete is held back this long (pending.c) */
 
 /* A link in the list of every open file and directory, the first member of
  * struct fs_handle and struct fs_dir: shutdown frees what the kernel never
@@ -57,6 +60,7 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	time_t started;
+	struct fs_pending *pending; /* deletes held back (pending.c) */
 };
 
 struct fs_dir;
@@ -111,6 +115,8 @@ void fs_file_free(struct fs_handle *h);
 /* The bytes a read of record id shows: a rejected write, else the record.
  * *buf is malloc'd. */
 int fs_edit_load(struct fs *fs, const char *coll, const char *id, char **buf, size_t *len);
+/* 1 if record id of coll has a rejected write, else 0. */
+int fs_edit_rejected(struct fs *fs, const char *coll, const char *id);
 /* Size, mode and times of record n, from its buffer, a rejected write or the
  * journal. */
 int fs_edit_attr(struct fs *fs, struct fs_node *n, struct stat *st);
@@ -203,6 +209,12 @@ int fs_scratch_readlink(struct fs *fs, struct fs_node *n, char *buf, size_t size
 
 /* What kind name in parent p would be; 0 or an errno if it cannot exist. */
 int fs_dir_kind(const struct fs_node *p, const char *name, enum fs_kind *kind);
+/*
+ * 0 if a file named name may be made in parent p; a name ending in .json that
+ * cannot be a record (its id over 200 bytes, invalid UTF-8) is ENAMETOOLONG or
+ * EILSEQ, logged, rather than a scratch file that silently never syncs.
+ */
+int fs_dir_new_name(const struct fs_node *p, const char *name);
 /* Checks that a file named name may be made in parent p; sets its kind. */
 int fs_dir_may_create(struct fs_node *p, const char *name, enum fs_kind *kind);
 /* Fills e for name in parent and raises its lookup count. */
@@ -252,6 +264,33 @@ const char *fs_meta_name(size_t i);
  */
 int fs_rename(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
               const char *newname, unsigned int flags, fuse_ino_t *stale);
+
+/* ---- pending.c ---- */
+
+/* 1 if a delete of record id of coll is held back (it looks deleted). */
+int fs_pending_is(struct fs *fs, const char *coll, const char *id);
+/* Holds back a delete of record id of coll (stored: else an errno such as
+ * ENOENT) for FS_GRACE_MS, recorded in the journal's metadata. */
+int fs_pending_add(struct fs *fs, const char *coll, const char *id);
+/*
+ * Cancels the held delete of record id of coll, if any: 1 with *base (if
+ * base is not NULL; malloc'd) the record's bytes at the delete, else 0.  A
+ * re-create writes itself as an edit of that base.
+ */
+int fs_pending_take(struct fs *fs, const char *coll, const char *id, char **base, size_t *len);
+/* Journals the held deletes whose grace has ended (all of them if all, or
+ * all of collection coll's if coll is not NULL); the ms until the next one
+ * falls due, or -1. */
+int fs_pending_run(struct fs *fs, int all, const char *coll);
+/* Journals the deletes a crash left held (after journal_recover). */
+void fs_pending_recover(struct fs *fs);
+/* Frees the held deletes (not journalled). */
+void fs_pending_free(struct fs *fs);
+
+/* ---- loop.c ---- */
+
+/* The mount the request loop serves: its held deletes run from the loop. */
+void fs_loop_attach(struct fs *fs);
 
 /* ---- xattr.c ---- */
 

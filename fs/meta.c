@@ -44,7 +44,7 @@ meta_vv(struct fs *fs)
 	struct vv v = {0};
 	json_t *o;
 
-	if (journal_vv(fs->j, &v))
+	if (journal_vv_read(fs->j, &v))
 		return NULL;
 	if ((o = json_object()) == NULL)
 		goto err0;

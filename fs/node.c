@@ -225,6 +225,19 @@ fs_node_stale(struct fs_table *t, fuse_ino_t parent, const char *name)
 }
 
 void
+fs_node_touch(struct fs_table *t, fuse_ino_t ino)
+{
+	struct fs_node *n;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&t->lock);
+	if ((n = get_locked(t, ino)) != NULL)
+		n->dtime = now;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
 fs_node_release(struct fs_table *t, struct fs_node *n)
 {
 	pthread_mutex_lock(&t->lock);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "fs/fs.h"
 
@@ -23,6 +24,7 @@ struct fs_node {
 	uint64_t nlookup;        /* protected by the table lock */
 	int indexed;             /* in the name index; protected by the table lock */
 	uint64_t cached_version; /* version the kernel cache holds; table lock */
+	struct timespec dtime;   /* a directory's last entry change, or 0; table lock */
 
 	/* Fuse thread only: the open record's content. */
 	unsigned nopen;
@@ -32,6 +34,8 @@ struct fs_node {
 	size_t baselen;
 	int dirty;    /* buf differs from what the journal holds */
 	int unlinked; /* removed while open: never commit */
+	int created;  /* opened by a create: its emptiness is no error at flush */
+	int toobig;   /* the last write went past RECORD_MAX_BYTES: commit nothing, EFBIG */
 };
 
 struct fs_table {
@@ -72,6 +76,10 @@ void fs_node_forget(struct fs_table *t, fuse_ino_t ino, uint64_t nlookup);
  * matches) and returns its number, or 0 if there is none.
  */
 fuse_ino_t fs_node_stale(struct fs_table *t, fuse_ino_t parent, const char *name);
+
+/* Sets the mtime and ctime of directory ino (if known) to now: an entry of
+ * it came or went. */
+void fs_node_touch(struct fs_table *t, fuse_ino_t ino);
 
 /* Frees n if the kernel forgot it and no handle is open (after a release). */
 void fs_node_release(struct fs_table *t, struct fs_node *n);

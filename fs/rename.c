@@ -36,18 +36,25 @@ static int
 rename_scratch_to_record(struct fs *fs, struct fs_node *p1, const char *n1, struct fs_node *p2,
                          const char *n2, fuse_ino_t *stale)
 {
-	char id[NAME_MAX_BYTES + 1], *buf = NULL;
+	char id[NAME_MAX_BYTES + 1], *buf = NULL, *base = NULL;
 	struct fs_node *src = fs_node_find(&fs->t, p1->ino, n1);
 	struct fs_node *dst = fs_node_find(&fs->t, p2->ino, n2);
-	size_t len = 0;
+	size_t len = 0, baselen = 0;
 	int e;
 
 	if ((e = fs_scratch_load(fs, p1->name, n1, &buf, &len)) != 0)
 		return e;
 	record_file_id(n2, id);
-	e = fs_edit_put(fs, p2->name, n2, id, NULL, 0, buf, len, NULL);
+	/* Over a record (or one deleted within the grace: pending.c), the new
+	 * bytes are an edit of what was there: only the fields that differ are
+	 * written (sed -i, rsync, jq > t && mv t, editors' write-and-rename). */
+	if (!fs_pending_take(fs, p2->name, id, &base, &baselen) &&
+	    journal_read_record(fs->j, p2->name, id, &base, &baselen))
+		base = NULL;
+	e = fs_edit_put(fs, p2->name, n2, id, base, baselen, buf, len, NULL);
+	free(base);
 	free(buf);
-	if (e == EINVAL)
+	if (e == EINVAL || e == EFBIG)
 		*stale = fs_node_stale(&fs->t, p2->ino, n2);
 	if (e)
 		return e;
@@ -68,18 +75,24 @@ rename_record_to_scratch(struct fs *fs, struct fs_node *p1, const char *n1, stru
 	size_t len;
 	int e, had_reject;
 
+	record_file_id(n1, id);
+	if (fs_pending_is(fs, p1->name, id))
+		return ENOENT;
 	if (src && src->nopen > 0)
 		return EBUSY;
-	record_file_id(n1, id);
 	if ((e = fs_edit_load(fs, p1->name, id, &buf, &len)) != 0)
 		return e;
 	e = fs_scratch_store(fs, p2->name, n2, buf, len);
 	free(buf);
 	if (e)
 		return e;
-	/* Deleting the record drops its rejected bytes; either must exist. */
+	/* Deleting the record drops its rejected bytes; either must exist.  A
+	 * stored record's delete is held back (vim's backup rename, then a new
+	 * file of the same name: one edit, pending.c). */
+	e = fs_edit_rejected(fs, p1->name, id) ? ENOENT : fs_pending_add(fs, p1->name, id);
 	had_reject = journal_reject_del(fs->j, p1->name, id) == 0;
-	if (journal_delete_record(fs->j, p1->name, id) && (errno != ENOENT || !had_reject)) {
+	if (e != 0 && journal_delete_record(fs->j, p1->name, id) &&
+	    (errno != ENOENT || !had_reject)) {
 		e = errno;
 		fs_scratch_unlink(fs, p2->name, n2);
 		return e;
@@ -95,10 +108,13 @@ rename_record(struct fs *fs, struct fs_node *p1, const char *n1, struct fs_node 
 	struct fs_node *dst = fs_node_find(&fs->t, p2->ino, n2);
 	int e;
 
-	if (src && src->nopen > 0 && (e = fs_edit_commit(fs, src)) != 0)
-		return e;
 	record_file_id(n1, id1);
 	record_file_id(n2, id2);
+	if (fs_pending_is(fs, p1->name, id1))
+		return ENOENT;
+	if (src && src->nopen > 0 && (e = fs_edit_commit(fs, src)) != 0)
+		return e;
+	fs_pending_take(fs, p2->name, id2, NULL, NULL); /* replaced whole */
 	if (journal_rename_record(fs->j, p1->name, id1, p2->name, id2))
 		return errno;
 	journal_reject_del(fs->j, p1->name, id1);
@@ -146,17 +162,24 @@ fs_rename(struct fs *fs, fuse_ino_t parent, const char *name, fuse_ino_t newpare
 	}
 	if (flags & ~RENAME_NOREPLACE)
 		return EINVAL;
-	if ((e = fs_dir_kind(p1, name, &k1)) || (e = fs_dir_kind(p2, newname, &k2)))
+	if ((e = fs_dir_kind(p1, name, &k1)) || (e = fs_dir_new_name(p2, newname)) ||
+	    (e = fs_dir_kind(p2, newname, &k2)))
 		return e;
 	if ((flags & RENAME_NOREPLACE) &&
 	    (k2 == FS_RECORD ? fs_edit_exists(fs, p2, newname)
 	                     : fs_scratch_exists(fs, p2->name, newname)))
 		return EEXIST;
 	if (k1 == FS_RECORD && k2 == FS_RECORD)
-		return rename_record(fs, p1, name, p2, newname);
-	if (k1 == FS_SCRATCH && k2 == FS_RECORD)
-		return rename_scratch_to_record(fs, p1, name, p2, newname, stale);
-	if (k1 == FS_RECORD)
-		return rename_record_to_scratch(fs, p1, name, p2, newname);
-	return rename_scratch(fs, p1, name, p2, newname);
+		e = rename_record(fs, p1, name, p2, newname);
+	else if (k1 == FS_SCRATCH && k2 == FS_RECORD)
+		e = rename_scratch_to_record(fs, p1, name, p2, newname, stale);
+	else if (k1 == FS_RECORD)
+		e = rename_record_to_scratch(fs, p1, name, p2, newname);
+	else
+		e = rename_scratch(fs, p1, name, p2, newname);
+	if (e == 0) {
+		fs_node_touch(&fs->t, p1->ino);
+		fs_node_touch(&fs->t, p2->ino);
+	}
+	return e;
 }

@@ -3,6 +3,13 @@
  * Each is a real file in DB/scratch/<collection>/, on this device only; the
  * directory of a collection is made when its first scratch file is.  Every
  * path is relative to the scratch directory (fs->scratchfd).
+ *
+ * A new scratch file gets the caller's mode exactly: the kernel has applied
+ * the caller's umask to the mode it sends (no FUSE_CAP_DONT_MASK), so the
+ * file is made and then set to that mode with fchmod, which the daemon's own
+ * umask does not touch (changing the process-wide umask would race the
+ * network thread's files).  SUID/SGID bits are kept; the kernel clears them
+ * on a write by a caller without CAP_FSETID through setattr.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -149,7 +156,25 @@ fs_scratch_open(struct fs *fs, struct fs_node *n, int flags, mode_t mode, int *f
 		return e;
 	if ((flags & O_CREAT) && (e = fs_scratch_mkdir(fs, coll)) != 0)
 		return e;
-	if ((*fd = openat(fs->scratchfd, path, flags & ~O_NOCTTY, mode)) < 0)
+	flags &= ~O_NOCTTY;
+	if (!(flags & O_CREAT)) {
+		if ((*fd = openat(fs->scratchfd, path, flags)) < 0)
+			return errno;
+		return 0;
+	}
+	/* Made here: its mode is the caller's exactly (see the top). */
+	if ((*fd = openat(fs->scratchfd, path, flags | O_EXCL, mode)) >= 0) {
+		if (fchmod(*fd, mode & 07777)) {
+			e = errno;
+			close(*fd);
+			unlinkat(fs->scratchfd, path, 0);
+			return e;
+		}
+		return 0;
+	}
+	if (errno != EEXIST || (flags & O_EXCL))
+		return errno;
+	if ((*fd = openat(fs->scratchfd, path, flags & ~O_CREAT)) < 0)
 		return errno;
 	return 0;
 }
@@ -315,7 +340,16 @@ fs_scratch_mknod(struct fs *fs, const char *coll, const char *name, mode_t mode)
 
 	if ((e = fs_scratch_path(path, coll, name)) || (e = fs_scratch_mkdir(fs, coll)))
 		return e;
-	return mknodat(fs->scratchfd, path, mode, 0) ? errno : 0;
+	if (mknodat(fs->scratchfd, path, mode, 0))
+		return errno;
+	/* The kernel applied the caller's umask to mode; the daemon's must not
+	 * apply a second time (see fs_scratch_open). */
+	if (fchmodat(fs->scratchfd, path, mode & 07777, 0)) {
+		e = errno;
+		unlinkat(fs->scratchfd, path, 0);
+		return e;
+	}
+	return 0;
 }
 
 int
