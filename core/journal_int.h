@@ -287,4 +287,10 @@ int jn_trust_ready(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t 
  * then others (malloc'd). */
 int jn_trust_order(struct journal *j, MDB_txn *txn, uint64_t **origins, size_t *n);
 
+/* ---- journal_sync.c ---- */
+
+/* The whole version vector as txn sees it (out vv_clear'ed on failure).
+ * 0 or an LMDB error. */
+int jn_vv_load(struct journal *j, MDB_txn *txn, struct vv *out);
+
 #endif

@@ -167,29 +167,14 @@ journal_list_rejects(struct journal *j, const char *coll, const char *after, jou
 int
 journal_vv_read(struct journal *j, struct vv *out)
 {
-	MDB_cursor *cur;
 	MDB_txn *txn;
-	MDB_val k, v;
-	int rc, borrowed, op = MDB_FIRST;
+	int rc, borrowed;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = jn_read_begin(j, &txn, &borrowed)))
 		return jn_errno(rc);
-	if ((rc = mdb_cursor_open(txn, j->vv, &cur)) == 0) {
-		while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-			op = MDB_NEXT;
-			if (k.mv_size == 8 && v.mv_size == 8 &&
-			    vv_set(out, get64(k.mv_data), get64(v.mv_data))) {
-				rc = ENOMEM;
-				break;
-			}
-		}
-		mdb_cursor_close(cur);
-	}
+	rc = jn_vv_load(j, txn, out);
 	jn_read_end(txn, borrowed);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	vv_clear(out);
 	return jn_errno(rc);
 }
 

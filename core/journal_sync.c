@@ -8,16 +8,13 @@
 #include "core/journal_int.h"
 
 int
-journal_vv(struct journal *j, struct vv *out)
+jn_vv_load(struct journal *j, MDB_txn *txn, struct vv *out)
 {
 	MDB_cursor *cur;
-	MDB_txn *txn;
 	MDB_val k, v;
 	int rc, op = MDB_FIRST;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = jn_snapshot(j, &txn)))
-		return jn_errno(rc);
 	if ((rc = mdb_cursor_open(txn, j->vv, &cur)) == 0) {
 		while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 			op = MDB_NEXT;
@@ -29,10 +26,23 @@ journal_vv(struct journal *j, struct vv *out)
 		}
 		mdb_cursor_close(cur);
 	}
-	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	vv_clear(out);
+	return rc;
+}
+
+int
+journal_vv(struct journal *j, struct vv *out)
+{
+	MDB_txn *txn;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = jn_snapshot(j, &txn)))
+		return jn_errno(rc);
+	rc = jn_vv_load(j, txn, out);
+	mdb_txn_abort(txn);
 	return jn_errno(rc);
 }
 
