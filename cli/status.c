@@ -142,6 +142,8 @@ cmd_status(int argc, char **argv)
 		json_object_set(o, "peers", json_object_get(run, "peers"));
 		if (json_object_get(run, "discovered") != NULL)
 			json_object_set(o, "discovered", json_object_get(run, "discovered"));
+		if (json_object_get(run, "dialling") != NULL)
+			json_object_set(o, "dialling", json_object_get(run, "dialling"));
 		if (json_object_get(run, "clock") != NULL)
 			json_object_set(o, "clock", json_object_get(run, "clock"));
 		json_decref(run);

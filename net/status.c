@@ -32,6 +32,18 @@ count_behind(const struct vv *mine, const struct vv *v)
 	return n;
 }
 
+/* How a peer came: it dialled us, a --peer, an address remembered from an
+ * earlier session or join, or an mDNS discovery. */
+static const char *
+source(const struct net *n, const struct peer *p)
+{
+	if (!p->dialled)
+		return "incoming";
+	if (p->target < 0 || n->targets[p->target].mdns)
+		return "mdns";
+	return n->targets[p->target].remembered ? "remembered" : "static";
+}
+
 static json_t *
 vv_object(const struct vv *v)
 {
@@ -68,10 +80,7 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	/* The cipher both ends negotiated (conn.h); "" before it is known. */
 	json_object_set_new(e, "suite", json_string(conn_suite_name(conn_suite(p->c))));
 	/* How it came: it dialled us, a --peer, or an mDNS discovery. */
-	json_object_set_new(e, "source",
-	                    json_string(!p->dialled                                     ? "incoming"
-	                                : p->target >= 0 && !n->targets[p->target].mdns ? "static"
-	                                                                                : "mdns"));
+	json_object_set_new(e, "source", json_string(source(n, p)));
 	json_object_set_new(e, "acked", vv_object(acked));
 	/* Its wall clock less ours, as its HELLO said (absent: unknown). */
 	if (p->s != NULL && sync_skew(p->s, &skew))
@@ -120,6 +129,17 @@ status_build(const struct net *n)
 		                                   "connected", t->p != NULL));
 	}
 	json_object_set_new(o, "discovered", a);
+	/* What this device dials: --peer addresses and remembered ones. */
+	a = json_array();
+	for (size_t i = 0; i < n->nstatic; i++) {
+		const struct target *t = &n->targets[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host,
+		                                   "port", t->port, "source",
+		                                   t->remembered ? "remembered" : "static",
+		                                   "connected", t->p != NULL));
+	}
+	json_object_set_new(o, "dialling", a);
 	return o;
 }
 
