@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -88,6 +89,8 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	/* Changes this peer still lacks, as far as we know. */
 	*behind = count_behind(mine, acked);
 	json_object_set_new(e, "pending", json_integer(*behind));
+	/* What it has that we lack, as its HELLO and ACKs said. */
+	json_object_set_new(e, "lacking", json_integer(count_behind(acked, mine)));
 	return e;
 }
 
@@ -176,6 +179,26 @@ status_remove(const struct net *n)
 	unlink(path);
 }
 
+/* 1 unless /proc says pid runs another program than blazefs, or is a
+ * zombie (killed, not yet reaped by its parent). */
+static int
+is_blazefs(pid_t pid)
+{
+	char path[64], line[128] = "", *close;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 1;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	/* "pid (comm) state ..." */
+	close = strrchr(line, ')');
+	return strstr(line, "(blazefs)") != NULL && close != NULL &&
+	       close[1] == ' ' && close[2] != 'Z';
+}
+
 json_t *
 status_load(const char *db)
 {
@@ -187,7 +210,9 @@ status_load(const char *db)
 	if ((o = json_load_file(path, 0, NULL)) == NULL)
 		return NULL;
 	pid = json_integer_value(json_object_get(o, "pid"));
-	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) {
+	/* A mount killed with -9 leaves the file: its pid is gone, or is now
+	 * another program's. */
+	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH) || !is_blazefs((pid_t)pid)) {
 		json_decref(o);
 		return NULL;
 	}

@@ -20,7 +20,7 @@ wait_until 10 test -d "$T/B.mnt/c" || fail "collection A->B"
 wait_until 10 same_vv A B || fail "no convergence before the test"
 stop A
 cp -a "$T/A" "$T/snap" # what the disk holds: A was unmounted cleanly
-adev=$("$BLAZEFS" status "$T/A" | jq -r .device)
+adev=$("$BLAZEFS" status --json "$T/A" | jq -r .device)
 
 # start_traced N: mounts A under strace, one trace file per thread.
 start_traced() {

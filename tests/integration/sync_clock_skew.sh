@@ -18,7 +18,7 @@ start_skewed() {
 		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" start "$d" "$@"
 }
 
-st() { "$BLAZEFS" status "$T/$1"; }
+st() { "$BLAZEFS" status --json "$T/$1"; }
 # setf DEV FIELD VALUE: writes one field of c/r.json on DEV, the others as shown.
 setf() {
 	jq -c --arg v "$3" ".$2 = \$v" "$T/$1.mnt/c/r.json" >"$T/new.json" || fail "read r.json on $1"
