@@ -41,7 +41,7 @@ with open(out, "w", buffering=1) as f:
     last = -1
     while not os.path.exists(stop):
         try:
-            s = json.loads(subprocess.run([blazefs, "status", db], capture_output=True).stdout)
+            s = json.loads(subprocess.run([blazefs, "status", "--json", db], capture_output=True).stdout)
             n = s["version_vector"].get(adev, 0)
         except Exception:
             continue
