@@ -30,14 +30,15 @@
 
 #define USAGE                                                                                      \
 	"Usage: %s mount DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen]\n"          \
-	"       [--peer HOST:PORT]... [--no-mdns]   (default: listen on port 7717)\n"
+	"       [--peer HOST:PORT]... [--no-mdns] [--log-file PATH]   (default: listen on port "   \
+	"7717)\n"
 
 /* The write end of the pipe to the waiting parent, until the mount is
- * ready (-1 in the foreground and after). */
-static int ready_fd = -1;
+ * ready (-1 in the foreground and after); the --log-file (-1: none). */
+static int ready_fd = -1, log_fd = -1;
 
 /* Tells the waiting parent that the mount serves: it exits 0.  The log goes
- * to syslog only from now on. */
+ * to syslog and the --log-file, if any, from now on. */
 static void
 ready(void)
 {
@@ -49,11 +50,11 @@ ready(void)
 		/* the parent is gone: nobody to tell */
 	}
 	closelog();
-	openlog("blazefs", LOG_PID, LOG_DAEMON);
+	openlog("blazefs", LOG_PID | (log_fd >= 0 ? LOG_PERROR : 0), LOG_DAEMON);
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
+		dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
 		close(null);
 	}
 	close(ready_fd);
@@ -69,7 +70,7 @@ ready(void)
 static int
 background(void)
 {
-	char buf[16384];
+	char buf[16384], *nul;
 	size_t have = 0;
 	int fds[2], status;
 	ssize_t n;
@@ -91,8 +92,13 @@ background(void)
 	       (n < 0 && errno == EINTR)) {
 		if (n < 0)
 			continue;
-		if (memchr(buf + have, '\0', (size_t)n) != NULL)
+		if ((nul = memchr(buf + have, '\0', (size_t)n)) != NULL) {
+			/* Ready: what it logged so far belongs in the log file. */
+			if (log_fd >= 0 && write(log_fd, buf, (size_t)(nul - buf)) < 0) {
+				/* the daemon logs on, there or not: it serves */
+			}
 			_exit(0);
+		}
 		have += (size_t)n;
 		if (have == sizeof(buf)) {
 			fwrite(buf, 1, have, stderr);
@@ -282,10 +288,13 @@ cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct journal *j;
 	struct fs *fs = NULL;
-	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'L'}, {"no-listen", no_argument, NULL, 'N'},
-	    {"peer", required_argument, NULL, 'p'},   {"no-mdns", no_argument, NULL, 'M'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"listen", required_argument, NULL, 'L'},
+	                                         {"no-listen", no_argument, NULL, 'N'},
+	                                         {"peer", required_argument, NULL, 'p'},
+	                                         {"no-mdns", no_argument, NULL, 'M'},
+	                                         {"log-file", required_argument, NULL, 'l'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
 	struct net_config net = {0};
 	const char **peers = NULL;
 	char *laddr = NULL;
@@ -320,6 +329,16 @@ cmd_mount(int argc, char **argv)
 		}
 		case 'M':
 			net.no_mdns = 1;
+			break;
+		case 'l':
+			if (log_fd >= 0)
+				close(log_fd);
+			if ((log_fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			                   0600)) < 0) {
+				fprintf(stderr, "%s mount: --log-file %s: %s\n", cli_prog, optarg,
+				        strerror(errno));
+				goto out;
+			}
 			break;
 		case 'f':
 			foreground = 1;
@@ -406,7 +425,10 @@ cmd_mount(int argc, char **argv)
 		        strerror(errno));
 		goto out_unmount;
 	}
-	/* The log reaches the waiting parent (or the terminal with -f). */
+	/* The log reaches the waiting parent (or with -f the terminal, or the
+	 * --log-file). */
+	if (foreground && log_fd >= 0)
+		dup2(log_fd, STDERR_FILENO);
 	closelog();
 	openlog("blazefs", LOG_PID | LOG_PERROR, LOG_DAEMON);
 	rc = serve(se, fs, db, &net);

@@ -37,6 +37,12 @@ grep -q "not empty" "$T/err" || fail "non-empty said [$(cat "$T/err")]"
 mountpoint -q "$T/m3" || fail "-o nonempty did not mount"
 fusermount3 -u "$T/m3"
 fusermount3 -u "$T/m1"
+# --log-file: the daemon's log lines, there.
+"$BLAZEFS" init "$T/C" >/dev/null || fail "init C"
+"$BLAZEFS" mount "$T/C" "$T/m1" --no-listen --no-mdns --log-file "$T/a.log" 2>"$T/err" ||
+	fail "mount --log-file: $(cat "$T/err")"
+wait_until 5 grep -q "network up" "$T/a.log" || fail "nothing in the --log-file"
+fusermount3 -u "$T/m1"
 for cmd in "" init mount invite join devices status; do
 	case $("$BLAZEFS" $cmd --version) in "blazefs "[0-9]*) ;; *) fail "$cmd --version" ;; esac
 done
