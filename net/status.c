@@ -195,8 +195,8 @@ is_blazefs(pid_t pid)
 	fclose(f);
 	/* "pid (comm) state ..." */
 	close = strrchr(line, ')');
-	return strstr(line, "(blazefs)") != NULL && close != NULL &&
-	       close[1] == ' ' && close[2] != 'Z';
+	return strstr(line, "(blazefs)") != NULL && close != NULL && close[1] == ' ' &&
+	       close[2] != 'Z';
 }
 
 json_t *
