@@ -14,7 +14,7 @@ static const struct {
     {"init", cmd_init, "DB [--name NAME] [--priority N]"},
     {"mount", cmd_mount,
      "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... "
-     "[--no-mdns] [--log-file PATH]"},
+     "[--no-mdns] [--offline] [--log-file PATH]"},
     {"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]"},
     {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME]"},
     {"devices", cmd_devices, "DB [remove ID | priority ID N]"},

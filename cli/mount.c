@@ -30,8 +30,8 @@
 
 #define USAGE                                                                                      \
 	"Usage: %s mount DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen]\n"          \
-	"       [--peer HOST:PORT]... [--no-mdns] [--log-file PATH]   (default: listen on port "   \
-	"7717)\n"
+	"       [--peer HOST:PORT]... [--no-mdns] [--offline] [--log-file PATH]\n"                 \
+	"       (default: listen on port 7717; --offline: no listening, dialling or mDNS)\n"
 
 /* The write end of the pipe to the waiting parent, until the mount is
  * ready (-1 in the foreground and after); the --log-file (-1: none). */
@@ -288,17 +288,15 @@ cmd_mount(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct journal *j;
 	struct fs *fs = NULL;
-	static const struct option longopts[] = {{"listen", required_argument, NULL, 'L'},
-	                                         {"no-listen", no_argument, NULL, 'N'},
-	                                         {"peer", required_argument, NULL, 'p'},
-	                                         {"no-mdns", no_argument, NULL, 'M'},
-	                                         {"log-file", required_argument, NULL, 'l'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'L'},   {"no-listen", no_argument, NULL, 'N'},
+	    {"peer", required_argument, NULL, 'p'},     {"no-mdns", no_argument, NULL, 'M'},
+	    {"log-file", required_argument, NULL, 'l'}, {"offline", no_argument, NULL, 'O'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	struct net_config net = {0};
 	const char **peers = NULL;
 	char *laddr = NULL;
-	int c, foreground = 0, rc = 1;
+	int c, foreground = 0, offline = 0, rc = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
@@ -329,6 +327,13 @@ cmd_mount(int argc, char **argv)
 		}
 		case 'M':
 			net.no_mdns = 1;
+			break;
+		case 'O':
+			/* Airplane mode: no listening, no dialling, no mDNS. */
+			net.listen_port = -1;
+			net.no_mdns = 1;
+			net.no_remembered = 1;
+			offline = 1;
 			break;
 		case 'l':
 			if (log_fd >= 0)
@@ -364,7 +369,7 @@ cmd_mount(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc - 2) {
+	if (optind != argc - 2 || (offline && net.npeers > 0)) {
 		fprintf(stderr, USAGE, cli_prog);
 		goto out;
 	}

@@ -60,9 +60,9 @@ remembered(struct journal *j)
 }
 
 int
-dial_targets(struct net *n, const char *const *peers, size_t npeers)
+dial_targets(struct net *n, const char *const *peers, size_t npeers, int remember)
 {
-	char *known = remembered(n->j), *line, *save = NULL;
+	char *known = remember ? remembered(n->j) : strdup(""), *line, *save = NULL;
 
 	if (known == NULL || (n->targets = calloc(npeers + DIAL_REMEMBER_MAX + MDNS_MAX,
 	                                          sizeof(*n->targets))) == NULL) {

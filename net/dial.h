@@ -24,9 +24,10 @@ struct net;
 struct target;
 
 /* Fills n->targets from the HOST:PORT (or [V6]:PORT) strings in peers, then
- * the addresses remembered in the journal (not already there), then the mDNS
- * slots.  0, or -1 with errno (and a log line; EINVAL: a bad address). */
-int dial_targets(struct net *n, const char *const *peers, size_t npeers);
+ * (if remember) the addresses remembered in the journal not already there,
+ * then the mDNS slots.  0, or -1 with errno (and a log line; EINVAL: a bad
+ * address). */
+int dial_targets(struct net *n, const char *const *peers, size_t npeers, int remember);
 
 /*
  * Remembers "HOST:PORT" (journal meta DIAL_ADDRESSES_META: newline-separated,
