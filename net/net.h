@@ -49,7 +49,8 @@ struct net_config {
 	const char *const *peers; /* HOST:PORT to dial */
 	size_t npeers;
 	int no_mdns;       /* 1: no mDNS publishing or browsing */
-	int no_remembered; /* 1: do not dial the addresses remembered (dial.h) */
+	int no_remembered; /* 1: do not dial the addresses remembered (dial.h),
+	                    * which stand in for peers when there are none */
 };
 
 /* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */
