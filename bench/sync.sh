@@ -117,7 +117,7 @@ bz_pair() { # bz_pair INVITER JOINER NAME
 		>>"$W/$2.log" 2>&1 || die "join $2 via $1"
 }
 
-vv() { "$BIN" status "$W/$1" 2>/dev/null | jq -cS .version_vector; }
+vv() { "$BIN" status --json "$W/$1" 2>/dev/null | jq -cS .version_vector; }
 
 # ---- Syncthing instances: home $W/DEV.st, log $W/DEV.st.log
 st_setup() { # st_setup NAME PEER: generates the home of NAME (once)

@@ -8,6 +8,8 @@
 
 extern const char *cli_prog; /* argv[0] of the process, for messages */
 
+#define BLAZEFS_VERSION "0.3.0" /* this release: signed changes, protocol with XXpsk0 */
+
 int cmd_init(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_invite(int argc, char **argv);

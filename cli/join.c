@@ -26,6 +26,7 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
+#include "net/dial.h"
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/mdns.h"
@@ -169,7 +170,8 @@ cmd_join(int argc, char **argv)
 	}
 	if (journal_set_root(j, w.root, w.root_sign, w.root_box) ||
 	    journal_meta_put(j, "name", name, strlen(name)) ||
-	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || journal_sync(j))
+	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || dial_remember(j, peer) ||
+	    journal_sync(j))
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 	else
 		rc = 0;

@@ -14,7 +14,7 @@ static const struct {
     {"init", cmd_init, "DB [--name NAME] [--priority N]"},
     {"mount", cmd_mount,
      "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... "
-     "[--no-mdns]"},
+     "[--no-mdns] [--offline] [--log-file PATH]"},
     {"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]"},
     {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME]"},
     {"devices", cmd_devices, "DB [remove ID | priority ID N]"},
@@ -24,7 +24,7 @@ static const struct {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "Usage: %s COMMAND [ARGS]\n", cli_prog);
+	fprintf(f, "Usage: %s COMMAND [ARGS]   (any command takes --version)\n", cli_prog);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %s %s %s\n", cli_prog, commands[i].name, commands[i].usage);
 }
@@ -40,6 +40,12 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* --version, anywhere: every command answers it the same way. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("%s %s\n", cli_prog, BLAZEFS_VERSION);
+			return 0;
+		}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);

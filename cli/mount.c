@@ -1,8 +1,10 @@
 /*
  * blazefs mount DB MNT [-f] [-o FUSEOPT]: serves the database over FUSE.
- * Everything that can fail for a user reason is checked before the process
- * daemonizes, so the exit status says whether the mount worked; the journal is
- * opened after fuse_daemonize() because LMDB must not cross a fork.
+ * In the background, the command returns only once the mount serves and the
+ * network has started, or exits non-zero with the reason on stderr: the
+ * daemon's log lines go to the waiting parent through a pipe until it is
+ * ready (then a NUL byte says so and the pipe closes).  The journal is opened
+ * after the fork, because LMDB must not cross one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -25,7 +30,124 @@
 
 #define USAGE                                                                                      \
 	"Usage: %s mount DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen]\n"          \
-	"       [--peer HOST:PORT]... [--no-mdns]   (default: listen on port 7717)\n"
+	"       [--peer HOST:PORT]... [--no-mdns] [--offline] [--log-file PATH]\n"                 \
+	"       (default: listen on port 7717; --offline: no listening, dialling or mDNS)\n"
+
+/* The write end of the pipe to the waiting parent, until the mount is
+ * ready (-1 in the foreground and after); the --log-file (-1: none). */
+static int ready_fd = -1, log_fd = -1;
+
+/* Tells the waiting parent that the mount serves: it exits 0.  The log goes
+ * to syslog and the --log-file, if any, from now on. */
+static void
+ready(void)
+{
+	int null;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "", 1) != 1) {
+		/* the parent is gone: nobody to tell */
+	}
+	closelog();
+	openlog("blazefs", LOG_PID | (log_fd >= 0 ? LOG_PERROR : 0), LOG_DAEMON);
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(log_fd >= 0 ? log_fd : null, STDERR_FILENO);
+		close(null);
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+/*
+ * Forks: the child returns 0 and goes on in a new session, its stderr (and
+ * so the log) to the parent.  The parent exits 0, silently, once the child
+ * is ready; if the pipe closes first, it prints what the child logged (the
+ * reason) and exits with the child's status (1 if it is gone).
+ */
+static int
+background(void)
+{
+	char buf[16384], *nul;
+	size_t have = 0;
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) || (pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		close(fds[0]);
+		ready_fd = fds[1];
+		dup2(ready_fd, STDERR_FILENO);
+		if (setsid() < 0 || chdir("/"))
+			return -1;
+		return 0;
+	}
+	close(fds[1]);
+	/* What does not fit is the end of a long log: the first lines say why. */
+	while ((n = read(fds[0], buf + have, sizeof(buf) - have)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		if ((nul = memchr(buf + have, '\0', (size_t)n)) != NULL) {
+			/* Ready: what it logged so far belongs in the log file. */
+			if (log_fd >= 0 && write(log_fd, buf, (size_t)(nul - buf)) < 0) {
+				/* the daemon logs on, there or not: it serves */
+			}
+			_exit(0);
+		}
+		have += (size_t)n;
+		if (have == sizeof(buf)) {
+			fwrite(buf, 1, have, stderr);
+			have = 0;
+		}
+	}
+	fwrite(buf, 1, have, stderr);
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		_exit(WEXITSTATUS(status));
+	_exit(1);
+}
+
+/* 1 if directory mnt has entries besides . and .., else 0. */
+static int
+nonempty(const char *mnt)
+{
+	struct dirent *e;
+	DIR *d;
+	int any = 0;
+
+	if ((d = opendir(mnt)) == NULL)
+		return 0;
+	while (!any && (e = readdir(d)) != NULL)
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+/* Takes "nonempty" out of the -o list opts, in place (libfuse 3 has no
+ * such option): 1 if it was there. */
+static int
+take_nonempty(char *opts)
+{
+	char *in, *out = opts, *tok, *save = NULL;
+	int found = 0;
+
+	if (opts == NULL || (in = strdup(opts)) == NULL)
+		return 0;
+	for (tok = strtok_r(in, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "nonempty") == 0) {
+			found = 1;
+			continue;
+		}
+		out += sprintf(out, "%s%s", out == opts ? "" : ",", tok);
+	}
+	*out = '\0';
+	free(in);
+	return found;
+}
 
 /* Checks that mnt is a directory nothing is mounted on.  Returns 0 or -1. */
 static int
@@ -136,10 +258,13 @@ serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config 
 		goto err0;
 	fs_set_status_source(fs, net_status_of, n);
 	/* Writes a crash left in the wal, sealed now that the hooks are in. */
-	if (journal_recover(j))
+	if (journal_recover(j)) {
 		fs_log("%s: cannot apply the writes left by a crash: %s", db, strerror(errno));
-	else if (fs_loop(se, j) == 0)
-		rc = 0;
+	} else {
+		ready();
+		if (fs_loop(se, j) == 0)
+			rc = 0;
+	}
 	fs_set_status_source(fs, NULL, NULL);
 	net_stop(n);
 	journal_set_observer(j, NULL, NULL);
@@ -157,20 +282,21 @@ err0:
 int
 cmd_mount(int argc, char **argv)
 {
-	char db[PATH_MAX], *opts = NULL, *base = NULL;
+	char db[PATH_MAX], mntbuf[PATH_MAX], *opts = NULL, *base = NULL;
 	const char *mnt;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
 	struct journal *j;
 	struct fs *fs = NULL;
 	static const struct option longopts[] = {
-	    {"listen", required_argument, NULL, 'L'}, {"no-listen", no_argument, NULL, 'N'},
-	    {"peer", required_argument, NULL, 'p'},   {"no-mdns", no_argument, NULL, 'M'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	    {"listen", required_argument, NULL, 'L'},   {"no-listen", no_argument, NULL, 'N'},
+	    {"peer", required_argument, NULL, 'p'},     {"no-mdns", no_argument, NULL, 'M'},
+	    {"log-file", required_argument, NULL, 'l'}, {"offline", no_argument, NULL, 'O'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	struct net_config net = {0};
 	const char **peers = NULL;
 	char *laddr = NULL;
-	int c, foreground = 0, rc = 1;
+	int c, foreground = 0, offline = 0, rc = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
@@ -202,6 +328,23 @@ cmd_mount(int argc, char **argv)
 		case 'M':
 			net.no_mdns = 1;
 			break;
+		case 'O':
+			/* Airplane mode: no listening, no dialling, no mDNS. */
+			net.listen_port = -1;
+			net.no_mdns = 1;
+			net.no_remembered = 1;
+			offline = 1;
+			break;
+		case 'l':
+			if (log_fd >= 0)
+				close(log_fd);
+			if ((log_fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			                   0600)) < 0) {
+				fprintf(stderr, "%s mount: --log-file %s: %s\n", cli_prog, optarg,
+				        strerror(errno));
+				goto out;
+			}
+			break;
 		case 'f':
 			foreground = 1;
 			break;
@@ -226,11 +369,19 @@ cmd_mount(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc - 2) {
+	if (optind != argc - 2 || (offline && net.npeers > 0)) {
 		fprintf(stderr, USAGE, cli_prog);
 		goto out;
 	}
-	mnt = argv[optind + 1];
+	/* Absolute: the daemon leaves the working directory, and must still
+	 * find its mountpoint to unmount it if it fails. */
+	if (realpath(argv[optind + 1], mntbuf) == NULL) {
+		if (check_mountpoint(argv[optind + 1]) == 0) /* says why, if it can */
+			fprintf(stderr, "%s mount: %s: %s\n", cli_prog, argv[optind + 1],
+			        strerror(errno));
+		goto out;
+	}
+	mnt = mntbuf;
 	if (realpath(argv[optind], db) == NULL || (j = journal_open(db, JOURNAL_RDONLY)) == NULL) {
 		fprintf(stderr,
 		        "%s mount: %s: no blazefs database there (%s); create one with "
@@ -241,6 +392,18 @@ cmd_mount(int argc, char **argv)
 	journal_close(j);
 	if (check_mountpoint(mnt))
 		goto out;
+	/* Files there would be hidden while mounted, as if gone. */
+	if (!take_nonempty(opts) && nonempty(mnt)) {
+		fprintf(stderr,
+		        "%s mount: %s is not empty (its files would be hidden): use an empty "
+		        "directory, or -o nonempty\n",
+		        cli_prog, mnt);
+		goto out;
+	}
+	if (opts != NULL && opts[0] == '\0') {
+		free(opts);
+		opts = NULL;
+	}
 	if (access("/dev/fuse", R_OK | W_OK)) {
 		fprintf(stderr, "%s mount: cannot use /dev/fuse (%s): is the fuse module loaded?\n",
 		        cli_prog, strerror(errno));
@@ -262,10 +425,17 @@ cmd_mount(int argc, char **argv)
 		fprintf(stderr, "%s mount: cannot mount on %s\n", cli_prog, mnt);
 		goto out_signals;
 	}
-	if (fuse_daemonize(foreground)) {
-		fs_log("cannot daemonize");
+	if (!foreground && background()) {
+		fprintf(stderr, "%s mount: cannot go to the background: %s\n", cli_prog,
+		        strerror(errno));
 		goto out_unmount;
 	}
+	/* The log reaches the waiting parent (or with -f the terminal, or the
+	 * --log-file). */
+	if (foreground && log_fd >= 0)
+		dup2(log_fd, STDERR_FILENO);
+	closelog();
+	openlog("blazefs", LOG_PID | LOG_PERROR, LOG_DAEMON);
 	rc = serve(se, fs, db, &net);
 out_unmount:
 	fuse_session_unmount(se);

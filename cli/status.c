@@ -1,13 +1,19 @@
 /*
- * blazefs status DB|MNT: this device, the database and, while a mount of DB
- * runs, its peers (net_status_load: what the mount's network thread last
- * reported), as one JSON object on stdout.
+ * blazefs status [--json] [--watch] DB|MNT: this device, the database, every
+ * member and, while a mount of DB runs, its peers (net_status_load: what the
+ * mount's network thread last reported).  Text in the manner of `wg show` by
+ * default, one JSON object with --json; --watch redraws the text every
+ * second, with the catch-up's progress, rate and time left.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -70,27 +76,19 @@ db_of_mount(const char *mnt)
 	return db;
 }
 
-int
-cmd_status(int argc, char **argv)
+/* Everything status shows, as one JSON object; NULL (after a message). */
+static json_t *
+build(const char *db, const char *arg)
 {
-	char dev[DEVID_LEN + 1], hex[65], *name = NULL, *text, *conf;
+	char dev[DEVID_LEN + 1], hex[65], *name = NULL, *conf;
 	uint64_t ncols, nrecs, nconf;
 	uint8_t dbid[32];
 	struct vv v = {0, NULL};
 	struct journal *j;
 	json_t *o, *vo, *run, *c;
-	const char *db;
-	char *fromfs;
 	void *val;
 	size_t len;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: %s status DB|MNT\n", cli_prog);
-		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 1;
-	}
-	/* A mountpoint stands for the database mounted there. */
-	fromfs = db_of_mount(argv[1]);
-	db = fromfs ? fromfs : argv[1];
 	/* Read-your-writes: a write whose close() returned may still be in the
 	 * mount's batch for a millisecond or two. */
 	if (journal_wait_settled(db, 2000))
@@ -100,15 +98,13 @@ cmd_status(int argc, char **argv)
 		        cli_prog);
 	if ((j = journal_open(db, JOURNAL_RDONLY)) == NULL) {
 		fprintf(stderr, "%s status: %s: no blazefs database or mount there (%s)\n",
-		        cli_prog, argv[1], strerror(errno));
-		free(fromfs);
-		return 1;
+		        cli_prog, arg, strerror(errno));
+		return NULL;
 	}
 	if (journal_counts(j, &ncols, &nrecs, &nconf) || journal_vv(j, &v)) {
-		fprintf(stderr, "%s status: %s: %s\n", cli_prog, argv[1], strerror(errno));
+		fprintf(stderr, "%s status: %s: %s\n", cli_prog, arg, strerror(errno));
 		journal_close(j);
-		free(fromfs);
-		return 1;
+		return NULL;
 	}
 	if (journal_meta_get(j, "name", &val, &len) == 0) {
 		name = strndup(val, len);
@@ -138,25 +134,241 @@ cmd_status(int argc, char **argv)
 	if ((c = journal_members_json(j)) != NULL)
 		json_object_set_new(o, "devices", c);
 	if ((run = net_status_load(db)) != NULL) {
-		json_object_set(o, "listen", json_object_get(run, "listen"));
-		json_object_set(o, "peers", json_object_get(run, "peers"));
-		if (json_object_get(run, "discovered") != NULL)
-			json_object_set(o, "discovered", json_object_get(run, "discovered"));
-		if (json_object_get(run, "clock") != NULL)
-			json_object_set(o, "clock", json_object_get(run, "clock"));
+		static const char *keys[] = {"listen", "peers", "discovered", "dialling", "clock"};
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (json_object_get(run, keys[i]) != NULL)
+				json_object_set(o, keys[i], json_object_get(run, keys[i]));
+		json_object_set(o, "pid", json_object_get(run, "pid"));
 		json_decref(run);
 	}
 	/* Not mounted (or an older mount): what the journal knows of clocks. */
 	if (json_object_get(o, "clock") == NULL && (c = journal_clock_json(j)) != NULL)
 		json_object_set_new(o, "clock", c);
 	json_object_set_new(o, "mounted", json_boolean(run != NULL));
-	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-	printf("%s\n", text ? text : "{}");
-	free(text);
-	json_decref(o);
 	free(name);
 	vv_clear(&v);
 	journal_close(j);
+	return o;
+}
+
+static const char *
+str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static long long
+num(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* "12 s ago", "3 min ago", or a date; "never" for 0. */
+static void
+ago(char *out, size_t len, long long ms)
+{
+	long long s = (long long)time(NULL) - ms / 1000;
+	time_t t = (time_t)(ms / 1000);
+
+	if (ms <= 0)
+		snprintf(out, len, "never");
+	else if (s < 120)
+		snprintf(out, len, "%lld s ago", s < 0 ? 0 : s);
+	else if (s < 7200)
+		snprintf(out, len, "%lld min ago", s / 60);
+	else
+		strftime(out, len, "%Y-%m-%d %H:%M", localtime(&t));
+}
+
+/* The session with member dev, if any. */
+static const json_t *
+peer_of(const json_t *o, const char *dev)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach (json_object_get(o, "peers"), i, p)
+		if (strcmp(str(p, "device"), dev) == 0 && strcmp(str(p, "state"), "syncing") == 0)
+			return p;
+	return NULL;
+}
+
+/* What a --watch run remembers of the previous screen, per device. */
+struct sample {
+	char dev[DEVID_LEN + 1];
+	long long received, most_lacking;
+	double rate; /* changes a second, smoothed */
+};
+
+static struct sample *
+sample_of(struct sample *ss, size_t *n, const char *dev)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(ss[i].dev, dev) == 0)
+			return &ss[i];
+	if (*n == 64)
+		return NULL;
+	memset(&ss[*n], 0, sizeof(ss[*n]));
+	snprintf(ss[*n].dev, sizeof(ss[*n].dev), "%s", dev);
+	return &ss[(*n)++];
+}
+
+/* The catch-up line of a peer we lack changes from (watch: with a bar). */
+static void
+progress(const json_t *p, struct sample *s, int watch)
+{
+	long long lacking = num(p, "lacking"), got = num(p, "changes_received");
+	long long total;
+	char bar[33];
+	int fill;
+
+	if (s != NULL) {
+		if (s->received > 0 && got >= s->received)
+			s->rate = s->rate > 0 ? 0.5 * s->rate + 0.5 * (double)(got - s->received)
+			                      : (double)(got - s->received);
+		s->received = got;
+		if (lacking > s->most_lacking)
+			s->most_lacking = lacking;
+	}
+	total = got + lacking;
+	if (lacking == 0 || total == 0)
+		return;
+	fill = (int)(32 * (total - lacking) / total);
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(32 - fill));
+	bar[32] = '\0';
+	printf("    catching up: %lld of %lld changes", total - lacking, total);
+	if (watch)
+		printf(" [%s]", bar);
+	if (s != NULL && s->rate > 0)
+		printf(", %.0f/s, %.0f s left", s->rate, (double)lacking / s->rate);
+	printf("\n");
+}
+
+/* The text form, in the manner of `wg show`. */
+static void
+print_text(const json_t *o, struct sample *ss, size_t *nss, int watch)
+{
+	const json_t *m, *p, *conf = json_object_get(o, "clock");
+	char when[32];
+	size_t i;
+
+	printf("database %.16s…  %s\n", str(o, "database"), str(o, "path"));
+	if (json_is_true(json_object_get(o, "mounted")))
+		printf("  mounted: yes (pid %lld), listening on %s\n", num(o, "pid"),
+		       str(o, "listen"));
+	else
+		printf("  mounted: no\n");
+	printf("  records: %lld in %lld collections; conflicts: %lld\n", num(o, "records"),
+	       num(o, "collections"), num(o, "conflicts"));
+	if (conf != NULL && num(conf, "offset_ms") != 0)
+		printf("  clock: stamped %lld s behind the wall (ahead of every peer)\n",
+		       num(conf, "offset_ms") / 1000);
+	json_array_foreach (json_object_get(o, "devices"), i, m) {
+		const char *dev = str(m, "device");
+		int self = strcmp(dev, str(o, "device")) == 0;
+
+		printf("\n%s: %s (%s)%s\n", self ? "this device" : "device", str(m, "name"), dev,
+		       json_is_true(json_object_get(m, "removed"))       ? ", REMOVED"
+		       : json_is_true(json_object_get(m, "equivocated")) ? ", FLAGGED: signed two "
+		                                                           "different changes"
+		                                                         : "");
+		printf("  role: %s, priority %lld\n", str(m, "role"), num(m, "priority"));
+		if (self)
+			continue;
+		if ((p = peer_of(o, dev)) != NULL) {
+			printf("  connected: %s (%s, %s), suite %s\n", str(p, "address"),
+			       strcmp(str(p, "direction"), "out") ? "it dialled" : "we dialled",
+			       str(p, "source"), str(p, "suite"));
+			printf("  it lacks %lld changes; we lack %lld; %lld sent, %lld received\n",
+			       num(p, "pending"), num(p, "lacking"), num(p, "changes_sent"),
+			       num(p, "changes_received"));
+			progress(p, watch ? sample_of(ss, nss, dev) : NULL, watch);
+		} else {
+			ago(when, sizeof(when), num(m, "last_seen_ms"));
+			printf("  offline: last seen %s\n", when);
+		}
+	}
+	if (json_array_size(json_object_get(o, "dialling")) > 0) {
+		printf("\ndialling:");
+		json_array_foreach (json_object_get(o, "dialling"), i, p)
+			printf(" %s:%s (%s%s)", str(p, "address"), str(p, "port"), str(p, "source"),
+			       json_is_true(json_object_get(p, "connected")) ? ", connected" : "");
+		printf("\n");
+	}
+}
+
+static volatile sig_atomic_t stop_watch;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_watch = 1;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+	                                     {"watch", no_argument, NULL, 'w'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	struct sample ss[64];
+	size_t nss = 0;
+	int c, as_json = 0, watch = 0, rc = 1;
+	char *fromfs, *text;
+	const char *db;
+	json_t *o;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jwh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			as_json = 1;
+			break;
+		case 'w':
+			watch = 1;
+			break;
+		case 'h':
+			printf("Usage: %s status [--json] [--watch] DB|MNT\n", cli_prog);
+			return 0;
+		default:
+			fprintf(stderr, "Usage: %s status [--json] [--watch] DB|MNT\n", cli_prog);
+			return 1;
+		}
+	}
+	if (optind != argc - 1 || (as_json && watch)) {
+		fprintf(stderr, "Usage: %s status [--json] [--watch] DB|MNT\n", cli_prog);
+		return 1;
+	}
+	/* A mountpoint stands for the database mounted there. */
+	fromfs = db_of_mount(argv[optind]);
+	db = fromfs ? fromfs : argv[optind];
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	do {
+		if ((o = build(db, argv[optind])) == NULL) {
+			rc = 1;
+			break;
+		}
+		if (as_json) {
+			text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+			printf("%s\n", text ? text : "{}");
+			free(text);
+		} else {
+			/* A terminal redraws in place; a pipe gets one screen after another. */
+			if (watch && isatty(STDOUT_FILENO))
+				printf("\033[H\033[J");
+			print_text(o, ss, &nss, watch);
+		}
+		fflush(stdout);
+		json_decref(o);
+		rc = 0;
+	} while (watch && !stop_watch && sleep(1) == 0 && !stop_watch);
 	free(fromfs);
-	return 0;
+	return rc;
 }

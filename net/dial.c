@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "core/hlc.h"
+#include "core/journal.h"
 #include "net/dial.h"
 #include "net/join.h"
 #include "net/mdns.h"
@@ -21,32 +22,84 @@
 #include "net/netlog.h"
 #include "net/peer.h"
 
-int
-dial_targets(struct net *n, const char *const *peers, size_t npeers)
+/* Sets t to "HOST:PORT" (or "[V6]:PORT").  0, or -1 if it is not one. */
+static int
+target_set(struct target *t, const char *s)
 {
-	if ((n->targets = calloc(npeers + MDNS_MAX, sizeof(*n->targets))) == NULL) {
+	const char *c = strrchr(s, ':');
+
+	if (c == NULL || c == s || (size_t)(c - s) >= sizeof(t->host) ||
+	    strlen(c + 1) >= sizeof(t->port) || c[1] == '\0')
+		return -1;
+	/* [v6]:port */
+	if (*s == '[' && c[-1] == ']')
+		snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s - 2), s + 1);
+	else
+		snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s), s);
+	snprintf(t->port, sizeof(t->port), "%s", c + 1);
+	t->backoff = DIAL_BACKOFF_MIN_MS;
+	return 0;
+}
+
+/* The remembered addresses as a malloc'd, NUL-terminated text ("" if none). */
+static char *
+remembered(struct journal *j)
+{
+	char *text;
+	void *v;
+	size_t len;
+
+	if (journal_meta_get(j, DIAL_ADDRESSES_META, &v, &len))
+		return strdup("");
+	if ((text = malloc(len + 1)) != NULL) {
+		memcpy(text, v, len);
+		text[len] = '\0';
+	}
+	free(v);
+	return text;
+}
+
+int
+dial_targets(struct net *n, const char *const *peers, size_t npeers, int remember)
+{
+	char *known = remember ? remembered(n->j) : strdup(""), *line, *save = NULL;
+
+	if (known == NULL || (n->targets = calloc(npeers + DIAL_REMEMBER_MAX + MDNS_MAX,
+	                                          sizeof(*n->targets))) == NULL) {
 		syslog(LOG_INFO, "%s: cannot start the network: %s", n->db, strerror(errno));
+		free(known);
 		return -1;
 	}
 	for (size_t i = 0; i < npeers; i++) {
-		const char *s = peers[i], *c = strrchr(s, ':');
-		struct target *t = &n->targets[n->ntargets];
-
-		if (c == NULL || c == s || (size_t)(c - s) >= sizeof(t->host) ||
-		    strlen(c + 1) >= sizeof(t->port)) {
-			syslog(LOG_INFO, "bad peer address %s (want HOST:PORT)", s);
+		if (target_set(&n->targets[n->ntargets], peers[i])) {
+			syslog(LOG_INFO, "bad peer address %s (want HOST:PORT)", peers[i]);
+			free(known);
 			errno = EINVAL;
 			return -1;
 		}
-		/* [v6]:port */
-		if (*s == '[' && c[-1] == ']')
-			snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s - 2), s + 1);
-		else
-			snprintf(t->host, sizeof(t->host), "%.*s", (int)(c - s), s);
-		snprintf(t->port, sizeof(t->port), "%s", c + 1);
-		t->backoff = DIAL_BACKOFF_MIN_MS;
 		n->ntargets++;
 	}
+	/* Where sessions ran before, unless given again. */
+	for (line = strtok_r(known, "\n", &save);
+	     line != NULL && n->ntargets < npeers + DIAL_REMEMBER_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct target *t = &n->targets[n->ntargets];
+		size_t k;
+
+		if (target_set(t, line))
+			continue;
+		for (k = 0; k < n->ntargets; k++)
+			if (!strcmp(n->targets[k].host, t->host) &&
+			    !strcmp(n->targets[k].port, t->port))
+				break;
+		if (k < n->ntargets) {
+			memset(t, 0, sizeof(*t));
+			continue;
+		}
+		t->remembered = 1;
+		n->ntargets++;
+	}
+	free(known);
 	n->nstatic = n->ntargets;
 	for (size_t i = 0; i < MDNS_MAX; i++) {
 		n->targets[n->ntargets + i].mdns = 1;
@@ -54,6 +107,34 @@ dial_targets(struct net *n, const char *const *peers, size_t npeers)
 	}
 	n->ntargets += MDNS_MAX;
 	return 0;
+}
+
+int
+dial_remember(struct journal *j, const char *hostport)
+{
+	char *known = remembered(j), *out, *line, *save = NULL;
+	size_t kept = 1;
+	int rc;
+
+	if (known == NULL || strchr(hostport, '\n') != NULL ||
+	    (out = malloc(strlen(hostport) + strlen(known) + 2)) == NULL) {
+		free(known);
+		return -1;
+	}
+	/* This one first, then the others, without it. */
+	strcpy(out, hostport);
+	for (line = strtok_r(known, "\n", &save); line != NULL && kept < DIAL_REMEMBER_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(line, hostport) == 0)
+			continue;
+		strcat(out, "\n");
+		strcat(out, line);
+		kept++;
+	}
+	rc = journal_meta_put(j, DIAL_ADDRESSES_META, out, strlen(out));
+	free(known);
+	free(out);
+	return rc;
 }
 
 void

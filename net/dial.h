@@ -19,12 +19,26 @@
 #define DIAL_BACKOFF_MIN_MS 250
 #define DIAL_BACKOFF_MAX_MS 30000
 
+struct journal;
 struct net;
 struct target;
 
 /* Fills n->targets from the HOST:PORT (or [V6]:PORT) strings in peers, then
- * the mDNS slots.  0, or -1 with errno (and a log line; EINVAL: a bad address). */
-int dial_targets(struct net *n, const char *const *peers, size_t npeers);
+ * (if remember) the addresses remembered in the journal not already there,
+ * then the mDNS slots.  0, or -1 with errno (and a log line; EINVAL: a bad
+ * address). */
+int dial_targets(struct net *n, const char *const *peers, size_t npeers, int remember);
+
+/*
+ * Remembers "HOST:PORT" (journal meta DIAL_ADDRESSES_META: newline-separated,
+ * the most recent first, at most DIAL_REMEMBER_MAX), so a later mount dials
+ * it with no --peer and no mDNS: where a join reached its inviter, and where
+ * a dialled session ran.  0 or -1.
+ */
+int dial_remember(struct journal *j, const char *hostport);
+
+#define DIAL_ADDRESSES_META "addresses"
+#define DIAL_REMEMBER_MAX 16
 
 /* The next attempt on t after a failed one: later, by a backoff that grows
  * while attempts fail, with jitter to spread redials. */

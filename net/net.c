@@ -290,7 +290,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	} else {
 		snprintf(n->listen, sizeof(n->listen), "none");
 	}
-	if (dial_targets(n, cfg->peers, cfg->npeers))
+	if (dial_targets(n, cfg->peers, cfg->npeers, !cfg->no_remembered && cfg->npeers == 0))
 		goto err; /* logged */
 	if (!cfg->no_mdns && start_mdns(n, n->lfd >= 0 ? port : -1))
 		goto err_log;

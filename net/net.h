@@ -48,7 +48,9 @@ struct net_config {
 	int listen_port;          /* 0: NET_DEFAULT_PORT (if free); -1: do not listen */
 	const char *const *peers; /* HOST:PORT to dial */
 	size_t npeers;
-	int no_mdns; /* 1: no mDNS publishing or browsing */
+	int no_mdns;       /* 1: no mDNS publishing or browsing */
+	int no_remembered; /* 1: do not dial the addresses remembered (dial.h),
+	                    * which stand in for peers when there are none */
 };
 
 /* Parses "[ADDR:]PORT" into a malloc'd *addr (NULL if none) and *port.  0 or -1. */

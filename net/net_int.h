@@ -61,6 +61,7 @@ struct target {
 	uint64_t next;    /* ms: next dial */
 	uint64_t backoff; /* ms */
 	int mdns;         /* a slot for a service mDNS found (not a --peer) */
+	int remembered;   /* an address a session ran on before (dial_remember) */
 	int unused;       /* an mDNS slot nothing fills now: not dialled */
 };
 

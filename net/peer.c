@@ -295,6 +295,16 @@ on_session(struct net *n, struct peer *p)
 	}
 	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	seen(n, p);
+	/* Where we reached it: a later mount dials it again, flags or not. */
+	if (p->dialled && p->target >= 0) {
+		const struct target *t = &n->targets[p->target];
+		char hp[sizeof(t->host) + sizeof(t->port) + 1];
+
+		snprintf(hp, sizeof(hp), "%s:%s", t->host, t->port);
+		if (dial_remember(n->j, hp))
+			syslog(LOG_INFO, "peer %s: cannot remember its address: %s", p->addr,
+			       strerror(errno));
+	}
 	n->status_dirty = 1;
 }
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -30,6 +31,18 @@ count_behind(const struct vv *mine, const struct vv *v)
 		if (mine->e[i].seq > vv_get(v, mine->e[i].origin))
 			n += (json_int_t)(mine->e[i].seq - vv_get(v, mine->e[i].origin));
 	return n;
+}
+
+/* How a peer came: it dialled us, a --peer, an address remembered from an
+ * earlier session or join, or an mDNS discovery. */
+static const char *
+source(const struct net *n, const struct peer *p)
+{
+	if (!p->dialled)
+		return "incoming";
+	if (p->target < 0 || n->targets[p->target].mdns)
+		return "mdns";
+	return n->targets[p->target].remembered ? "remembered" : "static";
 }
 
 static json_t *
@@ -68,10 +81,7 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	/* The cipher both ends negotiated (conn.h); "" before it is known. */
 	json_object_set_new(e, "suite", json_string(conn_suite_name(conn_suite(p->c))));
 	/* How it came: it dialled us, a --peer, or an mDNS discovery. */
-	json_object_set_new(e, "source",
-	                    json_string(!p->dialled                                     ? "incoming"
-	                                : p->target >= 0 && !n->targets[p->target].mdns ? "static"
-	                                                                                : "mdns"));
+	json_object_set_new(e, "source", json_string(source(n, p)));
 	json_object_set_new(e, "acked", vv_object(acked));
 	/* Its wall clock less ours, as its HELLO said (absent: unknown). */
 	if (p->s != NULL && sync_skew(p->s, &skew))
@@ -79,6 +89,8 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	/* Changes this peer still lacks, as far as we know. */
 	*behind = count_behind(mine, acked);
 	json_object_set_new(e, "pending", json_integer(*behind));
+	/* What it has that we lack, as its HELLO and ACKs said. */
+	json_object_set_new(e, "lacking", json_integer(count_behind(acked, mine)));
 	return e;
 }
 
@@ -120,6 +132,17 @@ status_build(const struct net *n)
 		                                   "connected", t->p != NULL));
 	}
 	json_object_set_new(o, "discovered", a);
+	/* What this device dials: --peer addresses and remembered ones. */
+	a = json_array();
+	for (size_t i = 0; i < n->nstatic; i++) {
+		const struct target *t = &n->targets[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host,
+		                                   "port", t->port, "source",
+		                                   t->remembered ? "remembered" : "static",
+		                                   "connected", t->p != NULL));
+	}
+	json_object_set_new(o, "dialling", a);
 	return o;
 }
 
@@ -156,6 +179,26 @@ status_remove(const struct net *n)
 	unlink(path);
 }
 
+/* 1 unless /proc says pid runs another program than blazefs, or is a
+ * zombie (killed, not yet reaped by its parent). */
+static int
+is_blazefs(pid_t pid)
+{
+	char path[64], line[128] = "", *close;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 1;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	/* "pid (comm) state ..." */
+	close = strrchr(line, ')');
+	return strstr(line, "(blazefs)") != NULL && close != NULL && close[1] == ' ' &&
+	       close[2] != 'Z';
+}
+
 json_t *
 status_load(const char *db)
 {
@@ -167,7 +210,9 @@ status_load(const char *db)
 	if ((o = json_load_file(path, 0, NULL)) == NULL)
 		return NULL;
 	pid = json_integer_value(json_object_get(o, "pid"));
-	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) {
+	/* A mount killed with -9 leaves the file: its pid is gone, or is now
+	 * another program's. */
+	if (pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH) || !is_blazefs((pid_t)pid)) {
 		json_decref(o);
 		return NULL;
 	}

@@ -82,7 +82,7 @@ class Checker:
                               timeout=timeout)
 
     def status(self, db):
-        r = self.run([BLAZEFS, "status", db])
+        r = self.run([BLAZEFS, "status", "--json", db])
         if r.returncode != 0:
             raise RuntimeError("blazefs status %s: %s" % (db, r.stderr.strip()))
         return json.loads(r.stdout)

@@ -119,7 +119,7 @@ def delete(rec):
 def poll_peer(stop):
     while not stop.is_set():
         t0 = time.time()
-        r = subprocess.run([blazefs, "status", peer_db], capture_output=True, text=True)
+        r = subprocess.run([blazefs, "status", "--json", peer_db], capture_output=True, text=True)
         t1 = time.time()
         if r.returncode == 0:
             st = json.loads(r.stdout)

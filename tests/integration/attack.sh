@@ -62,7 +62,7 @@ restart_a() {
 	wait_until 10 session_ab || fail "$1: A did not get a session with B again"
 }
 session_ab() {
-	"$BLAZEFS" status "$T/B" | jq -e '[.peers[] | select(.name == "alpha" and .state == "syncing")] | length == 1' >/dev/null
+	"$BLAZEFS" status --json "$T/B" | jq -e '[.peers[] | select(.name == "alpha" and .state == "syncing")] | length == 1' >/dev/null
 }
 
 quiet=$(latency quiet)
@@ -172,7 +172,7 @@ refused_only() { # NAME WHY: every attempt refused, and B logged why
 	grep -q "accepted" "$T/$1.out" && fail "$1: a change was accepted"
 	grep -q "refused: $2" "$T/B.log" || fail "$1: B did not log [$2]"
 }
-a_dev=$("$BLAZEFS" status "$T/A" | jq -r .device)
+a_dev=$("$BLAZEFS" status --json "$T/A" | jq -r .device)
 
 # M signs changes claiming A's origin (the next seq A will use), again and
 # again while A writes: refused (bad signature), and A's own changes of those

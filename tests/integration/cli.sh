@@ -9,10 +9,10 @@ expect_eq "$(stat -c %a "$DB")" 700 "database directory mode"
 expect_eq "$(stat -c '%a %s' "$DB/device.key")" "600 64" "device.key"
 expect_eq "$(stat -c '%a %s' "$DB/content.key")" "600 32" "content.key"
 # The device is the database's first member, with its priority.
-expect_eq "$("$BLAZEFS" status "$DB" | jq -c '[.devices[] | [.device, .name, .priority]]')" \
+expect_eq "$("$BLAZEFS" status --json "$DB" | jq -c '[.devices[] | [.device, .name, .priority]]')" \
 	"[[\"$dev\",\"laptop\",0]]" "devices after init"
 "$BLAZEFS" init "$T/prio" --name server --priority 7 >/dev/null || fail "init --priority"
-expect_eq "$("$BLAZEFS" status "$T/prio" | jq '.devices[0].priority')" 7 "init --priority"
+expect_eq "$("$BLAZEFS" status --json "$T/prio" | jq '.devices[0].priority')" 7 "init --priority"
 out=$("$BLAZEFS" init "$T/bad" --priority high 2>&1) && fail "init --priority high succeeded"
 case $out in *"integer"*) ;; *) fail "init --priority high said [$out]" ;; esac
 out=$("$BLAZEFS" init "$DB" 2>&1) && fail "a second init succeeded"

@@ -20,7 +20,7 @@ wait_until 10 test -d "$T/B.mnt/c" || fail "collection A->B"
 wait_until 10 same_vv A B || fail "no convergence before the test"
 stop A
 cp -a "$T/A" "$T/snap" # what the disk holds: A was unmounted cleanly
-adev=$("$BLAZEFS" status "$T/A" | jq -r .device)
+adev=$("$BLAZEFS" status --json "$T/A" | jq -r .device)
 
 # start_traced N: mounts A under strace, one trace file per thread.
 start_traced() {
@@ -41,7 +41,7 @@ with open(out, "w", buffering=1) as f:
     last = -1
     while not os.path.exists(stop):
         try:
-            s = json.loads(subprocess.run([blazefs, "status", db], capture_output=True).stdout)
+            s = json.loads(subprocess.run([blazefs, "status", "--json", db], capture_output=True).stdout)
             n = s["version_vector"].get(adev, 0)
         except Exception:
             continue

@@ -43,7 +43,7 @@ same() {
 }
 
 vv() {
-	"$BLAZEFS" status "$T/$1" | jq -cS .version_vector
+	"$BLAZEFS" status --json "$T/$1" | jq -cS .version_vector
 }
 
 same_vv() {

@@ -14,8 +14,8 @@ mkdir "$T/A.mnt/c"
 echo '{"v": "before"}' >"$T/A.mnt/c/before.json"
 wait_until 15 same "$T/A.mnt/c/before.json" "$T/C.mnt/c/before.json" || fail "C never synced"
 wait_until 15 same "$T/A.mnt/c/before.json" "$T/B.mnt/c/before.json" || fail "B never synced"
-c=$("$BLAZEFS" status "$T/C" | jq -r .device)
-b=$("$BLAZEFS" status "$T/B" | jq -r .device)
+c=$("$BLAZEFS" status --json "$T/C" | jq -r .device)
+b=$("$BLAZEFS" status --json "$T/B" | jq -r .device)
 
 # An admin changes a priority later; every member sees it, and when it last
 # saw each device.

@@ -31,7 +31,7 @@ via_mdns() {
 wait_until 5 via_mdns || fail "no connection made through mDNS: sources [$(sources)]"
 wait_until 5 jq -e --arg a "$(addr h2)" '.discovered | map(.address) | index($a)' "$T/A/peers.json" >/dev/null ||
 	fail "A does not list B as discovered: $(jq -c .discovered "$T/A/peers.json")"
-"$BLAZEFS" status "$T/A" | jq -e '.peers | map(.source) | length > 0' >/dev/null ||
+"$BLAZEFS" status --json "$T/A" | jq -e '.peers | map(.source) | length > 0' >/dev/null ||
 	fail "status shows no peer source"
 grep -q "mDNS: no avahi\|cannot reach avahi" "$T/A.log" "$T/B.log" && fail "mDNS warning with a daemon up"
 

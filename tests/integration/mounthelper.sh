@@ -28,4 +28,13 @@ mount -T "$T/fstab" "$MNT" || fail "mount through an fstab line"
 expect_eq "$(cat "$MNT/c/h.json")" '{"h": 1}' "read after an fstab mount"
 fusermount3 -u "$MNT" || fail "fusermount3 -u"
 mountpoint -q "$MNT" && fail "still mounted"
+
+# blazefs's own options in fstab: listen=, peer=, nomdns.
+port=$((20000 + RANDOM % 20000))
+printf '%s %s fuse.blazefs listen=127.0.0.1:%s,peer=127.0.0.1:1,nomdns 0 0\n' "$DB" "$MNT" "$port" > "$T/fstab"
+mount -T "$T/fstab" "$MNT" || fail "mount through an fstab line with listen= and peer="
+"$BLAZEFS" status --json "$DB" | jq -e --arg l "127.0.0.1:$port" \
+	'.listen == $l and any(.dialling[]; .port == "1" and .source == "static")' >/dev/null ||
+	fail "fstab options not used: $("$BLAZEFS" status --json "$DB" | jq -c '{listen, dialling}')"
+fusermount3 -u "$MNT" || fail "fusermount3 -u"
 exit 0

@@ -16,11 +16,11 @@ for i in $(seq 1 15); do
 	expect_eq "$(jq ".version_vector[\"$me\"]" "$MNT/.blazefs/status")" "$n" ".blazefs/status after write $i"
 	echo "{\"i\": $i, \"j\": 1}" >"$MNT/c/r.json" || fail "write $i'"
 	n=$((n + 1))
-	got=$("$BLAZEFS" status "$MNT" | jq ".version_vector[\"$me\"]")
+	got=$("$BLAZEFS" status --json "$MNT" | jq ".version_vector[\"$me\"]")
 	expect_eq "$got" "$n" "blazefs status MNT after write $i'"
 	sed -i "s/\"j\": 1/\"j\": 2/" "$MNT/c/r.json" || fail "sed $i"
 	n=$((n + 1))
-	got=$("$BLAZEFS" status "$DB" | jq ".version_vector[\"$me\"]")
+	got=$("$BLAZEFS" status --json "$DB" | jq ".version_vector[\"$me\"]")
 	expect_eq "$got" "$n" "blazefs status DB after sed -i $i"
 done
 
@@ -38,7 +38,7 @@ for i in range(40):
     got = seq(open(m + "/.blazefs/status").read())
     assert got == n, ".blazefs/status right after close %d: %d, expected %d" % (i, got, n)
     if i % 4 == 0:
-        got = seq(subprocess.run([bz, "status", db], capture_output=True, check=True).stdout)
+        got = seq(subprocess.run([bz, "status", "--json", db], capture_output=True, check=True).stdout)
         assert got == n, "blazefs status right after close %d: %d, expected %d" % (i, got, n)
 PY
 

@@ -18,7 +18,7 @@ start_skewed() {
 		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" start "$d" "$@"
 }
 
-st() { "$BLAZEFS" status "$T/$1"; }
+st() { "$BLAZEFS" status --json "$T/$1"; }
 # setf DEV FIELD VALUE: writes one field of c/r.json on DEV, the others as shown.
 setf() {
 	jq -c --arg v "$3" ".$2 = \$v" "$T/$1.mnt/c/r.json" >"$T/new.json" || fail "read r.json on $1"
@@ -42,7 +42,7 @@ S=$(devid S)
 
 # S, an hour ahead, writes a record before it has met anyone: that change
 # carries its skew.
-start_skewed S +1h --no-listen --no-mdns
+start_skewed S +1h --offline
 mkdir -p "$T/S.mnt/c"
 echo '{"early": true}' >"$T/S.mnt/c/early.json"
 stop S
@@ -74,7 +74,7 @@ now=$(date +%s)
 # conflict 1: B apart; S edits first, B a moment later (B's edit is the
 # later one: S would win it only by its skew)
 stop B
-start B --no-listen --no-mdns
+start B --offline
 setf S v from-s
 wait_until 10 grep -q from-s "$T/A.mnt/c/r.json" || fail "S -> A"
 sleep 0.3
@@ -85,7 +85,7 @@ start B --listen "$pb" --peer "$pa" --no-mdns
 # conflict 2: S apart (its correction is kept across the restart); S edits
 # first, A later.
 stop S
-start_skewed S +1h --no-listen --no-mdns
+start_skewed S +1h --offline
 setf S w from-s
 sleep 0.3
 setf A w from-a
@@ -116,7 +116,7 @@ done
 
 # An hour behind: nobody corrects, S's edits simply lose; nothing dropped.
 stop S
-start_skewed S -1h --no-listen --no-mdns
+start_skewed S -1h --offline
 wait_until 5 grep -q "saved clock was [0-9]* s ahead .* not carried forward" "$T/S.log" || fail "S does not log its dropped clock"
 setf S x slow-s
 sleep 0.3

@@ -13,7 +13,7 @@ wait_until 10 same "$T/A.mnt/c/r.json" "$T/B.mnt/c/r.json" || fail "initial sync
 
 # B goes offline (mounted without peers) and both edit
 stop B
-start B --no-listen
+start B --offline
 echo '{"v": "from-a", "x": 1, "y": 0}' >"$T/A.mnt/c/r.json"
 echo '{"v": "from-b", "x": 0, "y": 2}' >"$T/B.mnt/c/r.json"
 stop B

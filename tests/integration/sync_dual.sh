@@ -11,7 +11,7 @@ start A --listen "127.0.0.1:$(port A)" --peer "127.0.0.1:$(port B)"
 start B --listen "127.0.0.1:$(port B)" --peer "127.0.0.1:$(port A)"
 
 syncing() { # DEV: number of peers in a sync session
-	"$BLAZEFS" status "$T/$1" | jq '[.peers[] | select(.state == "syncing")] | length'
+	"$BLAZEFS" status --json "$T/$1" | jq '[.peers[] | select(.state == "syncing")] | length'
 }
 one_each() {
 	[ "$(syncing A)" = 1 ] && [ "$(syncing B)" = 1 ]
@@ -24,8 +24,8 @@ wait_until 10 one_each || fail "not exactly one connection: A $(syncing A), B $(
 for i in $(seq 300); do echo "{\"i\": $i}" >"$T/A.mnt/d/r-$i.json"; done
 wait_until 30 same_vv A B || fail "no convergence"
 # each change crossed once: B received at most what A made (plus the join's)
-made=$("$BLAZEFS" status "$T/A" | jq "[.version_vector[]] | add")
-got=$("$BLAZEFS" status "$T/B" | jq '[.peers[].changes_received] | add')
+made=$("$BLAZEFS" status --json "$T/A" | jq "[.version_vector[]] | add")
+got=$("$BLAZEFS" status --json "$T/B" | jq '[.peers[].changes_received] | add')
 [ "$got" -le "$made" ] || fail "B received $got changes for $made made: doubled traffic"
 
 # A restarts: the pair reconnects and syncs both ways

@@ -23,7 +23,7 @@ wait_until 10 same_vv A B || fail "initial sync"
 
 # B goes offline and sets .b everywhere
 stop B
-start B --no-listen --no-mdns
+start B --offline
 for r in $IDIOMS rm; do
 	f=$T/B.mnt/c/$r.json
 	jq -c '.b = 20' "$f" >"$T/tmp/b" && cat "$T/tmp/b" >"$f" || fail "edit on B of $r"

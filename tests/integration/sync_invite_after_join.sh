@@ -37,7 +37,7 @@ done
 # B's priority is the one A gave it: it wins a concurrent edit over A.
 stop C
 stop B
-start B --no-listen --no-mdns
+start B --offline
 echo '{"v": "from-b"}' >"$T/B.mnt/c/p.json"
 echo '{"v": "from-a"}' >"$T/A.mnt/c/p.json"
 stop B

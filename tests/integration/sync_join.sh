@@ -54,7 +54,7 @@ wait_until 10 same "$T/A.mnt/x/r.json" "$T/B.mnt/x/r.json" || fail "joined devic
 # B was invited with --priority 5 (A has 0): B wins a concurrent edit of one field,
 # even when A writes last.
 stop B
-start B --no-listen
+start B --offline
 echo '{"ok": "from-b"}' >"$T/B.mnt/x/r.json"
 sleep 0.05
 echo '{"ok": "from-a"}' >"$T/A.mnt/x/r.json"

@@ -27,5 +27,5 @@ for f in "$T"/A.mnt/items/*.json; do
 done
 expect_eq "$(ls "$T/C.mnt/items" | wc -l)" 42 "records on C"
 # nothing links A and C directly
-"$BLAZEFS" status "$T/A" | jq -e '[.peers[] | select(.name == "gamma")] | length == 0' >/dev/null ||
+"$BLAZEFS" status --json "$T/A" | jq -e '[.peers[] | select(.name == "gamma")] | length == 0' >/dev/null ||
 	fail "A is connected to C"

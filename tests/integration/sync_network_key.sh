@@ -50,7 +50,7 @@ sleep 4
 n=$(grep -c "did not prove the network key" "$T/A.log")
 expect_eq "$n" 1 "refusal lines on A (rate-limited)"
 grep -q "in sync session" "$T/S.log" && fail "the stranger got a session"
-expect_eq "$("$BLAZEFS" status "$T/S" | jq '[.peers[] | select(.state == "syncing")] | length')" 0 \
+expect_eq "$("$BLAZEFS" status --json "$T/S" | jq '[.peers[] | select(.state == "syncing")] | length')" 0 \
 	"the stranger's sessions"
 
 # The member pair still works.

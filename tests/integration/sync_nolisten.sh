@@ -27,4 +27,4 @@ start P --no-listen --peer "127.0.0.1:$(port A)"
 wait_until 15 same "$a/notes/w-50.json" "$p/notes/w-50.json" || fail "catch-up after reconnect"
 wait_until 10 same_vv A P || fail "version vectors differ: $(vv A) vs $(vv P)"
 # P listens nowhere
-"$BLAZEFS" status "$T/P" | jq -e '.listen == "none"' >/dev/null || fail "phone listens"
+"$BLAZEFS" status --json "$T/P" | jq -e '.listen == "none"' >/dev/null || fail "phone listens"

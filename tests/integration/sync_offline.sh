@@ -18,7 +18,7 @@ start B --no-listen --peer "127.0.0.1:$(port A)"
 # kill it once part of the catch-up has arrived
 partial() {
 	local n
-	n=$("$BLAZEFS" status "$T/B" | jq '[.version_vector[]] | add // 0')
+	n=$("$BLAZEFS" status --json "$T/B" | jq '[.version_vector[]] | add // 0')
 	[ "$n" -gt 100 ]
 }
 wait_until 30 partial || fail "catch-up did not start"
@@ -26,7 +26,7 @@ kill -9 "${PIDS[B]}"
 wait "${PIDS[B]}" 2>/dev/null
 fusermount3 -uz "$T/B.mnt"
 unset "PIDS[B]"
-before=$("$BLAZEFS" status "$T/B" | jq '[.version_vector[]] | add')
+before=$("$BLAZEFS" status --json "$T/B" | jq '[.version_vector[]] | add')
 echo "B had $before changes when killed"
 
 start B --no-listen --peer "127.0.0.1:$(port A)"
@@ -34,7 +34,7 @@ t0=$(date +%s%N)
 wait_until 120 same_vv A B || fail "no convergence: $(vv A) vs $(vv B)"
 echo "rest of the catch-up: $((($(date +%s%N) - t0) / 1000000)) ms"
 expect_eq "$(ls "$T/B.mnt/bulk" | wc -l)" 10000 "records on B"
-expect_eq "$("$BLAZEFS" status "$T/B" | jq .records)" "$("$BLAZEFS" status "$T/A" | jq .records)" "record counts"
+expect_eq "$("$BLAZEFS" status --json "$T/B" | jq .records)" "$("$BLAZEFS" status --json "$T/A" | jq .records)" "record counts"
 for i in 0 1 4999 9998 9999; do
 	same "$T/A.mnt/bulk/r-$i.json" "$T/B.mnt/bulk/r-$i.json" || fail "r-$i differs"
 done

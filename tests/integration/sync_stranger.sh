@@ -22,8 +22,8 @@ wait_until 10 grep -q "refused: not a member" "$T/S.log" || fail "the stranger d
 sleep 1
 [ -e "$T/S.mnt/secret" ] && fail "the stranger got A's collection"
 [ -e "$T/A.mnt/junk" ] && fail "the stranger injected a collection"
-expect_eq "$("$BLAZEFS" status "$T/S" | jq -c '.version_vector | keys | length')" 1 "origins the stranger knows"
-expect_eq "$("$BLAZEFS" status "$T/A" | jq -c '[.peers[] | select(.state == "syncing")] | length')" 0 "A's sync sessions"
+expect_eq "$("$BLAZEFS" status --json "$T/S" | jq -c '.version_vector | keys | length')" 1 "origins the stranger knows"
+expect_eq "$("$BLAZEFS" status --json "$T/A" | jq -c '[.peers[] | select(.state == "syncing")] | length')" 0 "A's sync sessions"
 # and the stranger's database never saw A's plaintext
 grep -rq 1234 "$T/S" && fail "A's data is in the stranger's files"
 # the refusals do not wedge A: a handshake timeout would mean A stopped answering

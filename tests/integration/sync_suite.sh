@@ -5,10 +5,10 @@
 
 # suites DEV: the suites of DEV's syncing peers, sorted, one per line.
 suites() {
-	"$BLAZEFS" status "$T/$1" | jq -r '.peers[] | select(.state == "syncing") | .suite' | sort -u
+	"$BLAZEFS" status --json "$T/$1" | jq -r '.peers[] | select(.state == "syncing") | .suite' | sort -u
 }
 syncing() {
-	[ "$("$BLAZEFS" status "$T/$1" | jq '[.peers[] | select(.state == "syncing")] | length')" -ge 1 ]
+	[ "$("$BLAZEFS" status --json "$T/$1" | jq '[.peers[] | select(.state == "syncing")] | length')" -ge 1 ]
 }
 
 init A alpha

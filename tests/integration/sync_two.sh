@@ -48,10 +48,10 @@ expect_eq "$(cd "$a/bugs" && ls -- *.json | tr '\n' ' ')" "$(cd "$b/bugs" && ls 
 
 # status shows the peer
 lists_alpha() {
-	"$BLAZEFS" status "$T/B" | jq -e '[.peers[] | select(.name == "alpha" and .state == "syncing")] | length == 1' >/dev/null
+	"$BLAZEFS" status --json "$T/B" | jq -e '[.peers[] | select(.name == "alpha" and .state == "syncing")] | length == 1' >/dev/null
 }
-expect_eq "$("$BLAZEFS" status "$b" | jq -r .device)" "$("$BLAZEFS" status "$T/B" | jq -r .device)" "status of the mountpoint"
-wait_until 5 lists_alpha || fail "status of B does not list alpha: $("$BLAZEFS" status "$T/B")"
+expect_eq "$("$BLAZEFS" status --json "$b" | jq -r .device)" "$("$BLAZEFS" status --json "$T/B" | jq -r .device)" "status of the mountpoint"
+wait_until 5 lists_alpha || fail "status of B does not list alpha: $("$BLAZEFS" status --json "$T/B")"
 mount_lists_alpha() {
 	jq -e '[.[] | select(.name == "alpha" and .state == "syncing")] | length == 1' "$b/.blazefs/peers" >/dev/null
 }
