@@ -8,6 +8,10 @@
 
 extern const char *cli_prog; /* argv[0] of the process, for messages */
 
+/* The database behind mountpoint mnt (malloc'd), or NULL if mnt is not a
+ * blazefs mount (cli/status.c). */
+char *cli_db_of_mount(const char *mnt);
+
 #define BLAZEFS_VERSION "0.3.0" /* this release: signed changes, protocol with XXpsk0 */
 
 int cmd_init(int argc, char **argv);
@@ -16,5 +20,7 @@ int cmd_invite(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+/* log, export, import, conflicts, resolve (cli/history.c), by argv[0]. */
+int cmd_history(int argc, char **argv);
 
 #endif

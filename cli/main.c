@@ -19,6 +19,11 @@ static const struct {
     {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME]"},
     {"devices", cmd_devices, "DB [remove ID | priority ID N]"},
     {"status", cmd_status, "DB|MNT"},
+    {"log", cmd_history, "DB|MNT [COLLECTION[/ID]] [--json]"},
+    {"export", cmd_history, "DB|MNT > dump.jsonl"},
+    {"import", cmd_history, "DB|MNT < dump.jsonl"},
+    {"conflicts", cmd_history, "DB|MNT [--json]"},
+    {"resolve", cmd_history, "MNT/COLLECTION/ID.json FIELD --keep DEVICE | --value JSON"},
 };
 
 static void

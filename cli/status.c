@@ -46,8 +46,8 @@ unescape(char *s)
  * names its source "blazefs:DB" (with "\\ooo" escapes); NULL if mnt is not
  * a blazefs mount.  The result is malloc'd.
  */
-static char *
-db_of_mount(const char *mnt)
+char *
+cli_db_of_mount(const char *mnt)
 {
 	char real[PATH_MAX], *line = NULL, *db = NULL;
 	size_t cap = 0;
@@ -346,7 +346,7 @@ cmd_status(int argc, char **argv)
 		return 1;
 	}
 	/* A mountpoint stands for the database mounted there. */
-	fromfs = db_of_mount(argv[optind]);
+	fromfs = cli_db_of_mount(argv[optind]);
 	db = fromfs ? fromfs : argv[optind];
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -183,6 +183,16 @@ int journal_delete_record(struct journal *j, const char *coll, const char *rec);
  * (replacing what was there). */
 int journal_rename_record(struct journal *j, const char *c1, const char *r1, const char *c2,
                           const char *r2);
+/*
+ * Settles field of record (coll, rec): one change that sets it to value
+ * (canonical JSON text) replacing every entry it holds, so a conflict is
+ * gone even when value is what already shows (a plain write of that is no
+ * change).  ENOENT if the record is not visible; EINVAL for a journal opened
+ * with JOURNAL_BATCH (the command line's, not a mount's) or a value that is
+ * not JSON.
+ */
+int journal_settle_field(struct journal *j, const char *coll, const char *rec, const char *field,
+                         const char *value);
 /* Creates a collection (EEXIST if visible). */
 int journal_mkcol(struct journal *j, const char *coll);
 /* Removes an empty collection (ENOENT, ENOTEMPTY if it holds records). */

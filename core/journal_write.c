@@ -564,3 +564,52 @@ journal_rmcol(struct journal *j, const char *coll)
 		return -1;
 	return jn_local(j, rmcol_fn, &a, WAL_RMCOL, &w, 1);
 }
+
+/* ---- settling a conflict ---- */
+
+struct settle_arg {
+	const char *coll, *rec, *field, *value;
+};
+
+static int
+settle_fn(struct journal *j, MDB_txn *txn, void *arg)
+{
+	struct settle_arg *a = arg;
+	uint8_t k[CRDT_KEY_MAX];
+	struct crdt_reg r;
+	struct change c;
+	MDB_val v;
+	int rc;
+
+	if ((rc = jn_record_get(j, txn, a->coll, a->rec, &v)))
+		return rc;
+	if ((rc = jn_reg_get(j, txn, k, crdt_reg_key(k, a->coll, a->rec, a->field), &r)))
+		return rc;
+	/* One SET naming every entry, even when value is what shows: that is
+	 * what a plain write of the visible value leaves out (no change). */
+	jn_local_begin(j, txn, &c);
+	if ((rc = jn_add_over(&c, a->coll, a->rec, a->field, a->value, &r)) == 0)
+		rc = jn_local_commit(j, txn, &c, NULL, NULL, NULL, 0);
+	crdt_reg_clear(&r);
+	change_clear(&c);
+	return rc;
+}
+
+int
+journal_settle_field(struct journal *j, const char *coll, const char *rec, const char *field,
+                     const char *value)
+{
+	struct settle_arg a = {coll, rec, field, value};
+	json_t *v;
+
+	if (jn_names_valid(coll, rec))
+		return -1;
+	/* The batch owner logs each write kind to the wal; this one has none,
+	 * and only the command line (no batch) settles conflicts. */
+	if (jn_owner(j) || (v = record_value_parse(value, strlen(value))) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	json_decref(v);
+	return jn_write(j, settle_fn, &a);
+}

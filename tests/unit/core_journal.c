@@ -335,6 +335,47 @@ test_concurrent_edits_of_one_field_conflict(void **state)
 	db_close(&b);
 }
 
+/* Settling a conflict to the value shown is a change (a plain write of
+ * that value is none), and replaces every entry on both replicas. */
+static void
+test_settle_field_to_the_shown_value(void **state)
+{
+	struct db a, b;
+	char *ca, *shown;
+	const char *v;
+
+	(void)state;
+	pair_with(&a, &b, "{\"x\":0}");
+	put(a.j, "c", "r", "{\n  \"x\": \"from a\"\n}\n");
+	put(b.j, "c", "r", "{\n  \"x\": \"from b\"\n}\n");
+	sync_pair(a.j, b.j);
+	shown = get(a.j, "c", "r");
+	v = strstr(shown, "from a") ? "\"from a\"" : "\"from b\"";
+	/* Writing back what shows leaves the conflict listed. */
+	put(a.j, "c", "r", shown);
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	assert_string_not_equal(ca, "[]");
+	free(ca);
+	assert_int_equal(journal_settle_field(a.j, "c", "r", "x", v), 0);
+	sync_pair(a.j, b.j);
+	expect(a.j, "c", "r", shown);
+	expect(b.j, "c", "r", shown);
+	ca = journal_conflicts_json(a.j, NULL, NULL);
+	assert_string_equal(ca, "[]");
+	free(ca);
+	ca = journal_conflicts_json(b.j, NULL, NULL);
+	assert_string_equal(ca, "[]");
+	free(ca);
+	/* Not a record, not JSON: refused. */
+	assert_int_equal(journal_settle_field(a.j, "c", "nope", "x", "1"), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(journal_settle_field(a.j, "c", "r", "x", "{bad"), -1);
+	assert_int_equal(errno, EINVAL);
+	free(shown);
+	db_close(&a);
+	db_close(&b);
+}
+
 static void
 test_equal_concurrent_values_are_no_conflict(void **state)
 {
@@ -1382,6 +1423,7 @@ main(void)
 	    cmocka_unit_test(test_apply_batch_results),
 	    cmocka_unit_test(test_property_any_order_converges),
 	    cmocka_unit_test(test_equal_concurrent_values_are_no_conflict),
+	    cmocka_unit_test(test_settle_field_to_the_shown_value),
 	    cmocka_unit_test(test_clock_far_ahead_is_reported_and_shows_no_future_mtime),
 	    cmocka_unit_test(test_100k_records_reopen_identical),
 	    cmocka_unit_test(test_map_grows_when_full),
