@@ -33,7 +33,7 @@
 #define INVITE_TTL_MAX (7 * 24 * 3600)
 #define INVITE_USAGE                                                                               \
 	"Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin] "      \
-	"[--long]\n"
+	"[--long] [--wait]\n"
 
 /* The listen address of the running mount, from its status. */
 static void
@@ -61,13 +61,11 @@ running_address(const char *db, char *out, size_t len)
 int
 cmd_invite(int argc, char **argv)
 {
-	static const struct option opts[] = {{"ttl", required_argument, NULL, 't'},
-	                                     {"address", required_argument, NULL, 'a'},
-	                                     {"priority", required_argument, NULL, 'p'},
-	                                     {"admin", no_argument, NULL, 'A'},
-	                                     {"long", no_argument, NULL, 'L'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"ttl", required_argument, NULL, 't'},      {"address", required_argument, NULL, 'a'},
+	    {"priority", required_argument, NULL, 'p'}, {"admin", no_argument, NULL, 'A'},
+	    {"long", no_argument, NULL, 'L'},           {"wait", no_argument, NULL, 'W'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	uint8_t secret[32];
 	char hex[65], addr[300] = "", *end, sc[JOIN_CODE_MAX];
 	struct join_code code;
@@ -76,10 +74,11 @@ cmd_invite(int argc, char **argv)
 	struct journal *j;
 	long ttl = 3600;
 	long long prio = 0;
-	int c, rc = 1, admin = 0, longc = 0;
+	int c, rc = 1, admin = 0, longc = 0, wait = 0, how;
+	uint8_t slot = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:p:ALh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:p:ALWh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			errno = 0;
@@ -111,6 +110,9 @@ cmd_invite(int argc, char **argv)
 			break;
 		case 'L':
 			longc = 1;
+			break;
+		case 'W':
+			wait = 1;
 			break;
 		case 'h':
 			printf(INVITE_USAGE, cli_prog);
@@ -164,6 +166,7 @@ cmd_invite(int argc, char **argv)
 		}
 		printf("%s\n", sc);
 		fflush(stdout);
+		slot = code.slot;
 		fprintf(stderr,
 		        "%s invite: on the other device run (within %ld s; the code allows one "
 		        "try):\n  %s join %s %s%s%s\n",
@@ -175,7 +178,23 @@ cmd_invite(int argc, char **argv)
 		        "%s invite: no mount of %s is listening: mount it with --listen "
 		        "before the other device joins\n",
 		        cli_prog, db);
+	fflush(stdout);
 	rc = 0;
+	/* --wait: until the running mount says how the invite ended. */
+	while (wait && (how = join_invite_outcome(j, slot)) == 0)
+		usleep(200 * 1000);
+	if (wait) {
+		if (how == JOIN_USED_JOINED)
+			fprintf(stderr, "%s invite: a device joined (see '%s devices %s')\n",
+			        cli_prog, cli_prog, db);
+		else
+			fprintf(stderr, "%s invite: %s\n", cli_prog,
+			        how == JOIN_USED_WRONG
+			            ? "a wrong join code was tried: the invite is burnt"
+			        : how == -2 ? "the invite expired"
+			                    : "a newer invite replaced this one");
+		rc = how == JOIN_USED_JOINED ? 0 : 1;
+	}
 out:
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(hex, sizeof(hex));

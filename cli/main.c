@@ -15,7 +15,8 @@ static const struct {
     {"mount", cmd_mount,
      "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... "
      "[--no-mdns]"},
-    {"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]"},
+    {"invite", cmd_invite,
+     "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin] [--long] [--wait]"},
     {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME]"},
     {"devices", cmd_devices, "DB [remove ID | priority ID N]"},
     {"status", cmd_status, "DB|MNT"},

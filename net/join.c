@@ -250,6 +250,12 @@ join_invite_psk(struct journal *j, uint8_t psk[32])
 int
 join_burn(struct journal *j)
 {
+	return join_burn_as(j, JOIN_USED_JOINED);
+}
+
+int
+join_burn_as(struct journal *j, int how)
+{
 	uint8_t *v;
 	size_t len;
 	int rc = -1;
@@ -258,7 +264,7 @@ join_burn(struct journal *j)
 		return -1;
 	if (len == JOIN_INVITE_LEN && v[40] == 0) {
 		sodium_memzero(v, 32);
-		v[40] = 1;
+		v[40] = (uint8_t)how;
 		rc = journal_meta_put(j, JOIN_INVITE_META, v, len);
 	}
 	free(v);
@@ -436,5 +442,25 @@ out:
 	saved = errno;
 	conn_free(c);
 	errno = saved;
+	return rc;
+}
+
+int
+join_invite_outcome(struct journal *j, uint8_t slot)
+{
+	uint8_t *v;
+	size_t len;
+	int rc;
+
+	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len))
+		return -1;
+	if (len != JOIN_INVITE_LEN || v[51] != slot)
+		rc = -1; /* replaced */
+	else if (v[40] != 0)
+		rc = v[40];
+	else
+		rc = hlc_wall_ms() >= get64(v + 32) ? -2 : 0;
+	sodium_memzero(v, len);
+	free(v);
 	return rc;
 }

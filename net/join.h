@@ -98,6 +98,17 @@ int join_invite_psk(struct journal *j, uint8_t psk[32]);
  */
 int join_burn(struct journal *j);
 
+/* How an invite was used up (the used byte): a device joined with it, or a
+ * wrong short code burnt it. */
+enum { JOIN_USED_JOINED = 1, JOIN_USED_WRONG = 2 };
+
+/* join_burn, recording how (JOIN_USED_*).  0, or -1 if burnt already. */
+int join_burn_as(struct journal *j, int how);
+
+/* What became of the invite in slot (for `invite --wait`): 0 pending,
+ * JOIN_USED_* once used, -2 expired, -1 replaced or gone. */
+int join_invite_outcome(struct journal *j, uint8_t slot);
+
 /*
  * The inviter's answer to JOIN message m (len bytes) from the device whose
  * static key is rs: records it in .devices and makes WELCOME (the database

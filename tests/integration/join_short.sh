@@ -2,7 +2,8 @@
 # type and the command for the other device; a join with it works once; a
 # wrong guess fails with its own message AND burns the invite, so the right
 # code then fails too; an expired, a replaced or a missing invite each say
-# so; a port that is no blazefs says so; the long code (--long) still works.
+# so; a port that is no blazefs says so; invite --wait reports the outcome;
+# the long code (--long) still works.
 . "$(dirname "$0")/sync_lib.bash"
 
 init A alpha
@@ -62,6 +63,23 @@ sleep 0.3
 "$BLAZEFS" join "$T/X6" "$new" --peer "127.0.0.1:$(port Z)" 2>"$T/err" && fail "joined a non-blazefs port"
 grep -q "no blazefs answered" "$T/err" || fail "non-blazefs port said: $(cat "$T/err")"
 wait "$fake"
+
+# invite --wait returns once a device joined (0), or the code was burnt (1)
+"$BLAZEFS" invite "$T/A" --wait >"$T/code" 2>"$T/wait.err" &
+waiter=$!
+for _ in $(seq 50); do [ -s "$T/code" ] && break; sleep 0.1; done
+"$BLAZEFS" join "$T/D" "$(cat "$T/code")" --name delta --peer "$peer" >/dev/null 2>"$T/err" ||
+	fail "join while invite waits [$(cat "$T/code")] [$(cat "$T/wait.err")]: $(cat "$T/err")"
+wait "$waiter" || fail "invite --wait failed after a join: $(cat "$T/wait.err")"
+grep -q "a device joined" "$T/wait.err" || fail "invite --wait said: $(cat "$T/wait.err")"
+"$BLAZEFS" invite "$T/A" --wait >"$T/code" 2>"$T/wait.err" &
+waiter=$!
+for _ in $(seq 50); do [ -s "$T/code" ] && break; sleep 0.1; done
+set -- $(tr '-' ' ' <"$T/code")
+[ "$4" = able ] && wrong=$1-$2-$3-acid || wrong=$1-$2-$3-able
+"$BLAZEFS" join "$T/X7" "$wrong" --peer "$peer" 2>/dev/null && fail "wrong code accepted"
+wait "$waiter" && fail "invite --wait succeeded after a wrong guess"
+grep -q "the invite is burnt" "$T/wait.err" || fail "invite --wait said: $(cat "$T/wait.err")"
 
 # --long still works, for scripts (the code holds the address)
 code=$("$BLAZEFS" invite "$T/A" --long 2>/dev/null) || fail "invite --long"
