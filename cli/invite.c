@@ -1,13 +1,16 @@
 /*
  * blazefs invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]:
  * prints a one-time join code (admins only).  The joining device gets
- * priority N (default 0) and, with --admin, the admin role.  The code is
+ * priority N (default 0) and, with --admin, the admin role.  The code is a
+ * short one to read aloud, "7-amber-falcon-river" (join.h: the invite slot
+ * and 24 secret bits, run through CPace), on stdout, and on stderr the
+ * command to run on the other device; with --long (for scripts) it is
  * hex(secret(32)) then, if known, "@HOST:PORT" (where the inviter listens).
  * It holds no database id and no network key: the joiner learns both in the
  * WELCOME, and someone who saw the code (even used) cannot compute the
  * members' discovery tags (README "Choices").  Only the psk derived from the
- * secret is kept, in journal meta with its expiry; the running mount answers
- * one join with it and burns it.  A new invite replaces the previous one.
+ * secret (or the short code's CPace password) is kept, in journal meta with its expiry; the running
+ * mount answers one join with it and burns it.  A new invite replaces the previous one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +32,8 @@
 /* An invite is a secret in transit: it should not outlive its use by long. */
 #define INVITE_TTL_MAX (7 * 24 * 3600)
 #define INVITE_USAGE                                                                               \
-	"Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]\n"
+	"Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin] "      \
+	"[--long] [--wait]\n"
 
 /* The listen address of the running mount, from its status. */
 static void
@@ -60,18 +64,21 @@ cmd_invite(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"ttl", required_argument, NULL, 't'},      {"address", required_argument, NULL, 'a'},
 	    {"priority", required_argument, NULL, 'p'}, {"admin", no_argument, NULL, 'A'},
+	    {"long", no_argument, NULL, 'L'},           {"wait", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	uint8_t secret[32];
-	char hex[65], addr[300] = "", *end;
+	char hex[65], addr[300] = "", *end, sc[JOIN_CODE_MAX];
+	struct join_code code;
 	struct journal_member me;
 	const char *db;
 	struct journal *j;
 	long ttl = 3600;
 	long long prio = 0;
-	int c, rc = 1, admin = 0;
+	int c, rc = 1, admin = 0, longc = 0, wait = 0, how;
+	uint8_t slot = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:p:Ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:p:ALWh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			errno = 0;
@@ -100,6 +107,12 @@ cmd_invite(int argc, char **argv)
 			break;
 		case 'A':
 			admin = 1;
+			break;
+		case 'L':
+			longc = 1;
+			break;
+		case 'W':
+			wait = 1;
 			break;
 		case 'h':
 			printf(INVITE_USAGE, cli_prog);
@@ -132,21 +145,56 @@ cmd_invite(int argc, char **argv)
 		        cli_prog, db);
 		goto out;
 	}
-	randombytes_buf(secret, sizeof(secret));
-	if (join_invite(j, secret, ttl, prio, admin) || journal_sync(j)) {
-		fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
-		goto out;
-	}
-	sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
 	if (addr[0] == '\0')
 		running_address(db, addr, sizeof(addr));
-	printf("%s%s%s\n", hex, addr[0] ? "@" : "", addr);
+	if (longc) {
+		/* For scripts: 256 bits, no PAKE needed, the address inside. */
+		randombytes_buf(secret, sizeof(secret));
+		if (join_invite(j, secret, ttl, prio, admin) || journal_sync(j)) {
+			fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
+			goto out;
+		}
+		sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
+		printf("%s%s%s\n", hex, addr[0] ? "@" : "", addr);
+	} else {
+		/* For people: a code to read aloud, safe through CPace (one
+		 * guess, 2^-24), and the command for the other device. */
+		if (join_invite_code(j, &code, ttl, prio, admin) || journal_sync(j) ||
+		    join_code_format(sc, sizeof(sc), &code)) {
+			fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, strerror(errno));
+			goto out;
+		}
+		printf("%s\n", sc);
+		fflush(stdout);
+		slot = code.slot;
+		fprintf(stderr,
+		        "%s invite: on the other device run (within %ld s; the code allows one "
+		        "try):\n  %s join %s %s%s%s\n",
+		        cli_prog, ttl, cli_prog, db, sc, addr[0] ? " --peer " : "", addr);
+		sodium_memzero(sc, sizeof(sc));
+	}
 	if (addr[0] == '\0')
 		fprintf(stderr,
 		        "%s invite: no mount of %s is listening: mount it with --listen "
 		        "before the other device joins\n",
 		        cli_prog, db);
+	fflush(stdout);
 	rc = 0;
+	/* --wait: until the running mount says how the invite ended. */
+	while (wait && (how = join_invite_outcome(j, slot)) == 0)
+		usleep(200 * 1000);
+	if (wait) {
+		if (how == JOIN_USED_JOINED)
+			fprintf(stderr, "%s invite: a device joined (see '%s devices %s')\n",
+			        cli_prog, cli_prog, db);
+		else
+			fprintf(stderr, "%s invite: %s\n", cli_prog,
+			        how == JOIN_USED_WRONG
+			            ? "a wrong join code was tried: the invite is burnt"
+			        : how == -2 ? "the invite expired"
+			                    : "a newer invite replaced this one");
+		rc = how == JOIN_USED_JOINED ? 0 : 1;
+	}
 out:
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(hex, sizeof(hex));

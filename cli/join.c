@@ -37,6 +37,55 @@
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
 #define JOIN_FIND_MAX 8
 
+/* Why a join with the inviter at peer failed (errno e from join_exchange). */
+static void
+join_why(const char *peer, int e, int shortc)
+{
+	const char *why;
+
+	switch (e) {
+	case ETIMEDOUT:
+		why = "timed out waiting for the inviting device";
+		break;
+	case EPROTO:
+		why = "no blazefs answered there: is it the port the inviting device's mount "
+		      "listens on (its 'blazefs status')?";
+		break;
+	case ENOENT:
+		why =
+		    "the inviting device refused the code: it has no invite pending (make one with "
+		    "'blazefs invite')";
+		break;
+	case ESTALE:
+		why = "the inviting device refused the code: a newer invite replaced it (use the "
+		      "newest code)";
+		break;
+	case ETIME:
+		why = "the inviting device refused the code: it has expired (make a new one with "
+		      "'blazefs invite')";
+		break;
+	case EALREADY:
+		why = "the inviting device refused the code: it was already used, or burnt by a "
+		      "wrong guess (make a new one with 'blazefs invite')";
+		break;
+	case ECONNREFUSED:
+		why = shortc
+		          ? "the inviting device refused the code: wrong code, and the invite is "
+		            "burnt now (a code allows one try; make a new one with 'blazefs "
+		            "invite')"
+		          : "the inviting device refused the code: it is wrong, expired or "
+		            "already used (make a new one with 'blazefs invite')";
+		break;
+	case EACCES:
+		why = "the inviting device refused the code after the handshake: it was used "
+		      "meanwhile (make a new one with 'blazefs invite')";
+		break;
+	default:
+		why = strerror(e);
+	}
+	fprintf(stderr, "%s join: %s: %s\n", cli_prog, peer, why);
+}
+
 int
 cmd_join(int argc, char **argv)
 {
@@ -49,6 +98,8 @@ cmd_join(int argc, char **argv)
 	char host[256], *name = NULL, dev[DEVID_LEN + 1];
 	struct msg_welcome w;
 	const char *db, *code, *peer = NULL, *at;
+	struct join_code sc, *shortc = NULL;
+	size_t clen;
 	struct journal *j;
 	struct stat st;
 	uint64_t origin;
@@ -88,17 +139,19 @@ cmd_join(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	at = strchr(code, '@');
-	if ((at ? (size_t)(at - code) : strlen(code)) == 128) {
+	clen = at ? (size_t)(at - code) : strlen(code);
+	if (clen == 128) {
 		fprintf(stderr, "%s join: this code was made by an older blazefs: make a new one\n",
 		        cli_prog);
 		return 1;
 	}
-	if (sodium_hex2bin(raw, sizeof(raw), code, at ? (size_t)(at - code) : strlen(code), NULL,
-	                   NULL, NULL) ||
-	    (at ? (size_t)(at - code) : strlen(code)) != 64) {
+	/* A short code (7-amber-falcon-river) or the long hex one (--long). */
+	if (join_code_parse(code, clen, &sc) == 0) {
+		shortc = &sc;
+	} else if (clen != 64 || sodium_hex2bin(raw, sizeof(raw), code, clen, NULL, NULL, NULL)) {
 		fprintf(stderr,
 		        "%s join: this is not a join code (expected what '%s invite' "
-		        "printed)\n",
+		        "printed, e.g. 7-amber-falcon-river)\n",
 		        cli_prog, cli_prog);
 		return 1;
 	}
@@ -121,8 +174,16 @@ cmd_join(int argc, char **argv)
 	crypto_box_keypair(kp + 32, kp);
 	crypto_sign_keypair(sign_pub, kp + 64);
 	origin = journal_key_origin(kp + 32);
-	join_psk(psk, raw);
-	netkey_invite_tag_key(tagkey, psk);
+	/* The mDNS tag: a short code's from its number alone (the words are
+	 * the secret), a long code's from its psk. */
+	if (shortc != NULL) {
+		join_slot_key(psk, sc.slot);
+		netkey_invite_tag_key(tagkey, psk);
+		sodium_memzero(psk, sizeof(psk));
+	} else {
+		join_psk(psk, raw);
+		netkey_invite_tag_key(tagkey, psk);
+	}
 	/* No address: the inviter announces the invite's tag over mDNS. */
 	if (peer == NULL &&
 	    (nfound = mdns_find(tagkey, JOIN_FIND_MS, found, ports, JOIN_FIND_MAX)) <= 0) {
@@ -143,16 +204,10 @@ cmd_join(int argc, char **argv)
 		if ((fd = join_dial(peer)) < 0)
 			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
 			        strerror(errno));
-		else if (join_exchange(fd, kp, psk, name, sign_pub, &w, rs) == 0)
+		else if (join_exchange(fd, kp, psk, shortc, name, sign_pub, &w, rs) == 0)
 			break;
-		else if (errno == ETIMEDOUT)
-			fprintf(stderr, "%s join: timed out waiting for the inviting device\n",
-			        cli_prog);
-		else if (errno == ECONNREFUSED || errno == EACCES)
-			fprintf(stderr,
-			        "%s join: the inviting device refused the code%s: it is wrong, "
-			        "expired or already used (make a new one with '%s invite')\n",
-			        cli_prog, errno == EACCES ? " after the handshake" : "", cli_prog);
+		else
+			join_why(peer, errno, shortc != NULL);
 		if (fd >= 0)
 			close(fd);
 		fd = -1;

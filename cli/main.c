@@ -15,10 +15,11 @@ static const struct {
     {"mount", cmd_mount,
      "DB MNT [-f] [-o FUSEOPT] [--listen [ADDR:]PORT | --no-listen] [--peer HOST:PORT]... "
      "[--no-mdns] [--offline] [--log-file PATH]"},
-    {"invite", cmd_invite, "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin]"},
+    {"invite", cmd_invite,
+     "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin] [--long] [--wait]"},
     {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME]"},
     {"devices", cmd_devices, "DB [remove ID | priority ID N]"},
-    {"status", cmd_status, "DB|MNT"},
+    {"status", cmd_status, "[--json | --watch] DB|MNT"},
     {"log", cmd_history, "DB|MNT [COLLECTION[/ID]] [--json]"},
     {"export", cmd_history, "DB|MNT > dump.jsonl"},
     {"import", cmd_history, "DB|MNT < dump.jsonl"},

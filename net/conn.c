@@ -7,13 +7,17 @@
 
 #include "core/bytes.h"
 #include "net/conn.h"
+#include "net/cpace.h"
 #include "net/msg.h"
 #include "net/noise.h"
 
 #define FRAG_MAX (CONN_FRAME_MAX - NOISE_TAG_LEN - 1)
 #define STEP 100 /* handshake_step: go on */
 
-enum { S_SELECTOR, S_CHOICE, S_HANDSHAKE, S_OPEN, S_DEAD };
+enum { S_SELECTOR, S_CHOICE, S_JOIN, S_PAKE, S_REFUSED, S_HANDSHAKE, S_OPEN, S_DEAD };
+
+#define PAKE_FRAME (1 + CPACE_POINT) /* slot or status, then a share */
+static const uint8_t pake_ci[] = "blazefs/join";
 
 struct buf {
 	uint8_t *p;
@@ -27,6 +31,11 @@ struct conn {
 	uint8_t choice; /* the responder's choice byte (enum noise_suite) */
 	uint8_t s_priv[NOISE_KEY_LEN], psk[NOISE_KEY_LEN], net[NOISE_KEY_LEN];
 	uint8_t rs[NOISE_KEY_LEN];
+	/* A join by short code (CPace first): the password, this side's
+	 * secret scalar, both shares (Ya the initiator's), the invite slot. */
+	int pake, pake_cfg, pake_status, pake_wrong, answered;
+	uint8_t prs[CONN_PRS_MAX], y[CPACE_SCALAR], ya[CPACE_POINT], yb[CPACE_POINT], slot;
+	size_t prslen;
 	struct noise_handshake *hs;
 	struct noise_cipher *tx, *rx;
 	uint64_t txframes, rxframes;
@@ -159,7 +168,8 @@ conn_prologue(uint8_t prologue[CONN_PROLOGUE_LEN], uint8_t offer, uint8_t choice
 static int
 start(struct conn *c)
 {
-	uint8_t prologue[CONN_PROLOGUE_LEN];
+	uint8_t prologue[CONN_PROLOGUE_LEN + 1 + 2 * CPACE_POINT];
+	size_t plen = CONN_PROLOGUE_LEN;
 	int join = (c->offer & CONN_SEL_JOIN) != 0;
 	enum noise_pattern pattern = NOISE_PATTERN_XX;
 	const uint8_t *psk = NULL;
@@ -180,11 +190,22 @@ start(struct conn *c)
 		psk = c->net;
 	}
 	conn_prologue(prologue, c->offer, c->choice);
-	c->hs = noise_handshake_new(pattern, c->choice, c->initiator, prologue, sizeof(prologue),
-	                            c->s_priv, NULL, psk);
+	if (c->pake) {
+		/* Both shares and the slot in the transcript too (they are in
+		 * the ISK already): a share changed in flight fails message 1. */
+		prologue[plen++] = c->slot;
+		memcpy(prologue + plen, c->ya, CPACE_POINT);
+		plen += CPACE_POINT;
+		memcpy(prologue + plen, c->yb, CPACE_POINT);
+		plen += CPACE_POINT;
+	}
+	c->hs = noise_handshake_new(pattern, c->choice, c->initiator, prologue, plen, c->s_priv,
+	                            NULL, psk);
 	sodium_memzero(c->s_priv, sizeof(c->s_priv));
 	sodium_memzero(c->psk, sizeof(c->psk));
 	sodium_memzero(c->net, sizeof(c->net));
+	sodium_memzero(c->prs, sizeof(c->prs));
+	sodium_memzero(c->y, sizeof(c->y));
 	if (c->hs == NULL)
 		return -1;
 	c->join = join;
@@ -250,6 +271,9 @@ handshake_step(struct conn *c)
 			/* A responder failing message 1 of psk0: the dialler does not
 			 * know the secret, and has learnt nothing about us. */
 			c->stranger = !c->initiator && !c->join && c->have_net && c->rxhs == 0;
+			/* After CPace, message 1 failing means the other side's code
+			 * differed: a guess, which burns the invite. */
+			c->pake_wrong = !c->initiator && c->pake && c->rxhs == 0;
 			return die(c);
 		}
 		c->rxhs++;
@@ -265,6 +289,84 @@ handshake_step(struct conn *c)
 	default:
 		return die(c);
 	}
+}
+
+/* This side's generator and share; the initiator sends slot | Ya. */
+static int
+pake_share(struct conn *c, uint8_t Y[CPACE_POINT])
+{
+	uint8_t g[CPACE_POINT];
+	int rc;
+
+	rc = cpace_generator(g, c->prs, c->prslen, pake_ci, sizeof(pake_ci) - 1, NULL, 0) ||
+	     cpace_share(c->y, Y, g);
+	sodium_memzero(g, sizeof(g));
+	return rc ? -1 : 0;
+}
+
+static int
+pake_send(struct conn *c)
+{
+	uint8_t f[PAKE_FRAME];
+
+	if (pake_share(c, c->ya))
+		return -1;
+	f[0] = c->slot;
+	memcpy(f + 1, c->ya, CPACE_POINT);
+	return put_frame_hdr(c, sizeof(f)) || buf_put(&c->out, f, sizeof(f)) ? -1 : 0;
+}
+
+/* The Noise psk from CPace: the ISK hashed down to a key (ISK = H(sid, K,
+ * Ya, Yb): both shares are bound in it).  0, or -1 for a bad share. */
+static int
+pake_finish(struct conn *c, const uint8_t Yo[CPACE_POINT])
+{
+	uint8_t K[CPACE_POINT], isk[CPACE_ISK];
+	static const uint8_t ctx[] = "blazefs/join-psk";
+
+	if (cpace_key(K, c->y, Yo))
+		return -1;
+	cpace_isk_ir(isk, NULL, 0, K, c->ya, NULL, 0, c->yb, NULL, 0);
+	crypto_generichash(c->psk, NOISE_KEY_LEN, isk, sizeof(isk), ctx, sizeof(ctx) - 1);
+	c->have_psk = 1;
+	sodium_memzero(K, sizeof(K));
+	sodium_memzero(isk, sizeof(isk));
+	return 0;
+}
+
+/* The other side's pre-handshake frame p (PAKE_FRAME bytes).  0 or -1. */
+static int
+pake_step(struct conn *c, const uint8_t *p)
+{
+	uint8_t f[PAKE_FRAME] = {0};
+	int st;
+
+	if (c->initiator) {
+		/* The inviter's verdict on the slot, then its share. */
+		c->pake_status = p[0];
+		if (p[0] != CONN_PAKE_OK)
+			return -1;
+		memcpy(c->yb, p + 1, CPACE_POINT);
+		if (pake_finish(c, c->yb))
+			return -1;
+		return start(c);
+	}
+	st = c->pake_cfg ? c->pake_status : CONN_PAKE_NONE;
+	if (st == CONN_PAKE_OK && p[0] != c->slot)
+		st = CONN_PAKE_REPLACED; /* a code for an older (or other) invite */
+	if (st != CONN_PAKE_OK) {
+		f[0] = (uint8_t)st;
+		c->state = S_REFUSED;
+		return put_frame_hdr(c, sizeof(f)) || buf_put(&c->out, f, sizeof(f)) ? -1 : 0;
+	}
+	memcpy(c->ya, p + 1, CPACE_POINT);
+	if (pake_share(c, c->yb) || pake_finish(c, c->ya))
+		return -1;
+	f[0] = CONN_PAKE_OK;
+	memcpy(f + 1, c->yb, CPACE_POINT);
+	if (put_frame_hdr(c, sizeof(f)) || buf_put(&c->out, f, sizeof(f)))
+		return -1;
+	return start(c);
 }
 
 int
@@ -285,8 +387,9 @@ conn_poll(struct conn *c, const uint8_t **msg, size_t *len)
 		case S_SELECTOR:
 			if (c->initiator) {
 				/* Offer what this CPU can do; the responder picks. */
-				c->offer = CONN_OFFER | c->caps | (c->have_psk ? CONN_SEL_JOIN : 0);
-				if (buf_put(&c->out, &c->offer, 1))
+				c->offer = CONN_OFFER | c->caps |
+				           (c->have_psk || c->pake ? CONN_SEL_JOIN : 0);
+				if (buf_put(&c->out, &c->offer, 1) || (c->pake && pake_send(c)))
 					return die(c);
 				c->state = S_CHOICE;
 				break;
@@ -297,16 +400,48 @@ conn_poll(struct conn *c, const uint8_t **msg, size_t *len)
 			if ((rc = conn_choose(c->offer, c->caps)) < 0)
 				return die(c);
 			c->choice = (uint8_t)rc;
-			if (buf_put(&c->out, &c->choice, 1) || start(c))
+			if (buf_put(&c->out, &c->choice, 1))
+				return die(c);
+			/* A join waits for its first frame: CPace or Noise. */
+			if (c->offer & CONN_SEL_JOIN)
+				c->state = S_JOIN;
+			else if (start(c))
+				return die(c);
+			break;
+		case S_JOIN:
+			/* CPace runs only if the dialler asked for it: its share
+			 * frame is PAKE_FRAME bytes, Noise message 1 of XXpsk0 is
+			 * 48 (e, then the empty payload's tag).  Not consumed. */
+			if (c->in.len - c->in.off < 2)
+				return CONN_AGAIN;
+			c->pake = get16(c->in.p + c->in.off) == PAKE_FRAME;
+			if (c->pake)
+				c->state = S_PAKE;
+			else if (start(c))
 				return die(c);
 			break;
 		case S_CHOICE:
 			if (c->in.len - c->in.off < 1)
 				return CONN_AGAIN;
 			c->choice = c->in.p[c->in.off++];
-			if (start(c))
+			/* A blazefs answered (not some other service's first byte). */
+			c->answered =
+			    c->choice == NOISE_SUITE_AESGCM || c->choice == NOISE_SUITE_CHACHAPOLY;
+			if (c->pake)
+				c->state = S_PAKE;
+			else if (start(c))
 				return die(c);
 			break;
+		case S_PAKE:
+			if (!next_frame(c, &p, &n))
+				return CONN_AGAIN;
+			if (n != PAKE_FRAME || pake_step(c, p))
+				return die(c);
+			break;
+		case S_REFUSED:
+			/* Said why; the dialler hangs up (or the idle timer does). */
+			c->in.off = c->in.len;
+			return CONN_AGAIN;
 		case S_HANDSHAKE:
 			if ((rc = handshake_step(c)) != STEP)
 				return rc;
@@ -433,4 +568,35 @@ int
 conn_stranger(const struct conn *c)
 {
 	return c->stranger;
+}
+
+int
+conn_set_pake(struct conn *c, int status, uint8_t slot, const uint8_t *prs, size_t prslen)
+{
+	if (c->state != S_SELECTOR || prslen > CONN_PRS_MAX || (c->initiator && c->have_psk)) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->pake = c->initiator;
+	c->pake_cfg = 1;
+	c->pake_status = status;
+	c->slot = slot;
+	if (status == CONN_PAKE_OK && prslen)
+		memcpy(c->prs, prs, prslen);
+	c->prslen = prslen;
+	return 0;
+}
+
+int
+conn_pake_status(const struct conn *c)
+{
+	if (!c->answered)
+		return -1;
+	return c->pake_status;
+}
+
+int
+conn_pake_wrong(const struct conn *c)
+{
+	return c->pake_wrong;
 }

@@ -16,6 +16,17 @@
  *                              member  Noise_XXpsk0, psk = the network psk
  *                                      (netkey.h, from DB/network.key)
  *                              join    Noise_XXpsk0, psk = the invite psk
+ *                              join by short code: the joiner's first
+ *                                      frame is 33 bytes (message 1 is 48):
+ *                                      one CPace round (cpace.h, CI
+ *                                      "blazefs/join", no sid, no AD):
+ *                                      initiator frame slot(1) | Ya(32),
+ *                                      responder frame status(1) | Yb(32)
+ *                                      (status CONN_PAKE_*; Yb zero unless
+ *                                      OK, and then it says no more), then
+ *                                      Noise_XXpsk0 with psk =
+ *                                      BLAKE2b("blazefs/join-psk", ISK) and
+ *                                      the prologue followed by slot|Ya|Yb
  *   transport                each frame is a Noise transport ciphertext of
  *                            u8 more | fragment; a message is its fragments up
  *                            to the first with more == 0 (at most MSG_MAX bytes).
@@ -118,6 +129,35 @@ int conn_selector(const struct conn *c);
  * as status shows it ("AESGCM", "ChaChaPoly", "" for 0). */
 int conn_suite(const struct conn *c);
 const char *conn_suite_name(int suite);
+
+/* The inviter's verdict on a short-code join, in its CPace frame. */
+enum conn_pake_status {
+	CONN_PAKE_OK = 0,
+	CONN_PAKE_NONE = 1,     /* no invite pending */
+	CONN_PAKE_REPLACED = 2, /* the code's slot is not the pending invite's */
+	CONN_PAKE_EXPIRED = 3,
+	CONN_PAKE_USED = 4 /* used, or burnt by a wrong guess */
+};
+#define CONN_PRS_MAX 32
+
+/*
+ * A join by short code: CPace on password prs (prslen bytes) before the
+ * Noise handshake.  An initiator (conn_new with psk NULL) sends slot, the
+ * invite slot its code names.  A responder passes the pending invite's
+ * status (enum conn_pake_status), slot and password; it answers a short-code
+ * dialler with that status (REPLACED if the slots differ).  Call before the
+ * first conn_poll.  0, or -1 (EINVAL).
+ */
+int conn_set_pake(struct conn *c, int status, uint8_t slot, const uint8_t *prs, size_t prslen);
+
+/* An initiator's view: -1 before the responder's choice byte arrived (no
+ * blazefs answered), else the responder's CPace status (0 once both shares
+ * are exchanged, or for a join without CPace). */
+int conn_pake_status(const struct conn *c);
+
+/* 1 if c died as a short-code responder because message 1 did not prove the
+ * CPace key: the dialler's code was wrong (the caller burns the invite). */
+int conn_pake_wrong(const struct conn *c);
 
 /* 1 if c died as a responder because the dialler's message 1 did not prove
  * the network psk (a stranger, or a database made by an older blazefs). */

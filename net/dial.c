@@ -15,6 +15,7 @@
 
 #include "core/hlc.h"
 #include "core/journal.h"
+#include "net/conn.h"
 #include "net/dial.h"
 #include "net/join.h"
 #include "net/mdns.h"
@@ -224,8 +225,9 @@ dial_accept(struct net *n)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[INET6_ADDRSTRLEN], addr[80];
-	uint8_t psk[32];
-	int fd, one = 1, join;
+	uint8_t key[32], decoy[32], slot;
+	struct peer *p;
+	int fd, one = 1, join, st, kind;
 
 	while ((fd = accept4(n->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
 	       0) {
@@ -250,11 +252,21 @@ dial_accept(struct net *n)
 			       addr, NET_UNAUTH_MAX, NET_UNAUTH_PER_ADDR);
 			continue;
 		}
-		/* A pending invite lets this connection join with its psk. */
-		join = join_invite_psk(n->j, psk);
-		if (peer_add(n, fd, 0, -1, addr, join ? psk : NULL) == NULL)
+		/* A pending invite lets this connection join: a long code's with
+		 * its psk, a short code's by CPace on its password. */
+		st = join_invite_state(n->j, &kind, &slot, key);
+		join = st == CONN_PAKE_OK && kind == JOIN_KIND_LONG;
+		/* A long code with no long invite pending fails message 1 like a
+		 * wrong one (a random psk): its dialler hears "refused", as before. */
+		if (!join)
+			randombytes_buf(decoy, sizeof(decoy));
+		if ((p = peer_add(n, fd, 0, -1, addr, join ? key : decoy)) == NULL)
 			close(fd);
-		sodium_memzero(psk, sizeof(psk));
+		else if (conn_set_pake(p->c, join ? CONN_PAKE_REPLACED : st, slot, key,
+		                       JOIN_PRS_LEN))
+			peer_close(n, p, "failed");
+		sodium_memzero(key, sizeof(key));
+		sodium_memzero(decoy, sizeof(decoy));
 	}
 }
 

@@ -1,4 +1,5 @@
 /* join: both halves of a join; see join.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -28,6 +29,32 @@
 
 _Static_assert(MSG_KEYS_MAX == SEAL_KEYS_MAX, "a WELCOME holds the whole keyring");
 
+/* The short code's 256 words, 8 bits each (sorted, for bsearch). */
+static const char *const join_words[256] = {
+    "able", "acid", "aged", "also", "area", "army", "away", "baby", "back", "ball", "band", "bank",
+    "base", "bath", "bear", "beat", "bell", "belt", "bend", "best", "bird", "bite", "blow", "blue",
+    "boat", "body", "bold", "bone", "book", "boot", "born", "boss", "both", "bowl", "burn", "bush",
+    "busy", "cake", "calm", "camp", "card", "care", "cart", "case", "cash", "cast", "cave", "chef",
+    "chin", "city", "clay", "clip", "club", "coal", "coat", "code", "coin", "cold", "cook", "cool",
+    "copy", "corn", "cost", "crew", "crop", "cure", "cute", "dark", "dawn", "deal", "dear", "deck",
+    "deep", "deer", "desk", "dial", "dice", "diet", "dish", "dock", "door", "dove", "down", "draw",
+    "drum", "duck", "dust", "duty", "each", "earn", "ease", "east", "easy", "echo", "edge", "else",
+    "epic", "even", "exit", "face", "fact", "fair", "fall", "farm", "fast", "fern", "file", "film",
+    "fine", "fire", "firm", "fish", "five", "flag", "flat", "flow", "foam", "fold", "folk", "food",
+    "foot", "fork", "form", "fort", "four", "free", "frog", "fuel", "full", "fund", "gain", "game",
+    "gate", "gear", "gift", "girl", "glad", "glow", "goal", "goat", "gold", "golf", "good", "gray",
+    "grid", "grow", "gulf", "hair", "half", "hall", "hand", "harp", "hawk", "head", "heat", "help",
+    "herb", "hero", "high", "hill", "hint", "hole", "home", "hood", "hook", "hope", "horn", "host",
+    "hour", "huge", "hunt", "idea", "inch", "iron", "item", "jade", "jazz", "join", "joke", "jump",
+    "jury", "keen", "keep", "kind", "king", "kite", "knee", "knot", "lake", "lamp", "land", "lane",
+    "last", "lava", "lawn", "leaf", "lens", "life", "lift", "lime", "line", "lion", "list", "loaf",
+    "lock", "loft", "long", "loop", "lord", "luck", "lung", "mail", "main", "mild", "milk", "mill",
+    "mind", "mint", "mist", "moon", "moss", "moth", "move", "much", "mule", "nail", "name", "neat",
+    "neck", "nest", "news", "nice", "nine", "node", "nose", "note", "oak",  "oats", "once", "open",
+    "oval", "oven", "pace", "pack", "page", "palm", "park", "path", "peak", "pear", "pine", "pink",
+    "pipe", "plan", "play", "plum",
+};
+
 void
 join_psk(uint8_t psk[32], const uint8_t secret[32])
 {
@@ -36,45 +63,198 @@ join_psk(uint8_t psk[32], const uint8_t secret[32])
 	crypto_generichash(psk, 32, secret, 32, ctx, sizeof(ctx) - 1);
 }
 
-/* ---- the inviter's half ---- */
+int
+join_code_format(char *out, size_t len, const struct join_code *c)
+{
+	int n = snprintf(out, len, "%u-%s-%s-%s", c->slot, join_words[c->w[0]], join_words[c->w[1]],
+	                 join_words[c->w[2]]);
+
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+join_word_cmp(const void *k, const void *e)
+{
+	return strcmp(k, *(const char *const *)e);
+}
 
 int
-join_invite(struct journal *j, const uint8_t secret[32], long ttl, long long priority, int admin)
+join_code_parse(const char *s, size_t len, struct join_code *c)
+{
+	char w[16];
+	const char *const *f;
+	size_t i = 0, k, n;
+	unsigned slot = 0;
+
+	/* The number: one or two digits. */
+	for (n = 0; i < len && isdigit((unsigned char)s[i]) && n < 3; i++, n++)
+		slot = slot * 10 + (unsigned)(s[i] - '0');
+	if (n == 0 || n > 2 || slot >= JOIN_SLOTS)
+		goto bad;
+	c->slot = (uint8_t)slot;
+	for (k = 0; k < JOIN_CODE_WORDS; k++) {
+		/* A person may type spaces or dashes between the parts. */
+		if (i >= len || (s[i] != '-' && s[i] != ' '))
+			goto bad;
+		while (i < len && (s[i] == '-' || s[i] == ' '))
+			i++;
+		for (n = 0; i < len && isalpha((unsigned char)s[i]); i++, n++) {
+			if (n + 1 >= sizeof(w))
+				goto bad;
+			w[n] = (char)tolower((unsigned char)s[i]);
+		}
+		w[n] = '\0';
+		f = bsearch(w, join_words, 256, sizeof(join_words[0]), join_word_cmp);
+		if (f == NULL)
+			goto bad;
+		c->w[k] = (uint8_t)(f - join_words);
+	}
+	if (i != len)
+		goto bad;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+void
+join_code_prs(uint8_t prs[JOIN_PRS_LEN], const struct join_code *c)
+{
+	prs[0] = c->slot;
+	memcpy(prs + 1, c->w, JOIN_CODE_WORDS);
+}
+
+void
+join_slot_key(uint8_t key[32], uint8_t slot)
+{
+	static const uint8_t ctx[] = "blazefs/join-slot";
+
+	crypto_generichash(key, 32, &slot, 1, ctx, sizeof(ctx) - 1);
+}
+
+/* ---- the inviter's half ---- */
+
+static int
+join_store(struct journal *j, const uint8_t key[32], int kind, uint8_t slot, long ttl,
+           long long priority, int admin)
 {
 	uint8_t val[JOIN_INVITE_LEN];
 	/* Wall clock: an invite's expiry means the same across restarts. */
 	uint64_t exp = hlc_wall_ms() + (uint64_t)ttl * 1000;
 	int rc;
 
-	join_psk(val, secret);
+	memcpy(val, key, 32);
 	be64(val + 32, exp);
 	val[40] = 0;
 	be64(val + 41, (uint64_t)priority);
 	val[49] = admin != 0;
+	val[50] = (uint8_t)kind;
+	val[51] = slot;
 	rc = journal_meta_put(j, JOIN_INVITE_META, val, sizeof(val));
 	sodium_memzero(val, sizeof(val));
 	return rc;
 }
 
 int
-join_invite_psk(struct journal *j, uint8_t psk[32])
+join_invite(struct journal *j, const uint8_t secret[32], long ttl, long long priority, int admin)
+{
+	uint8_t psk[32];
+	int rc;
+
+	join_psk(psk, secret);
+	rc = join_store(j, psk, JOIN_KIND_LONG, 0, ttl, priority, admin);
+	sodium_memzero(psk, sizeof(psk));
+	return rc;
+}
+
+int
+join_invite_code(struct journal *j, struct join_code *c, long ttl, long long priority, int admin)
+{
+	uint8_t key[32] = {0}, *v;
+	size_t len;
+	int rc;
+
+	/* The next slot after the last invite's: a code an invite replaced
+	 * names another slot, so its joiner hears "replaced", not "wrong"
+	 * (which would burn the new invite). */
+	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len) == 0) {
+		c->slot = (uint8_t)(len == JOIN_INVITE_LEN ? (v[51] + 1u) % JOIN_SLOTS
+		                                           : randombytes_uniform(JOIN_SLOTS));
+		sodium_memzero(v, len);
+		free(v);
+	} else {
+		c->slot = (uint8_t)randombytes_uniform(JOIN_SLOTS);
+	}
+	randombytes_buf(c->w, sizeof(c->w));
+	join_code_prs(key, c);
+	rc = join_store(j, key, JOIN_KIND_SHORT, c->slot, ttl, priority, admin);
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
+int
+join_invite_state(struct journal *j, int *kind, uint8_t *slot, uint8_t key[32])
 {
 	uint8_t *v;
 	size_t len;
-	int ok;
+	int st;
 
+	*kind = JOIN_KIND_LONG;
+	*slot = 0;
 	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len))
-		return 0;
-	ok = len == JOIN_INVITE_LEN && v[40] == 0 && hlc_wall_ms() < get64(v + 32);
-	if (ok)
-		memcpy(psk, v, 32);
+		return CONN_PAKE_NONE;
+	if (len != JOIN_INVITE_LEN) {
+		st = CONN_PAKE_NONE; /* made by an older blazefs */
+	} else {
+		*kind = v[50];
+		*slot = v[51];
+		st = v[40]                            ? CONN_PAKE_USED
+		     : hlc_wall_ms() >= get64(v + 32) ? CONN_PAKE_EXPIRED
+		                                      : CONN_PAKE_OK;
+		if (st == CONN_PAKE_OK)
+			memcpy(key, v, 32);
+	}
 	sodium_memzero(v, len);
 	free(v);
-	return ok;
+	return st;
+}
+
+int
+join_invite_tag(struct journal *j, uint8_t key[32])
+{
+	uint8_t k[32], slot;
+	int kind;
+
+	if (join_invite_state(j, &kind, &slot, k) != CONN_PAKE_OK)
+		return 0;
+	if (kind == JOIN_KIND_SHORT)
+		join_slot_key(k, slot);
+	netkey_invite_tag_key(key, k);
+	sodium_memzero(k, sizeof(k));
+	return 1;
+}
+
+int
+join_invite_psk(struct journal *j, uint8_t psk[32])
+{
+	uint8_t slot;
+	int kind;
+
+	return join_invite_state(j, &kind, &slot, psk) == CONN_PAKE_OK && kind == JOIN_KIND_LONG;
 }
 
 int
 join_burn(struct journal *j)
+{
+	return join_burn_as(j, JOIN_USED_JOINED);
+}
+
+int
+join_burn_as(struct journal *j, int how)
 {
 	uint8_t *v;
 	size_t len;
@@ -84,7 +264,7 @@ join_burn(struct journal *j)
 		return -1;
 	if (len == JOIN_INVITE_LEN && v[40] == 0) {
 		sodium_memzero(v, 32);
-		v[40] = 1;
+		v[40] = (uint8_t)how;
 		rc = journal_meta_put(j, JOIN_INVITE_META, v, len);
 	}
 	free(v);
@@ -174,9 +354,10 @@ join_dial(const char *hostport)
 }
 
 int
-join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char *name,
-              const uint8_t sign_pub[32], struct msg_welcome *w, uint8_t rs[32])
+join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const struct join_code *code,
+              const char *name, const uint8_t sign_pub[32], struct msg_welcome *w, uint8_t rs[32])
 {
+	uint8_t prs[JOIN_PRS_LEN];
 	struct conn *c;
 	const uint8_t *m, *o;
 	uint8_t buf[65536], *j;
@@ -186,8 +367,18 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 	int ev, ready = 0, sent, rc = -1, saved;
 	uint64_t t0;
 
-	if ((c = conn_new(1, keypair, psk)) == NULL)
+	if ((c = conn_new(1, keypair, code ? NULL : psk)) == NULL)
 		return -1;
+	if (code != NULL) {
+		join_code_prs(prs, code);
+		rc = conn_set_pake(c, CONN_PAKE_OK, code->slot, prs, sizeof(prs));
+		sodium_memzero(prs, sizeof(prs));
+		if (rc) {
+			conn_free(c);
+			return -1;
+		}
+		rc = -1;
+	}
 	t0 = hlc_mono_ms();
 	for (;;) {
 		while ((ev = conn_poll(c, &m, &len)) > 0) {
@@ -228,10 +419,48 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const char 
 			goto out;
 	}
 refused:
-	errno = ready ? EACCES : ECONNREFUSED;
+	switch (conn_pake_status(c)) {
+	case -1:
+		errno = EPROTO; /* not even a choice byte: no blazefs there */
+		break;
+	case CONN_PAKE_NONE:
+		errno = ENOENT;
+		break;
+	case CONN_PAKE_REPLACED:
+		errno = ESTALE;
+		break;
+	case CONN_PAKE_EXPIRED:
+		errno = ETIME;
+		break;
+	case CONN_PAKE_USED:
+		errno = EALREADY;
+		break;
+	default:
+		errno = ready ? EACCES : ECONNREFUSED;
+	}
 out:
 	saved = errno;
 	conn_free(c);
 	errno = saved;
+	return rc;
+}
+
+int
+join_invite_outcome(struct journal *j, uint8_t slot)
+{
+	uint8_t *v;
+	size_t len;
+	int rc;
+
+	if (journal_meta_get(j, JOIN_INVITE_META, (void **)&v, &len))
+		return -1;
+	if (len != JOIN_INVITE_LEN || v[51] != slot)
+		rc = -1; /* replaced */
+	else if (v[40] != 0)
+		rc = v[40];
+	else
+		rc = hlc_wall_ms() >= get64(v + 32) ? -2 : 0;
+	sodium_memzero(v, len);
+	free(v);
 	return rc;
 }

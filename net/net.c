@@ -64,14 +64,11 @@ tick(struct net *n)
 	if (n->mdns && t - n->last_invite >= 250) {
 		/* `blazefs invite` writes the invite: show its tag while it is
 		 * pending, so the joiner finds us without the network key. */
-		uint8_t psk[32], key[32];
-		int pending = join_invite_psk(n->j, psk);
+		uint8_t key[32];
+		int pending = join_invite_tag(n->j, key);
 
 		n->last_invite = t;
-		if (pending)
-			netkey_invite_tag_key(key, psk);
 		mdns_set_invite(n->mdns, pending ? key : NULL);
-		sodium_memzero(psk, sizeof(psk));
 		sodium_memzero(key, sizeof(key));
 	}
 	if (n->status_dirty || t - n->last_status >= 1000) {

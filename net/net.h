@@ -14,7 +14,9 @@
  *             streams what the other lacks and pushes new changes live
  *   dial.c    --peer and mDNS targets, redialled with exponential backoff and
  *             jitter; listening and accepting
- *   join.c    both halves of a join (Noise_XXpsk0 with the pending invite)
+ *   join.c    both halves of a join (Noise_XXpsk0 with the pending invite),
+ *             the short code (join.h)
+ *   cpace.c   CPace over ristretto255, pure (the short code's PAKE)
  *   status.c  the status object: DB/peers.json and net_status()
  *   netlog.c  peer text cleaned for logs, peer-caused lines rate-limited
  *

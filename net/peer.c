@@ -436,6 +436,13 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 				return;
 			}
 		}
+		if (ev == CONN_DEAD && conn_pake_wrong(p->c)) {
+			/* One guess per code: the next one, right or not, is refused. */
+			join_burn_as(n->j, JOIN_USED_WRONG);
+			syslog(LOG_WARNING, "a wrong join code was tried: the invite is burnt");
+			peer_close(n, p, "wrong join code");
+			return;
+		}
 		if (ev == CONN_DEAD) {
 			char line[256];
 
