@@ -1,6 +1,7 @@
 /*
  * libFuzzer: the connection state machine fed arbitrary bytes, as a
- * responder (selector, handshake frames) and, after a real handshake, as the
+ * responder (selector, handshake frames), as both ends of a short-code join
+ * (the CPace frames before Noise) and, after a real handshake, as the
  * receiver of arbitrary transport frames.  It never crashes, never reads out
  * of bounds, and never delivers a message from bytes it did not authenticate.
  */
@@ -12,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint8_t key_a[32] = {1}, key_b[32] = {2}, psk[32] = {3};
+static const uint8_t key_a[32] = {1}, key_b[32] = {2}, psk[32] = {3}, prs[4] = {7, 1, 2, 3};
 
 static void
 move(struct conn *from, struct conn *to)
@@ -56,5 +57,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	conn_free(a);
 	conn_free(b);
+
+	/* 3: raw bytes at a short-code responder (CPace before Noise), and at
+	 * a short-code dialler (the inviter's status | Yb frame). */
+	if ((b = conn_new(0, key_b, psk)) == NULL || conn_set_pake(b, CONN_PAKE_OK, 7, prs, 4))
+		abort();
+	conn_feed(b, data, size);
+	while ((ev = conn_poll(b, &m, &n)) > 0)
+		if (ev == CONN_MSG)
+			abort();
+	conn_free(b);
+	if ((a = conn_new(1, key_a, NULL)) == NULL || conn_set_pake(a, 0, 7, prs, 4))
+		abort();
+	conn_poll(a, &m, &n);
+	conn_feed(a, data, size);
+	while ((ev = conn_poll(a, &m, &n)) > 0)
+		if (ev == CONN_MSG)
+			abort();
+	conn_free(a);
 	return 0;
 }
