@@ -413,7 +413,17 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			return;
 		}
 		if (r == 0) {
-			peer_close(n, p, p->state == PEER_SYNC ? "disconnected" : NULL);
+			/* Closed by a device that proved it holds the network
+			 * key, right after the handshake, before any HELLO: it
+			 * does not count us as a member (never, or not any
+			 * more: removed), or has no slot left.  Said, so a
+			 * removed device knows. */
+			peer_close(n, p,
+			           p->state == PEER_SYNC ? "disconnected"
+			           : p->dialled && p->state == PEER_OPEN && !conn_is_join(p->c)
+			               ? "refused after the handshake: this device is not (or no "
+			                 "longer) a member there, or all its slots are taken"
+			               : NULL);
 			return;
 		}
 		if (conn_feed(p->c, buf, (size_t)r)) {
