@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
+#include "net/msg.h"
 #include "net/net.h"
 
 /* Undoes the octal escapes of /proc mount tables in place. */
@@ -74,6 +75,34 @@ cli_db_of_mount(const char *mnt)
 	free(line);
 	fclose(f);
 	return db;
+}
+
+static const char *str(const json_t *o, const char *key);
+
+/* How many of our changes member m lacked when last in session here (meta
+ * "acked/<dev>", kept by the network) plus all made since: -1 if unknown. */
+static json_int_t
+lag_since_seen(struct journal *j, const struct vv *mine, const char *dev)
+{
+	char key[8 + DEVID_LEN];
+	struct vv had = {0, NULL};
+	json_int_t n = 0;
+	void *val;
+	size_t len;
+	int rc;
+
+	snprintf(key, sizeof(key), "acked/%s", dev);
+	if (journal_meta_get(j, key, &val, &len))
+		return -1;
+	rc = msg_ack_decode(val, len, &had);
+	free(val);
+	if (rc)
+		return -1;
+	for (size_t i = 0; i < mine->n; i++)
+		if (mine->e[i].seq > vv_get(&had, mine->e[i].origin))
+			n += (json_int_t)(mine->e[i].seq - vv_get(&had, mine->e[i].origin));
+	vv_clear(&had);
+	return n;
 }
 
 /* Everything status shows, as one JSON object; NULL (after a message). */
@@ -131,8 +160,20 @@ build(const char *db, const char *arg)
 	}
 	json_object_set_new(o, "path", json_string(db));
 	/* The members, with any device flagged for equivocating. */
-	if ((c = journal_members_json(j)) != NULL)
+	if ((c = journal_members_json(j)) != NULL) {
+		json_t *m;
+		size_t i;
+
+		/* What each lacked at its last session and what was made since:
+		 * how far an offline device will have to catch up. */
+		json_array_foreach (c, i, m) {
+			json_int_t lag = lag_since_seen(j, &v, str(m, "device"));
+
+			if (lag >= 0)
+				json_object_set_new(m, "lacks_since_seen", json_integer(lag));
+		}
 		json_object_set_new(o, "devices", c);
+	}
 	if ((run = net_status_load(db)) != NULL) {
 		static const char *keys[] = {"listen", "peers", "discovered", "dialling", "clock"};
 
@@ -221,7 +262,7 @@ static void
 progress(const json_t *p, struct sample *s, int watch)
 {
 	long long lacking = num(p, "lacking"), got = num(p, "changes_received");
-	long long total;
+	long long bytes = num(p, "bytes_received"), total;
 	char bar[33];
 	int fill;
 
@@ -241,6 +282,10 @@ progress(const json_t *p, struct sample *s, int watch)
 	memset(bar + fill, '.', (size_t)(32 - fill));
 	bar[32] = '\0';
 	printf("    catching up: %lld of %lld changes", total - lacking, total);
+	/* Bytes to come are estimated from the changes' mean size so far. */
+	if (got > 0 && bytes > 0)
+		printf(" (%.1f of ~%.1f MB)", (double)bytes / 1e6,
+		       (double)bytes / 1e6 * (double)total / (double)got);
 	if (watch)
 		printf(" [%s]", bar);
 	if (s != NULL && s->rate > 0)
@@ -289,7 +334,11 @@ print_text(const json_t *o, struct sample *ss, size_t *nss, int watch)
 			progress(p, watch ? sample_of(ss, nss, dev) : NULL, watch);
 		} else {
 			ago(when, sizeof(when), num(m, "last_seen_ms"));
-			printf("  offline: last seen %s\n", when);
+			printf("  offline: last seen %s", when);
+			if (json_object_get(m, "lacks_since_seen") != NULL)
+				printf("; lacks %lld changes (what it lacked then and all since)",
+				       num(m, "lacks_since_seen"));
+			printf("\n");
 		}
 	}
 	if (json_array_size(json_object_get(o, "dialling")) > 0) {

@@ -126,12 +126,14 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	return p;
 }
 
-/* Remembers when a member was last in session here (blazefs devices). */
+/* Remembers when a member was last in session here and what it had then
+ * (meta "seen/<dev>", "acked/<dev>": blazefs devices and status). */
 static void
 seen(struct net *n, const struct peer *p)
 {
 	char dev[DEVID_LEN + 1], key[8 + DEVID_LEN];
-	uint8_t ms[8];
+	uint8_t ms[8], *vv = NULL;
+	size_t len;
 
 	change_devid(sync_device(p->s), dev);
 	snprintf(key, sizeof(key), "seen/%s", dev);
@@ -139,6 +141,12 @@ seen(struct net *n, const struct peer *p)
 	if (journal_meta_put(n->j, key, ms, sizeof(ms)))
 		syslog(LOG_INFO, "peer %s: cannot note when it was seen: %s", p->addr,
 		       strerror(errno));
+	snprintf(key, sizeof(key), "acked/%s", dev);
+	if (msg_ack_encode(sync_acked(p->s), &vv, &len) ||
+	    journal_meta_put(n->j, key, vv, len))
+		syslog(LOG_INFO, "peer %s: cannot note what it had: %s", p->addr,
+		       strerror(errno));
+	free(vv);
 }
 
 void

@@ -78,6 +78,8 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	              (json_int_t)(p->s ? sync_changes_in(p->s) : 0), "bytes_queued",
 	              (json_int_t)conn_out(p->c, &b));
 	json_object_set_new(e, "state", json_string(states[p->state]));
+	json_object_set_new(e, "bytes_received",
+	                    json_integer((json_int_t)(p->s ? sync_bytes_in(p->s) : 0)));
 	/* The cipher both ends negotiated (conn.h); "" before it is known. */
 	json_object_set_new(e, "suite", json_string(conn_suite_name(conn_suite(p->c))));
 	/* How it came: it dialled us, a --peer, or an mDNS discovery. */

@@ -25,6 +25,7 @@ struct sync {
 	struct vv sent;  /* what the peer has, or was sent */
 	struct vv acked; /* what the peer is known to have: HELLO, ACKs, its CHANGES */
 	uint64_t changes_out, changes_in;
+	uint64_t bytes_in; /* sealed bytes of the changes received */
 	int skew_known;
 	int64_t skew_ms; /* the peer's wall clock less ours, at its HELLO */
 };
@@ -228,6 +229,7 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 		if (results[i] == JOURNAL_APPLIED)
 			applied = SYNC_APPLIED;
 		s->changes_in++;
+		s->bytes_in += lens[i];
 		/* The sender has it: never send it back. */
 		if ((vv_get(&s->sent, origin) < seq && vv_set(&s->sent, origin, seq)) ||
 		    (vv_get(&s->acked, origin) < seq && vv_set(&s->acked, origin, seq)))
@@ -362,6 +364,12 @@ uint64_t
 sync_changes_in(const struct sync *s)
 {
 	return s->changes_in;
+}
+
+uint64_t
+sync_bytes_in(const struct sync *s)
+{
+	return s->bytes_in;
 }
 
 int

@@ -95,5 +95,8 @@ int sync_skew(const struct sync *s, int64_t *ms);
 /* How many changes were sent to and received from the peer. */
 uint64_t sync_changes_out(const struct sync *s);
 uint64_t sync_changes_in(const struct sync *s);
+/* The sealed bytes of the changes received from the peer (its catch-up's
+ * progress in bytes). */
+uint64_t sync_bytes_in(const struct sync *s);
 
 #endif

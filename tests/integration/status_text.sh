@@ -1,6 +1,6 @@
 # blazefs status reads like `wg show`: every member with its role and
 # priority, connected (where, how, the suite, what each side lacks) or
-# offline with when it was last seen; --json for scripts; no stale "mounted"
+# offline with when it was last seen and how much it lacks; --json for scripts; no stale "mounted"
 # after a kill -9.
 . "$(dirname "$0")/sync_lib.bash"
 
@@ -23,6 +23,15 @@ done
 stop B
 wait_until 10 eval '"$BLAZEFS" status "$T/A" | grep -q "offline: last seen [0-9]* s ago"' ||
 	fail "offline device: $("$BLAZEFS" status "$T/A")"
+# What it will lack when it comes back: nothing then, three edits made since.
+"$BLAZEFS" status "$T/A" | grep -q "offline: .*; lacks 0 changes" ||
+	fail "offline device's lag: $("$BLAZEFS" status "$T/A")"
+for i in 1 2 3; do echo "{\"v\": $((i + 1))}" >"$T/A.mnt/c/r.json"; done
+"$BLAZEFS" status "$T/A" | grep -q "offline: .*; lacks 3 changes" ||
+	fail "offline device's lag after 3 edits: $("$BLAZEFS" status "$T/A")"
+"$BLAZEFS" status --json "$T/A" |
+	jq -e '.devices[] | select(.name == "beta") | .lacks_since_seen == 3' >/dev/null ||
+	fail "json lacks_since_seen: $("$BLAZEFS" status --json "$T/A" | jq -c .devices)"
 # A killed with -9: not "mounted" any more.
 # (Checked before the test reaps it too: a zombie is no mount.)
 kill -9 "${PIDS[A]}"
