@@ -106,19 +106,23 @@ send_ack(struct sync *s)
 
 /*
  * Keeps in v (a peer's HELLO or ACK vector) only the origins this journal
- * has: for the others there is nothing to send, and a peer's made-up origins
- * must not grow what the session keeps and scans.  0 or -1.
+ * has or knows as members: for the others there is nothing to send nor to
+ * count as lacking, and a peer's made-up origins must not grow what the
+ * session keeps and scans.  A member we have no change of yet stays: what it
+ * has of that origin is what we lack (a fresh device's catch-up).  0 or -1.
  */
 static int
 known_only(const struct sync *s, struct vv *v)
 {
 	struct vv mine = {0, NULL};
+	struct journal_member m;
 	size_t i, k = 0;
 
 	if (journal_vv(s->cfg->j, &mine))
 		return -1;
 	for (i = 0; i < v->n; i++)
-		if (vv_get(&mine, v->e[i].origin) > 0)
+		if (vv_get(&mine, v->e[i].origin) > 0 ||
+		    journal_member(s->cfg->j, v->e[i].origin, &m) == 0)
 			v->e[k++] = v->e[i];
 	v->n = k;
 	vv_clear(&mine);
