@@ -237,43 +237,15 @@ peer_of(const json_t *o, const char *dev)
 	return NULL;
 }
 
-/* What a --watch run remembers of the previous screen, per device. */
-struct sample {
-	char dev[DEVID_LEN + 1];
-	long long received, most_lacking;
-	double rate; /* changes a second, smoothed */
-};
-
-static struct sample *
-sample_of(struct sample *ss, size_t *n, const char *dev)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp(ss[i].dev, dev) == 0)
-			return &ss[i];
-	if (*n == 64)
-		return NULL;
-	memset(&ss[*n], 0, sizeof(ss[*n]));
-	snprintf(ss[*n].dev, sizeof(ss[*n].dev), "%s", dev);
-	return &ss[(*n)++];
-}
-
 /* The catch-up line of a peer we lack changes from (watch: with a bar). */
 static void
-progress(const json_t *p, struct sample *s, int watch)
+progress(const json_t *p, int watch)
 {
 	long long lacking = num(p, "lacking"), got = num(p, "changes_received");
-	long long bytes = num(p, "bytes_received"), total;
+	long long bytes = num(p, "bytes_received"), rate = num(p, "rate_received"), total;
 	char bar[33];
 	int fill;
 
-	if (s != NULL) {
-		if (s->received > 0 && got >= s->received)
-			s->rate = s->rate > 0 ? 0.5 * s->rate + 0.5 * (double)(got - s->received)
-			                      : (double)(got - s->received);
-		s->received = got;
-		if (lacking > s->most_lacking)
-			s->most_lacking = lacking;
-	}
 	total = got + lacking;
 	if (lacking == 0 || total == 0)
 		return;
@@ -288,14 +260,16 @@ progress(const json_t *p, struct sample *s, int watch)
 		       (double)bytes / 1e6 * (double)total / (double)got);
 	if (watch)
 		printf(" [%s]", bar);
-	if (s != NULL && s->rate > 0)
-		printf(", %.0f/s, %.0f s left", s->rate, (double)lacking / s->rate);
+	if (rate > 0)
+		printf(", %lld/s, %lld s left", rate, (lacking + rate - 1) / rate);
+	else if (json_object_get(p, "rate_received") != NULL)
+		printf(", stalled");
 	printf("\n");
 }
 
 /* The text form, in the manner of `wg show`. */
 static void
-print_text(const json_t *o, struct sample *ss, size_t *nss, int watch)
+print_text(const json_t *o, int watch)
 {
 	const json_t *m, *p, *conf = json_object_get(o, "clock");
 	char when[32];
@@ -331,7 +305,7 @@ print_text(const json_t *o, struct sample *ss, size_t *nss, int watch)
 			printf("  it lacks %lld changes; we lack %lld; %lld sent, %lld received\n",
 			       num(p, "pending"), num(p, "lacking"), num(p, "changes_sent"),
 			       num(p, "changes_received"));
-			progress(p, watch ? sample_of(ss, nss, dev) : NULL, watch);
+			progress(p, watch);
 		} else {
 			ago(when, sizeof(when), num(m, "last_seen_ms"));
 			printf("  offline: last seen %s", when);
@@ -366,8 +340,6 @@ cmd_status(int argc, char **argv)
 	                                     {"watch", no_argument, NULL, 'w'},
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
-	struct sample ss[64];
-	size_t nss = 0;
 	int c, as_json = 0, watch = 0, rc = 1;
 	char *fromfs, *text;
 	const char *db;
@@ -412,7 +384,7 @@ cmd_status(int argc, char **argv)
 			/* A terminal redraws in place; a pipe gets one screen after another. */
 			if (watch && isatty(STDOUT_FILENO))
 				printf("\033[H\033[J");
-			print_text(o, ss, &nss, watch);
+			print_text(o, watch);
 		}
 		fflush(stdout);
 		json_decref(o);

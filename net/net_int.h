@@ -52,6 +52,11 @@ struct peer {
 	char host[72]; /* addr without the port: the per-address limit */
 	uint64_t since, last_rx, last_tx;
 	uint64_t checked; /* membership last checked (a removal ends the session) */
+	/* Changes received a second, smoothed (status.c), from the count at
+	 * rate_ms. */
+	uint64_t rate_ms, rate_n;
+	double rate;
+	int rated; /* a whole interval was measured */
 };
 
 struct target {

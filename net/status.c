@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "core/change.h"
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "net/clock.h"
 #include "net/conn.h"
@@ -58,8 +59,30 @@ vv_object(const struct vv *v)
 	return o;
 }
 
+/* Updates p's receive rate: changes a second over the last second or more,
+ * smoothed; a second with nothing received shows 0 (a stalled link) at once. */
+static void
+update_rate(struct peer *p, uint64_t now)
+{
+	uint64_t got = p->s ? sync_changes_in(p->s) : 0;
+	double inst;
+
+	if (p->rate_ms == 0 || got < p->rate_n) {
+		p->rate_ms = now;
+		p->rate_n = got;
+		return;
+	}
+	if (now - p->rate_ms < 1000)
+		return;
+	inst = (double)(got - p->rate_n) * 1000.0 / (double)(now - p->rate_ms);
+	p->rate = p->rated && inst > 0 ? 0.5 * p->rate + 0.5 * inst : inst;
+	p->rated = 1;
+	p->rate_ms = now;
+	p->rate_n = got;
+}
+
 static json_t *
-peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, json_int_t *behind)
+peer_entry(const struct net *n, struct peer *p, const struct vv *mine, json_int_t *behind)
 {
 	static const char *states[] = {"connecting", "handshake", "authenticated", "syncing"};
 	static const struct vv none = {0, NULL};
@@ -78,6 +101,10 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 	              (json_int_t)(p->s ? sync_changes_in(p->s) : 0), "bytes_queued",
 	              (json_int_t)conn_out(p->c, &b));
 	json_object_set_new(e, "state", json_string(states[p->state]));
+	update_rate(p, hlc_mono_ms());
+	/* Absent until a second has been measured. */
+	if (p->rated)
+		json_object_set_new(e, "rate_received", json_integer((json_int_t)(p->rate + 0.5)));
 	json_object_set_new(e, "bytes_received",
 	                    json_integer((json_int_t)(p->s ? sync_bytes_in(p->s) : 0)));
 	/* The cipher both ends negotiated (conn.h); "" before it is known. */
@@ -97,7 +124,7 @@ peer_entry(const struct net *n, const struct peer *p, const struct vv *mine, jso
 }
 
 static json_t *
-status_build(const struct net *n)
+status_build(struct net *n)
 {
 	char dev[DEVID_LEN + 1];
 	json_t *o = json_object(), *a = json_array();
@@ -107,7 +134,7 @@ status_build(const struct net *n)
 	if (journal_vv(n->j, &mine))
 		vv_clear(&mine);
 	for (size_t i = 0; i < NET_SLOTS; i++) {
-		const struct peer *p = n->peers[i];
+		struct peer *p = n->peers[i];
 
 		if (p == NULL)
 			continue;

@@ -39,7 +39,7 @@ for _ in $(seq 200); do
 		prev_got=$got prev_lack=$lack
 		text=$("$BLAZEFS" status "$T/B")
 		case $text in
-		*"catching up: "*" of "*" changes ("*" MB)"*) caught=1 ;;
+		*"catching up: "*" of "*" changes ("*" MB), "*"/s, "*" s left"*) caught=1 ;;
 		esac
 	fi
 	sleep 0.2
