@@ -142,10 +142,8 @@ seen(struct net *n, const struct peer *p)
 		syslog(LOG_INFO, "peer %s: cannot note when it was seen: %s", p->addr,
 		       strerror(errno));
 	snprintf(key, sizeof(key), "acked/%s", dev);
-	if (msg_ack_encode(sync_acked(p->s), &vv, &len) ||
-	    journal_meta_put(n->j, key, vv, len))
-		syslog(LOG_INFO, "peer %s: cannot note what it had: %s", p->addr,
-		       strerror(errno));
+	if (msg_ack_encode(sync_acked(p->s), &vv, &len) || journal_meta_put(n->j, key, vv, len))
+		syslog(LOG_INFO, "peer %s: cannot note what it had: %s", p->addr, strerror(errno));
 	free(vv);
 }
 
