@@ -4,12 +4,18 @@
 . "$(dirname "$0")/common.bash"
 helper=/sbin/mount.fuse.blazefs
 ours=$(cd "$(dirname "$0")/../.." && pwd)/contrib/mount.fuse.blazefs
+# An installed helper (an older release's) is set aside for the test's own.
+saved=
+if [ -e "$helper" ] && ! cmp -s "$helper" "$ours"; then
+	saved=$T/mount.fuse.blazefs.installed
+	mv "$helper" "$saved" || fail "cannot set $helper aside"
+fi
 installed=
 if [ ! -e "$helper" ]; then
 	ln -s "$ours" "$helper" || fail "cannot install $helper"
 	installed=1
 fi
-trap '[ -n "$installed" ] && rm -f "$helper"; cleanup' EXIT
+trap '[ -n "$installed" ] && rm -f "$helper"; [ -n "$saved" ] && mv "$saved" "$helper"; cleanup' EXIT
 export BLAZEFS
 
 init_db
@@ -36,5 +42,13 @@ mount -T "$T/fstab" "$MNT" || fail "mount through an fstab line with listen= and
 "$BLAZEFS" status --json "$DB" | jq -e --arg l "127.0.0.1:$port" \
 	'.listen == $l and any(.dialling[]; .port == "1" and .source == "static")' >/dev/null ||
 	fail "fstab options not used: $("$BLAZEFS" status --json "$DB" | jq -c '{listen, dialling}')"
+fusermount3 -u "$MNT" || fail "fusermount3 -u"
+
+# offline and log-file=: no network at all, the daemon's lines in the file.
+printf '%s %s fuse.blazefs offline,log-file=%s 0 0\n' "$DB" "$MNT" "$T/fs.log" > "$T/fstab"
+mount -T "$T/fstab" "$MNT" || fail "mount through an fstab line with offline and log-file="
+"$BLAZEFS" status --json "$DB" | jq -e '.listen == "none" and (.dialling | length == 0)' >/dev/null ||
+	fail "offline not used: $("$BLAZEFS" status --json "$DB" | jq -c '{listen, dialling}')"
+grep -q . "$T/fs.log" || fail "log-file= not used: nothing in $T/fs.log"
 fusermount3 -u "$MNT" || fail "fusermount3 -u"
 exit 0
