@@ -5,58 +5,7 @@
 #include "net/conn.h"
 #include "net/msg.h"
 #include "net/noise.h"
-#include "tests/unit/core_test.h"
-
-struct side {
-	struct conn *c;
-	int ready;
-	uint8_t *last;
-	size_t lastlen;
-	int dead;
-};
-
-/* Moves a's output into b's input. */
-static void
-pipe_bytes(struct side *a, struct side *b)
-{
-	const uint8_t *p;
-	size_t n = conn_out(a->c, &p);
-
-	assert_int_equal(conn_feed(b->c, p, n), 0);
-	conn_drain(a->c, n);
-}
-
-static void
-poll_side(struct side *s)
-{
-	const uint8_t *m;
-	size_t n;
-	int ev;
-
-	while ((ev = conn_poll(s->c, &m, &n)) > 0) {
-		if (ev == CONN_READY)
-			s->ready = 1;
-		if (ev == CONN_MSG) {
-			free(s->last);
-			s->last = malloc(n ? n : 1);
-			memcpy(s->last, m, n);
-			s->lastlen = n;
-		}
-	}
-	if (ev == CONN_DEAD)
-		s->dead = 1;
-}
-
-static void
-run(struct side *a, struct side *b)
-{
-	for (int i = 0; i < 10; i++) {
-		poll_side(a);
-		pipe_bytes(a, b);
-		poll_side(b);
-		pipe_bytes(b, a);
-	}
-}
+#include "tests/unit/conn_test.h"
 
 static uint8_t ka[32], kb[32], pa[32], pb[32];
 
@@ -67,16 +16,7 @@ pair(struct side *a, struct side *b, const uint8_t *psk_a, const uint8_t *psk_b)
 	memset(b, 0, sizeof(*b));
 	assert_non_null(a->c = conn_new(1, ka, psk_a));
 	assert_non_null(b->c = conn_new(0, kb, psk_b));
-	run(a, b);
-}
-
-static void
-unpair(struct side *a, struct side *b)
-{
-	conn_free(a->c);
-	conn_free(b->c);
-	free(a->last);
-	free(b->last);
+	pump(a, b, -1, -1, 0);
 }
 
 static int
@@ -106,7 +46,7 @@ test_handshake_and_messages(void **state)
 	assert_false(conn_is_join(b.c));
 
 	assert_int_equal(conn_send(a.c, (const uint8_t *)"hello", 5), 0);
-	run(&a, &b);
+	pump(&a, &b, -1, -1, 0);
 	assert_int_equal(b.lastlen, 5);
 	assert_memory_equal(b.last, "hello", 5);
 
@@ -114,7 +54,7 @@ test_handshake_and_messages(void **state)
 	big = malloc(bign);
 	randombytes_buf(big, bign);
 	assert_int_equal(conn_send(b.c, big, bign), 0);
-	run(&a, &b);
+	pump(&a, &b, -1, -1, 0);
 	assert_int_equal(a.lastlen, bign);
 	assert_memory_equal(a.last, big, bign);
 	free(big);
@@ -250,12 +190,12 @@ test_rekey(void **state)
 		snprintf(m, sizeof(m), "%d", i % 1000);
 		assert_int_equal(conn_send(a.c, (const uint8_t *)m, strlen(m)), 0);
 		if (i % 1000 == 999) {
-			pipe_bytes(&a, &b);
+			pipe_bytes(&a, &b, -1, 0);
 			poll_side(&b);
 			assert_false(b.dead);
 		}
 	}
-	pipe_bytes(&a, &b);
+	pipe_bytes(&a, &b, -1, 0);
 	poll_side(&b);
 	assert_false(b.dead);
 	assert_memory_equal(b.last, m, strlen(m));

@@ -9,47 +9,7 @@
 
 #include "net/conn.h"
 #include "net/join.h"
-#include "tests/unit/core_test.h"
-
-struct side {
-	struct conn *c;
-	int ready, dead;
-};
-
-static void
-pipe_bytes(struct side *a, struct side *b)
-{
-	const uint8_t *p;
-	size_t n = conn_out(a->c, &p);
-
-	assert_int_equal(conn_feed(b->c, p, n), 0);
-	conn_drain(a->c, n);
-}
-
-static void
-poll_side(struct side *s)
-{
-	const uint8_t *m;
-	size_t n;
-	int ev;
-
-	while ((ev = conn_poll(s->c, &m, &n)) > 0)
-		if (ev == CONN_READY)
-			s->ready = 1;
-	if (ev == CONN_DEAD)
-		s->dead = 1;
-}
-
-static void
-run(struct side *a, struct side *b)
-{
-	for (int i = 0; i < 10; i++) {
-		poll_side(a);
-		pipe_bytes(a, b);
-		poll_side(b);
-		pipe_bytes(b, a);
-	}
-}
+#include "tests/unit/conn_test.h"
 
 static void
 test_format_parse(void **state)
@@ -113,7 +73,7 @@ pake_pair(struct side *i, struct side *r, const struct join_code *ci, int st,
 	assert_non_null(r->c = conn_new(0, kr, decoy));
 	assert_int_equal(conn_set_pake(i->c, CONN_PAKE_OK, ci->slot, pi, sizeof(pi)), 0);
 	assert_int_equal(conn_set_pake(r->c, st, cr->slot, pr, sizeof(pr)), 0);
-	run(i, r);
+	pump(i, r, -1, -1, 0);
 }
 
 static void
@@ -129,31 +89,27 @@ test_pake_join(void **state)
 	assert_true(conn_is_join(i.c) && conn_is_join(r.c));
 	assert_int_equal(conn_pake_status(i.c), CONN_PAKE_OK);
 	assert_int_equal(conn_pake_wrong(r.c), 0);
-	conn_free(i.c);
-	conn_free(r.c);
+	unpair(&i, &r);
 	/* one word wrong: message 1 fails, the responder says it was a guess */
 	b.w[2] ^= 1;
 	pake_pair(&i, &r, &b, CONN_PAKE_OK, &a);
 	assert_false(i.ready || r.ready);
 	assert_true(r.dead);
 	assert_int_equal(conn_pake_wrong(r.c), 1);
-	conn_free(i.c);
-	conn_free(r.c);
+	unpair(&i, &r);
 	/* another slot: refused as replaced, no guess spent */
 	pake_pair(&i, &r, &other, CONN_PAKE_OK, &a);
 	assert_true(i.dead);
 	assert_false(r.dead);
 	assert_int_equal(conn_pake_status(i.c), CONN_PAKE_REPLACED);
 	assert_int_equal(conn_pake_wrong(r.c), 0);
-	conn_free(i.c);
-	conn_free(r.c);
+	unpair(&i, &r);
 	/* each state the responder reports */
 	for (int st = CONN_PAKE_NONE; st <= CONN_PAKE_USED; st++) {
 		pake_pair(&i, &r, &a, st, &a);
 		assert_true(i.dead);
 		assert_int_equal(conn_pake_status(i.c), st);
-		conn_free(i.c);
-		conn_free(r.c);
+		unpair(&i, &r);
 	}
 }
 

@@ -10,49 +10,9 @@
 
 #include "net/conn.h"
 #include "net/noise.h"
-#include "tests/unit/core_test.h"
-
-struct side {
-	struct conn *c;
-	int ready, dead;
-	size_t got; /* bytes received from the other side */
-};
+#include "tests/unit/conn_test.h"
 
 static uint8_t ka[32], kb[32], pa[32], pb[32], net1[32], net2[32];
-
-static void
-poll_side(struct side *s)
-{
-	const uint8_t *m;
-	size_t n;
-	int ev;
-
-	while ((ev = conn_poll(s->c, &m, &n)) > 0)
-		if (ev == CONN_READY)
-			s->ready = 1;
-	if (ev == CONN_DEAD)
-		s->dead = 1;
-}
-
-/* Moves a's output into b; flips byte `at` (counted from the start of the
- * stream a->b, tracked in *off) by xor if at >= 0. */
-static void
-pipe_bytes(struct side *a, struct side *b, long at, uint8_t xor, size_t *off)
-{
-	const uint8_t *p;
-	uint8_t buf[4096];
-	size_t n = conn_out(a->c, &p);
-
-	assert_true(n <= sizeof(buf));
-	if (n > 0)
-		memcpy(buf, p, n);
-	if (at >= 0 && (size_t)at >= *off && (size_t)at < *off + n)
-		buf[(size_t)at - *off] ^= xor;
-	*off += n;
-	conn_drain(a->c, n);
-	b->got += n;
-	assert_int_equal(conn_feed(b->c, buf, n), 0);
-}
 
 /*
  * Runs initiator a (no AES-NI if a_noaes) against responder b, both with
@@ -63,8 +23,6 @@ static void
 run(struct side *a, struct side *b, int a_noaes, int b_noaes, const uint8_t *na, const uint8_t *nb,
     long at, int from_b, uint8_t xor)
 {
-	size_t offa = 0, offb = 0;
-
 	memset(a, 0, sizeof(*a));
 	memset(b, 0, sizeof(*b));
 	/* Capabilities are read when a conn is made: the knob per side. */
@@ -83,19 +41,7 @@ run(struct side *a, struct side *b, int a_noaes, int b_noaes, const uint8_t *na,
 		assert_int_equal(conn_set_network(a->c, na), 0);
 	if (nb)
 		assert_int_equal(conn_set_network(b->c, nb), 0);
-	for (int i = 0; i < 10; i++) {
-		poll_side(a);
-		pipe_bytes(a, b, from_b ? -1 : at, xor, &offa);
-		poll_side(b);
-		pipe_bytes(b, a, from_b ? at : -1, xor, &offb);
-	}
-}
-
-static void
-done(struct side *a, struct side *b)
-{
-	conn_free(a->c);
-	conn_free(b->c);
+	pump(a, b, from_b ? -1 : at, from_b ? at : -1, xor);
 }
 
 static int
@@ -156,7 +102,7 @@ test_mixed_hardware(void **state)
 			assert_string_equal(conn_suite_name(conn_suite(b.c)), "ChaChaPoly");
 		}
 		assert_int_equal(conn_suite(a.c), conn_suite(b.c));
-		done(&a, &b);
+		unpair(&a, &b);
 	}
 	assert_string_equal(conn_suite_name(0), "");
 }
@@ -182,12 +128,12 @@ test_tampered_bytes(void **state)
 				assert_false(a.ready);
 				assert_false(b.ready);
 				assert_true(a.dead || b.dead);
-				done(&a, &b);
+				unpair(&a, &b);
 			}
 	/* Untampered, the same runs succeed (the test above can fail). */
 	run(&a, &b, 0, 0, net1, net1, -1, 0, 0);
 	assert_true(a.ready && b.ready);
-	done(&a, &b);
+	unpair(&a, &b);
 }
 
 /* A dialler with another network psk: the responder drops it after
@@ -203,17 +149,17 @@ test_stranger(void **state)
 	assert_true(b.dead);
 	assert_true(conn_stranger(b.c));
 	assert_int_equal(a.got, 1);
-	done(&a, &b);
+	unpair(&a, &b);
 	/* A responder with a network psk refuses a dialler without one too. */
 	run(&a, &b, 0, 0, NULL, net1, -1, 0, 0);
 	assert_true(b.dead && conn_stranger(b.c));
 	assert_int_equal(a.got, 1);
-	done(&a, &b);
+	unpair(&a, &b);
 	/* Members: not strangers. */
 	run(&a, &b, 0, 0, net1, net1, -1, 0, 0);
 	assert_true(a.ready && b.ready);
 	assert_false(conn_stranger(b.c));
-	done(&a, &b);
+	unpair(&a, &b);
 }
 
 /* Setting the network psk once the handshake started is refused. */
