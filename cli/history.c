@@ -2,6 +2,7 @@
  * The history and the conflicts of a database, on the command line:
  *   blazefs log DB|MNT [COLLECTION[/ID]] [--json]   who changed what, newest first
  *   blazefs export DB|MNT                           every record, one JSON line each
+ *                                                   (an empty collection: its name)
  *   blazefs import DB|MNT                           the lines of an export, as local writes
  *   blazefs conflicts DB|MNT [--json]               the fields holding concurrent values
  *   blazefs resolve MNT/COLL/ID.json FIELD --keep DEVICE | --value JSON
@@ -427,6 +428,18 @@ cmd_export(int argc, char **argv)
 			continue;
 		if (journal_list_records(j, cols.v[c], "", collect, &recs))
 			rc = 1;
+		/* An empty collection is a directory too: a line of its own. */
+		if (rc == 0 && recs.n == 0) {
+			json_t *o = json_pack("{s:s}", "collection", cols.v[c]);
+			char *line = o ? record_value_text(o) : NULL;
+
+			if (line == NULL)
+				rc = 1;
+			else
+				printf("%s\n", line);
+			free(line);
+			json_decref(o);
+		}
 		for (size_t r = 0; r < recs.n && rc == 0; r++) {
 			const char *why;
 			char *buf, *line;
@@ -533,10 +546,17 @@ cmd_import(int argc, char **argv)
 		coll = json_string_value(json_object_get(o, "collection"));
 		id = json_string_value(json_object_get(o, "id"));
 		rec = json_object_get(o, "record");
-		if (coll == NULL || id == NULL || !json_is_object(rec)) {
+		if (coll != NULL && json_object_size(o) == 1) {
+			/* An empty collection. */
+			if (journal_mkcol(j, coll) && errno != EEXIST) {
+				fprintf(stderr, "%s import: line %lu: %s: %s\n", cli_prog, lineno,
+				        coll, strerror(errno));
+				bad++;
+			}
+		} else if (coll == NULL || id == NULL || !json_is_object(rec)) {
 			fprintf(stderr,
 			        "%s import: line %lu: not {\"collection\", \"id\", \"record\": "
-			        "{...}}\n",
+			        "{...}} nor {\"collection\"}\n",
 			        cli_prog, lineno);
 			bad++;
 		} else if ((buf = record_render(rec, &len)) == NULL ||

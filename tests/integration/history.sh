@@ -30,14 +30,17 @@ grep -q 'beta .*#' <<<"$text" || fail "text log lacks beta: $text"
 grep -q 'x: "one" -> "two"' <<<"$text" || fail "text log lacks x's old -> new: $text"
 "$BLAZEFS" log "$T/A" | grep -q 'c/other  record created' || fail "full log lacks c/other"
 
-# export -> import into a fresh database -> export again: identical.
+# export -> import into a fresh database -> export again: identical, the
+# empty collection too.
+mkdir "$T/A.mnt/empty" || fail "mkdir empty"
 "$BLAZEFS" export "$T/A" >"$T/dump1.jsonl" || fail "export"
-expect_eq "$(wc -l <"$T/dump1.jsonl")" 2 "one line per record"
+expect_eq "$(wc -l <"$T/dump1.jsonl")" 3 "one line per record and one for the empty collection"
+grep -qx '{"collection":"empty"}' "$T/dump1.jsonl" || fail "empty collection not exported"
 "$BLAZEFS" init "$T/F" --name fresh >/dev/null || fail "init F"
 "$BLAZEFS" import "$T/F" <"$T/dump1.jsonl" 2>/dev/null || fail "import"
 "$BLAZEFS" export "$T/F" >"$T/dump2.jsonl" || fail "export of F"
 cmp "$T/dump1.jsonl" "$T/dump2.jsonl" || fail "round trip differs: $(diff "$T/dump1.jsonl" "$T/dump2.jsonl")"
-jq -e 'select(.id == "r") | .record.deep.a[1] == "é" and .record.n == 1.5' "$T/dump2.jsonl" >/dev/null ||
+jq -se 'map(select(.id == "r"))[0] | .record.deep.a[1] == "é" and .record.n == 1.5' "$T/dump2.jsonl" >/dev/null ||
 	fail "values not kept: $(cat "$T/dump2.jsonl")"
 # bad lines: reported by number, the rest imported, non-zero exit
 printf '%s\n' '{"collection": "d", "id": "ok", "record": {"a": 1}}' 'nope' \
