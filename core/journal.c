@@ -16,8 +16,9 @@
 /*
  * With JOURNAL_BATCH, the owner's local writes run as nested transactions of
  * one open write transaction, committed once the writes pause for
- * BATCH_IDLE_US, at most BATCH_MAX_MS after the first (or at journal_flush /
- * journal_sync): one fdatasync for many writes.  Each write
+ * BATCH_IDLE_US, at most BATCH_MAX_MS after the first or once the wal holds
+ * BATCH_MAX_WAL bytes (or at journal_flush / journal_sync): one fdatasync
+ * for many writes.  Each write
  * is first appended to the write-ahead file DB/wal (write(2), no fsync), so a
  * write whose call returned survives a crash of the process (D1).  Each
  * entry carries the LMDB txn id of the batch it belongs to, and each batch
@@ -276,6 +277,8 @@ journal_batch_due(struct journal *j)
 		idle = (j->batch_last_us ? j->batch_last_us : j->batch_ms * 1000u) + BATCH_IDLE_US;
 		if (idle < due)
 			due = idle;
+		if (wal_size(j->wal) >= BATCH_MAX_WAL)
+			due = now;
 	}
 	if (j->retry_ms * 1000u > due)
 		due = j->retry_ms * 1000u; /* a failed commit: not before the retry */

@@ -44,6 +44,9 @@
  * fdatasync, per BATCH_MAX_MS instead of one per few records). */
 #define BATCH_IDLE_US 1000
 #define BATCH_MAX_MS 20
+/* ... or once the wal holds this much: what a full disk leaves to apply
+ * again (and needs room for) stays as small as 2 ms batches left it. */
+#define BATCH_MAX_WAL (64 * 1024)
 
 struct journal {
 	MDB_env *env;
