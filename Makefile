@@ -9,6 +9,8 @@
 #   make check-format         fails if a file differs from .clang-format's layout
 #   make fuzz                 libFuzzer targets (clang-14)
 #   make bench                benchmarks (ratios against baselines measured in the same run)
+#   make bench-big            a fresh device catching up on 1M records (time, peak RSS;
+#                             long: filling A's mount alone takes minutes)
 #   make crash                crash-state explorer: power-cut images of a recorded
 #                             workload, D2/D3/D4 checked on each (CRASH_IMAGES=200)
 #   make deps                 install every Debian package the project and its tests need
@@ -128,6 +130,9 @@ fuzz-run: fuzz
 bench: blazefs
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/sync.sh && BLAZEFS_BIN=$(O)/blazefs ./bench/mdns.sh
+bench-big: blazefs
+	$(Q)BLAZEFS_BIN=$(O)/blazefs SYNC_BENCH_BIG=$(or $(BENCH_BIG),1000000) \
+		SYNC_BENCH_ST_BIG_TIMEOUT=0 SYNC_BENCH_ROUNDS=1 ./bench/sync.sh
 
 # make test runs the bounded explorer (tests/integration/crash_images.sh);
 # this runs more recordings and images (tests/crash/README.md).
@@ -156,6 +161,6 @@ check-format:
 clean:
 	rm -rf build blazefs
 
-.PHONY: all blazefs tools attack unit test fuzz fuzz-run bench crash deps install format check-format clean
+.PHONY: all blazefs tools attack unit test fuzz fuzz-run bench bench-big crash deps install format check-format clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

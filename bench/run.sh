@@ -1,7 +1,10 @@
 #!/bin/bash
 # make bench: times the workload of issue 4 on the backing filesystem, through
-# a minimal FUSE passthrough and through blazefs, in the same run, and prints
-# the medians and the ratios.  BENCH_N records (10000), BENCH_RUNS runs (5).
+# a libfuse-style FUSE passthrough (bench/passthrough.c: multi-threaded,
+# attributes in readdir) and through blazefs, interleaved in the same run, and
+# prints the medians in µs per operation and the ratios.  Only ratios from one
+# run count: absolute figures swing 3x with the disk's hour on shared machines.
+# BENCH_N records (10000), BENCH_RUNS runs (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BLAZEFS_BIN:-./blazefs}
@@ -41,6 +44,9 @@ phases() {
 	"$OUT/workload" "$dir" "$N" stat >/dev/null # warm the caches
 	echo "$label stat $("$OUT/workload" "$dir" "$N" stat)" >>"$OUT/times"
 	echo "$label read $("$OUT/workload" "$dir" "$N" read)" >>"$OUT/times"
+	# ls -l as a user runs it: after the 1 s entry and attribute caches of
+	# the passthrough expire (blazefs's own timeouts are its choice)
+	sleep 1.2
 	echo "$label ls-l $("$OUT/workload" "$dir" "$N" ls)" >>"$OUT/times"
 }
 
@@ -52,7 +58,8 @@ for run in $(seq 1 "$RUNS"); do
 
 	p=$work/pt$run
 	mkdir -p "$p/src" "$p/mnt"
-	"$OUT/passthrough" "$p/src" "$p/mnt" &
+	# (libfuse 3.14 warns "Ignoring invalid max threads value": harmless, logged)
+	"$OUT/passthrough" "$p/src" "$p/mnt" 2>>"$OUT/passthrough.log" &
 	pids+=($!)
 	wait_mounted "$p/mnt"
 	phases "$p/mnt" passthrough
@@ -76,11 +83,19 @@ t = {}
 for line in open(times):
     label, phase, secs = line.split()
     t.setdefault((label, phase), []).append(float(secs))
-print(f"blazefs bench: {n} records of ~200 bytes, median of {runs} runs (µs per record)")
-print(f"{'phase':8} {'direct':>9} {'passthru':>9} {'blazefs':>9} {'vs passthru':>12} {'vs direct':>10}")
-for phase in ("write", "stat", "read", "ls-l"):
+for l in ("direct", "passthrough", "blazefs"):
+    t[(l, "stat+read")] = [a + b for a, b in zip(t[(l, "stat")], t[(l, "read")])]
+names = {"write": "create+write+close", "stat": "  cached stat", "read": "  cached open+read+close",
+         "stat+read": "cached stat+read", "ls-l": "ls -l (readdir+lstat)"}
+target = {"write": 1.5, "stat+read": 1.2, "ls-l": 1.2}
+print(f"blazefs bench: {n} records of ~200 bytes, median of {runs} interleaved runs, µs per record")
+print(f"{'phase':24} {'direct':>8} {'passthru':>9} {'blazefs':>9} {'vs passthru':>12} {'target':>7} {'vs direct':>10}")
+for phase in ("write", "stat+read", "stat", "read", "ls-l"):
     m = {l: statistics.median(t[(l, phase)]) * 1e6 / n for l in ("direct", "passthrough", "blazefs")}
-    print(f"{phase:8} {m['direct']:9.1f} {m['passthrough']:9.1f} {m['blazefs']:9.1f} "
-          f"{m['blazefs'] / m['passthrough']:11.2f}x {m['blazefs'] / m['direct']:9.1f}x")
-print("targets: write <= 2.0x passthrough (with D1-D4), cached stat/read/ls-l <= 1.5x passthrough")
+    r = m['blazefs'] / m['passthrough']
+    tg = f"<={target[phase]}x" if phase in target else ""
+    print(f"{names[phase]:24} {m['direct']:8.1f} {m['passthrough']:9.1f} {m['blazefs']:9.1f} "
+          f"{r:11.2f}x {tg:>7} {m['blazefs'] / m['direct']:9.1f}x")
+print("passthrough: bench/passthrough.c (libfuse example/passthrough.c: high-level API, multi-threaded,")
+print("use_ino, kernel_cache, 1 s timeouts, readdirplus); blazefs keeps D1-D4 (DESIGN section 3)")
 PY

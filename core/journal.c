@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -10,12 +11,14 @@
 #include "core/bytes.h"
 #include "core/journal_int.h"
 
-/* ---- batching: local writes share one transaction for BATCH_MS ---- */
+/* ---- batching: local writes share one transaction (group commit) ---- */
 
 /*
  * With JOURNAL_BATCH, the owner's local writes run as nested transactions of
- * one open write transaction, committed at most BATCH_MS later (or at
- * journal_flush / journal_sync): one fdatasync for many writes.  Each write
+ * one open write transaction, committed once the writes pause for
+ * BATCH_IDLE_US, at most BATCH_MAX_MS after the first or once the wal holds
+ * BATCH_MAX_WAL bytes (or at journal_flush / journal_sync): one fdatasync
+ * for many writes.  Each write
  * is first appended to the write-ahead file DB/wal (write(2), no fsync), so a
  * write whose call returned survives a crash of the process (D1).  Each
  * entry carries the LMDB txn id of the batch it belongs to, and each batch
@@ -40,6 +43,16 @@
  *
  * The wal's format is core/wal.h's.
  */
+
+/* Monotonic microseconds, for the batch's idle time. */
+static uint64_t
+jn_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 #define WAL_TXN_META "wal_txn" /* u64: the txn id of the last batch committed */
 #define RETRY_MS 50            /* between attempts to commit after a failure */
@@ -132,6 +145,7 @@ jn_batch_begin(struct journal *j)
 			return rc;
 		}
 		j->batch_ms = hlc_mono_ms();
+		j->batch_last_us = 0;
 		if (!j->wal_kept)
 			return 0;
 		j->replaying = 1;
@@ -182,8 +196,10 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct 
 		} else {
 			mdb_txn_abort(child);
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			j->batch_local |= j->local_commit;
+			j->batch_last_us = jn_mono_us();
+		}
 		if (rc == MDB_MAP_FULL && j->replaying)
 			j->map_full = 1; /* jn_batch_begin grows the map and starts over */
 		if (rc != MDB_MAP_FULL || j->replaying || tries >= MAX_GROW)
@@ -250,15 +266,23 @@ journal_recover(struct journal *j)
 int
 journal_batch_due(struct journal *j)
 {
-	uint64_t now, due;
+	uint64_t now, due, idle;
 
 	if (!jn_owner(j) || (j->batch == NULL && !jn_retrying(j)))
 		return -1;
-	now = hlc_mono_ms();
-	due = j->batch != NULL ? j->batch_ms + BATCH_MS : now;
-	if (j->retry_ms > due)
-		due = j->retry_ms; /* a failed commit: not before the retry */
-	return due <= now ? 0 : (int)(due - now);
+	now = jn_mono_us();
+	due = now;
+	if (j->batch != NULL) {
+		due = (j->batch_ms + BATCH_MAX_MS) * 1000u;
+		idle = (j->batch_last_us ? j->batch_last_us : j->batch_ms * 1000u) + BATCH_IDLE_US;
+		if (idle < due)
+			due = idle;
+		if (wal_size(j->wal) >= BATCH_MAX_WAL)
+			due = now;
+	}
+	if (j->retry_ms * 1000u > due)
+		due = j->retry_ms * 1000u; /* a failed commit: not before the retry */
+	return due <= now ? 0 : (int)((due - now + 999) / 1000);
 }
 
 /* ---- the wal applied again ---- */

@@ -32,7 +32,16 @@
  * Threads: any thread may call any function (read transactions are
  * MDB_NOTLS).  With JOURNAL_BATCH the opening thread owns the batch: its
  * reads see its uncommitted writes; other threads read what is committed
- * and their writes wait for the batch's commit.
+ * and their writes wait for the batch's commit.  Only the owner begins,
+ * writes into and commits the batch (LMDB's writer lock is a robust mutex
+ * held by the thread that began the write transaction, so the commit, and
+ * the fdatasync of data pages inside it, cannot move to another thread; and
+ * committing without that sync, to sync later elsewhere, would let the meta
+ * page reach the disk before the pages it points to: D3).  journal_sync()
+ * from another thread syncs what is committed (jn_sync: mdb_env_sync needs
+ * no lock) but not the owner's batch.  So the mount serves FUSE requests from
+ * one thread (fs/loop.c), the owner; the network thread reads snapshots and
+ * applies remote changes in transactions of its own.
  *
  * Errors: functions return 0 (or a count) or -1 with errno; LMDB codes map
  * to errno in one place: MDB_NOTFOUND -> ENOENT, MDB_MAP_FULL -> ENOSPC, else
@@ -107,9 +116,9 @@ int journal_sync(struct journal *j);
 
 /*
  * With JOURNAL_BATCH, the writes of the thread that opened the journal (the
- * owner) share one LMDB transaction, committed at most a few milliseconds
- * later: each is logged to DB/wal before its call returns, so a crash of the
- * process loses none (D1) and a reopen replays them.  The owner calls
+ * owner) share one LMDB transaction (group commit), committed once they
+ * pause for about 1 ms and at most 20 ms after the first: each is logged to DB/wal before its call
+ * returns, so a crash of the process loses none (D1) and a reopen replays them.  The owner calls
  * journal_batch_due() for how many milliseconds remain before it must call
  * journal_flush() (-1: nothing pending).  Other threads' calls never see or
  * join the batch: their writes wait for it to be committed.

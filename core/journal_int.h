@@ -38,7 +38,15 @@
 #include "core/wal.h"
 
 #define MAX_GROW 16 /* doublings of the map one write may make */
-#define BATCH_MS 2  /* the longest a local write waits to be committed */
+/* Group commit: a batch is committed once the owner's writes pause for
+ * BATCH_IDLE_US (a lone save commits about 1 ms after it), and at the latest
+ * BATCH_MAX_MS after it began (a stream of saves pays one commit, one
+ * fdatasync, per BATCH_MAX_MS instead of one per few records). */
+#define BATCH_IDLE_US 1000
+#define BATCH_MAX_MS 20
+/* ... or once the wal holds this much: what a full disk leaves to apply
+ * again (and needs room for) stays as small as 2 ms batches left it. */
+#define BATCH_MAX_WAL (64 * 1024)
 
 struct journal {
 	MDB_env *env;
@@ -69,6 +77,8 @@ struct journal {
 	int map_full;      /* applying the wal ran out of map */
 	uint64_t batch_ms; /* when it began (monotonic) */
 	int batch_local;   /* it holds a local change */
+	/* The batch's last local write (monotonic, µs): it commits when idle. */
+	uint64_t batch_last_us;
 	/* journal_clock.c: ms taken off the wall for local stamps (atomic), and
 	 * what the saved clock was beyond the bound at open. */
 	uint64_t clock_offset;

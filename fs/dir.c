@@ -202,6 +202,7 @@ struct dirfill {
 	off_t off;
 	struct dpos pos;
 	int full, err;
+	int plus; /* READDIRPLUS: each entry with its attributes, looked up */
 };
 
 /* Remembers f->pos as where the entry at the next offset resumes. */
@@ -219,22 +220,41 @@ dir_mark(struct dirfill *f)
 	return 0;
 }
 
-/* Adds one entry; records the position after it.  -1 when the reply is full. */
+/*
+ * Adds one entry; records the position after it.  -1 when the reply is full.
+ * With plus, the entry carries its attributes and counts as a lookup (as
+ * passthrough_ll does), so `ls -l`, `find -ls` and file managers pay no
+ * LOOKUP per entry; one that does not fit is forgotten again.  An entry that
+ * cannot be looked up (gone meanwhile) goes without attributes (ino 0).
+ */
 static int
 dir_emit(struct dirfill *f, const char *name, mode_t type)
 {
 	struct fs_node *n = fs_node_find(&f->fs->t, f->dir->ino, name);
-	struct stat st = {.st_ino = n ? n->ino : UNKNOWN_INO, .st_mode = type};
-	size_t need;
+	struct fuse_entry_param e;
+	size_t need, room = f->size - f->used;
 
-	need =
-	    fuse_add_direntry(f->req, f->buf + f->used, f->size - f->used, name, &st, f->off + 1);
-	if (need > f->size - f->used) {
-		f->full = 1;
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = n ? n->ino : UNKNOWN_INO;
+	e.attr.st_mode = type;
+	if (!f->plus) {
+		need = fuse_add_direntry(f->req, f->buf + f->used, room, name, &e.attr, f->off + 1);
+	} else {
+		if ((strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+		     fs_dir_lookup(f->fs, f->dir->ino, name, &e) != 0)) {
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = n ? n->ino : UNKNOWN_INO;
+			e.attr.st_mode = type;
+		}
+		need = fuse_add_direntry_plus(f->req, f->buf + f->used, room, name, &e, f->off + 1);
+	}
+	if (need > room || dir_mark(f)) {
+		if (e.ino != 0)
+			fs_node_forget(&f->fs->t, e.ino, 1);
+		if (need > room)
+			f->full = 1;
 		return -1;
 	}
-	if (dir_mark(f))
-		return -1;
 	f->used += need;
 	f->off++;
 	return 0;
@@ -358,10 +378,10 @@ dir_fill(struct dirfill *f)
 
 int
 fs_dir_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, size_t size,
-            off_t off, char **buf, size_t *used)
+            off_t off, int plus, char **buf, size_t *used)
 {
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
-	struct dirfill f = {.req = req, .fs = fs, .d = d, .size = size, .off = off};
+	struct dirfill f = {.req = req, .fs = fs, .d = d, .size = size, .off = off, .plus = plus};
 
 	if ((f.dir = fs_node_get(&fs->t, ino)) == NULL)
 		return ENOENT;

@@ -235,11 +235,12 @@ int fs_dir_mknod(struct fs *fs, fuse_ino_t parent, const char *name, mode_t mode
 int fs_dir_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi);
 /*
  * Fills *buf (malloc'd) with *used bytes of the entries of directory ino,
- * open as fi, from offset off.  A failure after some entries still returns
- * them: the next readdir reports it.
+ * open as fi, from offset off; with plus (READDIRPLUS), each with its
+ * attributes, counted as a lookup.  A failure after some entries still
+ * returns them: the next readdir reports it.
  */
 int fs_dir_read(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-                size_t size, off_t off, char **buf, size_t *used);
+                size_t size, off_t off, int plus, char **buf, size_t *used);
 /* Commits and syncs the journal, and the scratch files of collection ino. */
 int fs_dir_fsync(struct fs *fs, fuse_ino_t ino);
 /* Frees the open directory in fi. */

@@ -61,6 +61,10 @@ fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Listings carry attributes (readdirplus): the kernel asks for them at
+	 * the start of a listing and when lookups in the directory follow it. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 static void
@@ -250,17 +254,30 @@ fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
-fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi,
+         int plus)
 {
 	char *buf = NULL;
 	size_t used = 0;
-	int r = fs_dir_read(fs_of(req), req, ino, fi, size, off, &buf, &used);
+	int r = fs_dir_read(fs_of(req), req, ino, fi, size, off, plus, &buf, &used);
 
 	if (r)
 		fuse_reply_err(req, r);
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void
+fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	dir_read(req, ino, size, off, fi, 0);
+}
+
+static void
+fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	dir_read(req, ino, size, off, fi, 1);
 }
 
 static void
@@ -364,6 +381,7 @@ const struct fuse_lowlevel_ops fs_ops = {
     .fsyncdir = fs_op_fsyncdir,
     .opendir = fs_op_opendir,
     .readdir = fs_op_readdir,
+    .readdirplus = fs_op_readdirplus,
     .releasedir = fs_op_releasedir,
     .statfs = fs_op_statfs,
     .setxattr = fs_op_setxattr,
