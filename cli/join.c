@@ -32,6 +32,7 @@
 #include "net/mdns.h"
 #include "net/msg.h"
 #include "net/netkey.h"
+#include "net/relaylink.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME]\n"
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
@@ -97,6 +98,7 @@ cmd_join(int argc, char **argv)
 	uint8_t raw[32], psk[32], rs[32], sign_pub[32], tagkey[32], *kp = NULL;
 	char host[256], *name = NULL, dev[DEVID_LEN + 1];
 	struct msg_welcome w;
+	struct msg_relays relays = {0};
 	const char *db, *code, *peer = NULL, *at;
 	struct join_code sc, *shortc = NULL;
 	size_t clen;
@@ -204,7 +206,8 @@ cmd_join(int argc, char **argv)
 		if ((fd = join_dial(peer)) < 0)
 			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
 			        strerror(errno));
-		else if (join_exchange(fd, kp, psk, shortc, name, sign_pub, &w, rs) == 0)
+		else if (join_exchange_relays(fd, kp, psk, shortc, name, sign_pub, &w, rs,
+		                              &relays) == 0)
 			break;
 		else
 			join_why(peer, errno, shortc != NULL);
@@ -226,7 +229,7 @@ cmd_join(int argc, char **argv)
 	if (journal_set_root(j, w.root, w.root_sign, w.root_box) ||
 	    journal_meta_put(j, "name", name, strlen(name)) ||
 	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || dial_remember(j, peer) ||
-	    journal_sync(j))
+	    relaylink_remember(j, &relays) || journal_sync(j))
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 	else
 		rc = 0;
