@@ -100,6 +100,7 @@ struct net {
 	struct relaylink relays[RELAYLINK_MAX];
 	size_t nrelays, relay_first;
 	uint64_t relays_checked;
+	uint8_t roster_hash[32]; /* of the members in the last roster sent */
 	pthread_mutex_t status_lock;
 	json_t *status; /* protected by status_lock: what peers.json last said */
 };

@@ -359,12 +359,14 @@ on_msg(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied
 		p->closing = 1;
 		return rc;
 	}
-	/* A relay says why it is about to close (its quota, say). */
-	if (len >= 2 && m[0] == MSG_VERSION && m[1] == RELAY_MSG_ERROR) {
-		char text[256];
-
-		netlog_clean(text, sizeof(text), (const char *)m + 2, len - 2);
-		syslog(LOG_WARNING, "relay %s: %s", p->addr, text);
+	/* A relay refused changes (relay.h). */
+	if (len == 19 && m[0] == MSG_VERSION && m[1] == RELAY_MSG_ERROR) {
+		netlog(NETLOG_PEER, LOG_WARNING,
+		       "relay %s: its quota for this database is full (%llu of %llu bytes): "
+		       "changes made here are not stored there (they still go to members "
+		       "directly); ask its operator for a larger --quota",
+		       p->addr, (unsigned long long)get64(m + 3),
+		       (unsigned long long)get64(m + 11));
 		return 0;
 	}
 	if ((ev = sync_recv(p->s, m, len)) < 0)

@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "core/bytes.h"
 #include "core/change.h"
 #include "core/hlc.h"
 #include "core/journal.h"
@@ -67,8 +68,8 @@ struct relay {
 	struct rpeer *peers[RELAY_MAX_PEERS];
 	int ep, lfd;
 	volatile sig_atomic_t stop;
-	uint64_t stranger_log;
-	unsigned long strangers;
+	uint64_t stranger_log[2]; /* per kind: no database's key, not a member */
+	unsigned long strangers[2];
 };
 
 void
@@ -356,21 +357,35 @@ send_ack(struct relay *r, struct rpeer *p)
 	return rc ? -1 : send_msg(p, m, len);
 }
 
-/* A message of type type carrying text (PAIRED with a status first). */
+/* A message of type type (PAIRED): status and text. */
 static int
 send_text(struct rpeer *p, int type, int status, const char *text)
 {
-	size_t tl = strlen(text), len = 2 + (type == RELAY_MSG_PAIRED) + tl;
+	size_t tl = strlen(text), len = 3 + tl;
 	uint8_t *m = malloc(len);
 
 	if (m == NULL)
 		return -1;
 	m[0] = MSG_VERSION;
 	m[1] = (uint8_t)type;
-	if (type == RELAY_MSG_PAIRED)
-		m[2] = (uint8_t)status;
+	m[2] = (uint8_t)status;
 	memcpy(m + len - tl, text, tl);
 	return send_msg(p, m, len);
+}
+
+static int
+send_error(struct rpeer *p, int code, uint64_t used, uint64_t quota)
+{
+	uint8_t *m = malloc(19);
+
+	if (m == NULL)
+		return -1;
+	m[0] = MSG_VERSION;
+	m[1] = RELAY_MSG_ERROR;
+	m[2] = (uint8_t)code;
+	be64(m + 3, used);
+	be64(m + 11, quota);
+	return send_msg(p, m, 19);
 }
 
 struct batch {
@@ -483,22 +498,20 @@ on_changes(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, int *
 	size_t off = 0, blen;
 	uint64_t origin, seq;
 	int gap = 0, res;
-	char line[200];
 
 	if (!p->session || msg_changes_check(m, len) < 0)
 		return -1;
 	while (msg_changes_next(m, len, &off, &blob, &blen) == 1) {
 		if ((res = rstore_add(s, blob, blen)) < 0) {
 			if (errno == EDQUOT) {
-				snprintf(
-				    line, sizeof(line),
-				    "the relay refuses more changes of this database: its quota "
-				    "of %llu bytes is full (%llu used)",
-				    (unsigned long long)rstore_quota(s),
-				    (unsigned long long)rstore_bytes(s));
-				syslog(LOG_WARNING, "relay: %s: %s", p->addr, line);
-				send_text(p, RELAY_MSG_ERROR, 0, line);
-				p->closing = 1;
+				syslog(LOG_WARNING,
+				       "relay: %s: database quota full (%llu of %llu bytes): "
+				       "changes refused",
+				       p->addr, (unsigned long long)rstore_bytes(s),
+				       (unsigned long long)rstore_quota(s));
+				if (send_error(p, RELAY_ERR_QUOTA, rstore_bytes(s),
+				               rstore_quota(s)))
+					return -1;
 				break;
 			}
 			syslog(LOG_WARNING, "relay: %s: change refused: %s", p->addr,
@@ -522,6 +535,20 @@ on_changes(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, int *
 	return gap ? send_hello(r, p) : send_ack(r, p);
 }
 
+/* After a roster update: sessions of devices it no longer admits end (a
+ * removed device is refused from its next dial on). */
+static void
+drop_removed(struct relay *r, int db)
+{
+	for (size_t i = 0; i < RELAY_MAX_PEERS; i++) {
+		struct rpeer *q = r->peers[i];
+
+		if (q != NULL && q->mode == RP_MEMBER && q->db == db &&
+		    !roster_admits(rstore_roster(r->dbs[db]), q->rs))
+			q->closing = 1, shutdown(q->fd, SHUT_RD);
+	}
+}
+
 static int
 on_member_msg(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, int *stored)
 {
@@ -535,8 +562,10 @@ on_member_msg(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, in
 		if (rc < 0)
 			syslog(LOG_WARNING, "relay: %s: a roster refused: %s", p->addr,
 			       errno == EPERM ? "not signed by an admin" : strerror(errno));
-		else if (rc == 1)
+		else if (rc == 1) {
 			syslog(LOG_INFO, "relay: %s: roster updated", p->addr);
+			drop_removed(r, p->db);
+		}
 		return 0;
 	}
 	switch (msg_type(m, len)) {
@@ -664,20 +693,24 @@ next_trial(struct relay *r, struct rpeer *p)
 	return ev;
 }
 
+/* Refuses p: one line a minute per kind at most (a stranger can dial in a
+ * loop), saying how many were not logged. */
 static void
-stranger(struct relay *r, struct rpeer *p, const char *what)
+stranger(struct relay *r, struct rpeer *p, int kind)
 {
+	static const char *what[2] = {"did not prove the key of any database here",
+	                              "not a member of the database whose key it proved"};
 	uint64_t t = hlc_mono_ms();
 
-	if (r->stranger_log != 0 && t - r->stranger_log < 60000) {
-		r->strangers++;
+	if (r->stranger_log[kind] != 0 && t - r->stranger_log[kind] < 60000) {
+		r->strangers[kind]++;
 		rpeer_close(r, p, NULL);
 		return;
 	}
-	syslog(LOG_WARNING, "relay: %s: refused: %s (%lu more not logged)", p->addr, what,
-	       r->strangers);
-	r->stranger_log = t;
-	r->strangers = 0;
+	syslog(LOG_WARNING, "relay: %s: refused: %s (%lu more since not logged)", p->addr,
+	       what[kind], r->strangers[kind]);
+	r->stranger_log[kind] = t;
+	r->strangers[kind] = 0;
 	rpeer_close(r, p, NULL);
 }
 
@@ -725,7 +758,7 @@ readable(struct relay *r, struct rpeer *p)
 				break;
 			p->last_rx = hlc_mono_ms();
 			if (ev == CONN_READY && on_ready(r, p)) {
-				stranger(r, p, "not a member of the database whose key it proved");
+				stranger(r, p, 1);
 				return;
 			}
 			if (ev == CONN_MSG && p->mode == RP_PAIR) {
@@ -741,7 +774,7 @@ readable(struct relay *r, struct rpeer *p)
 		}
 		if (ev == CONN_DEAD) {
 			if (p->mode == RP_HANDSHAKE && p->trial > r->ndbs)
-				stranger(r, p, "did not prove the key of any database here");
+				stranger(r, p, 0);
 			else
 				rpeer_close(r, p,
 				            p->mode == RP_MEMBER ? "connection broken" : NULL);

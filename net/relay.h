@@ -32,8 +32,11 @@
  * its key, name "relay", no wall clock), then CHANGES, ACK, PING/PONG as
  * between members, plus member -> relay RELAY_MSG_ROSTER (u8 MSG_VERSION | u8
  * type | roster: an admin's fresh roster) and relay -> member RELAY_MSG_ERROR
- * (u8 MSG_VERSION | u8 type | text: why the relay is about to close, e.g. the
- * database's quota).
+ * (u8 MSG_VERSION | u8 type | u8 code | u64 used | u64 quota: changes were
+ * refused; RELAY_ERR_QUOTA, the database's quota is full).  The session goes
+ * on (the member still gets what others sent); the member's refused changes
+ * are offered again after the next change it makes (a gap answers with
+ * HELLO), so they go once there is room.
  *
  * Single-threaded: one epoll loop.  Ownership: relay_open's result goes to
  * relay_close.
@@ -48,6 +51,7 @@
 #define RELAY_MSG_PAIRED 0x41
 #define RELAY_MSG_ROSTER 0x42
 #define RELAY_MSG_ERROR 0x43
+#define RELAY_ERR_QUOTA 1
 #define RELAY_KEY_FILE "relay.key"
 #define RELAY_DBS_MAX 64
 #define RELAY_MAX_PEERS 256

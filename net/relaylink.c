@@ -16,6 +16,7 @@
 #include "net/identity.h"
 #include "net/msg.h"
 #include "net/net_int.h"
+#include "net/peer.h"
 #include "net/relay.h"
 #include "net/relaylink.h"
 #include "net/roster.h"
@@ -131,6 +132,8 @@ relaylink_known(const struct net *n, const uint8_t pub[32])
 	return 0;
 }
 
+static void push_roster(struct net *n);
+
 void
 relaylink_refresh(struct net *n, uint64_t t)
 {
@@ -140,6 +143,8 @@ relaylink_refresh(struct net *n, uint64_t t)
 	if (t != 0 && t < n->relays_checked + RELAYLINK_CHECK_MS)
 		return;
 	n->relays_checked = t ? t : hlc_mono_ms();
+	if (t != 0 && n->nrelays > 0)
+		push_roster(n);
 	if ((k = relaylink_list(n->j, now, RELAYLINK_MAX)) < 0)
 		return;
 	if ((size_t)k == n->nrelays && memcmp(now, n->relays, (size_t)k * sizeof(now[0])) == 0)
@@ -162,31 +167,72 @@ relaylink_refresh(struct net *n, uint64_t t)
 	n->status_dirty = 1;
 }
 
+/* A fresh roster message signed by this device, or NULL (not an admin). */
+static uint8_t *
+roster_msg(struct net *n, size_t *len, uint8_t hash[32])
+{
+	uint8_t *sk, *roster = NULL, *m;
+	size_t rl;
+	int ok;
+
+	if ((sk = sodium_malloc(64)) == NULL)
+		return NULL;
+	/* Only an admin signs a roster; a member has nothing to hand over. */
+	ok = identity_sign_load(n->db, sk) == 0 && roster_build(n->j, sk, &roster, &rl) == 0;
+	sodium_free(sk);
+	if (!ok)
+		return NULL;
+	/* The members part: what changes when membership does (not the time). */
+	crypto_generichash(hash, 32, roster + 56, rl - 56 - 64, NULL, 0);
+	if ((m = malloc(rl + 2)) != NULL) {
+		m[0] = MSG_VERSION;
+		m[1] = RELAY_MSG_ROSTER;
+		memcpy(m + 2, roster, rl);
+		*len = rl + 2;
+	}
+	free(roster);
+	return m;
+}
+
 int
 relaylink_session(struct net *n, struct peer *p, const uint8_t rs[32])
 {
-	uint8_t *sk, *roster = NULL, *m;
+	uint8_t *m;
 	size_t len;
 	int rc;
 
-	if (!relaylink_known(n, rs))
+	if (!relaylink_known(n, rs) || (m = roster_msg(n, &len, n->roster_hash)) == NULL)
 		return 0;
-	if ((sk = sodium_malloc(64)) == NULL)
-		return -1;
-	/* Only an admin signs a roster; a member has nothing to hand over. */
-	rc = identity_sign_load(n->db, sk) == 0 && roster_build(n->j, sk, &roster, &len) == 0;
-	sodium_free(sk);
-	if (!rc)
-		return 0;
-	if ((m = malloc(len + 2)) == NULL) {
-		free(roster);
-		return -1;
-	}
-	m[0] = MSG_VERSION;
-	m[1] = RELAY_MSG_ROSTER;
-	memcpy(m + 2, roster, len);
-	rc = conn_send(p->c, m, len + 2);
+	rc = conn_send(p->c, m, len);
 	free(m);
-	free(roster);
 	return rc;
+}
+
+/* Sends every relay in session a fresh roster if the members changed. */
+static void
+push_roster(struct net *n)
+{
+	uint8_t hash[32], *m = NULL, rs[32];
+	size_t len;
+	int sent = 0;
+
+	for (size_t i = 0; i < NET_SLOTS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p == NULL || p->state != PEER_SYNC || p->closing)
+			continue;
+		conn_remote_key(p->c, rs);
+		if (!relaylink_known(n, rs))
+			continue;
+		if (m == NULL) {
+			if ((m = roster_msg(n, &len, hash)) == NULL ||
+			    memcmp(hash, n->roster_hash, 32) == 0)
+				break;
+			memcpy(n->roster_hash, hash, 32);
+		}
+		sent |= conn_send(p->c, m, len) == 0;
+	}
+	free(m);
+	if (sent)
+		peer_pump_all(n); /* writes it out */
 }

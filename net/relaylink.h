@@ -54,7 +54,8 @@ int relaylink_known(const struct net *n, const uint8_t pub[32]);
 void relaylink_refresh(struct net *n, uint64_t t);
 
 /* A session with peer p (whose static key is rs) just opened: if p is a
- * relay and this device an admin, queues a fresh roster for it.  0 or -1. */
+ * relay and this device an admin, queues a fresh roster for it.  0 or -1.
+ * relaylink_refresh sends relays a fresh one whenever the members change. */
 int relaylink_session(struct net *n, struct peer *p, const uint8_t rs[32]);
 
 #endif
