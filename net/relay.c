@@ -52,6 +52,7 @@ struct rpeer {
 	struct vv sent;
 	int closing, want_out;
 	uint64_t since, last_rx;
+	uint64_t replayed; /* BLAZEFS_RELAY_TAMPER=replay: the last replay */
 	uint8_t rs[32];
 	char addr[80];
 };
@@ -68,6 +69,7 @@ struct relay {
 	struct rpeer *peers[RELAY_MAX_PEERS];
 	int ep, lfd;
 	volatile sig_atomic_t stop;
+	int tamper;               /* test knob BLAZEFS_RELAY_TAMPER: 1 flip, 2 replay */
 	uint64_t stranger_log[2]; /* per kind: no database's key, not a member */
 	unsigned long strangers[2];
 };
@@ -237,6 +239,15 @@ relay_open(const struct relay_config *cfg)
 		goto fail;
 	}
 	r->self = journal_key_origin(r->pub);
+	/* A relay that lies, for tests of what members catch: "flip" a byte of
+	 * every change it hands out, or "replay" all it has on every pump. */
+	if (getenv("BLAZEFS_RELAY_TAMPER") != NULL) {
+		r->tamper = strcmp(getenv("BLAZEFS_RELAY_TAMPER"), "flip") == 0     ? 1
+		            : strcmp(getenv("BLAZEFS_RELAY_TAMPER"), "replay") == 0 ? 2
+		                                                                    : 0;
+		syslog(LOG_WARNING, "relay: BLAZEFS_RELAY_TAMPER=%s: a lying relay, for tests",
+		       getenv("BLAZEFS_RELAY_TAMPER"));
+	}
 	if (load_dbs(r)) {
 		syslog(LOG_ERR, "relay: %s/db: %s", r->dir, strerror(errno));
 		goto fail;
@@ -392,14 +403,28 @@ struct batch {
 	struct msg_buf b;
 	struct vv *sent;
 	long n;
+	int flip;
 };
 
 static int
 batch_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t len)
 {
 	struct batch *bt = ctx;
+	int rc;
 
-	if (msg_changes_add(&bt->b, blob, len) || vv_set(bt->sent, origin, seq))
+	if (bt->flip) {
+		uint8_t *c = malloc(len);
+
+		if (c == NULL)
+			return -1;
+		memcpy(c, blob, len);
+		c[len / 2] ^= 0x01;
+		rc = msg_changes_add(&bt->b, c, len);
+		free(c);
+	} else {
+		rc = msg_changes_add(&bt->b, blob, len);
+	}
+	if (rc || vv_set(bt->sent, origin, seq))
 		return -1;
 	bt->n++;
 	return 0;
@@ -410,6 +435,7 @@ static int
 pump(struct relay *r, struct rpeer *p)
 {
 	const uint8_t *b;
+	struct vv none = {0, NULL};
 
 	while (p->session && conn_out(p->c, &b) < RELAY_OUT_MAX) {
 		struct batch bt;
@@ -420,6 +446,22 @@ pump(struct relay *r, struct rpeer *p)
 			return -1;
 		bt.sent = &p->sent;
 		bt.n = 0;
+		bt.flip = r->tamper == 1;
+		if (r->tamper == 2 && p->sent.n > 0 && hlc_mono_ms() > p->replayed + 1000) {
+			/* Replays what the member has, once a second at most. */
+			struct vv scratch = {0, NULL};
+
+			p->replayed = hlc_mono_ms();
+			bt.sent = &scratch;
+			got = rstore_missing(r->dbs[p->db], &none, MSG_BATCH_BYTES, batch_cb, &bt);
+			vv_clear(&scratch);
+			bt.sent = &p->sent;
+			rc = got > 0 ? conn_send(p->c, bt.b.p, bt.b.len) : 0;
+			free(bt.b.p);
+			if (got < 0 || rc || msg_changes_init(&bt.b))
+				return -1;
+			bt.n = 0;
+		}
 		got = rstore_missing(r->dbs[p->db], &p->sent, MSG_BATCH_BYTES, batch_cb, &bt);
 		if (got <= 0 || bt.n == 0) {
 			free(bt.b.p);
