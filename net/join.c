@@ -390,6 +390,7 @@ join_exchange_relays(int fd, const uint8_t *keypair, const uint8_t psk[32],
                      const struct join_code *code, const char *name, const uint8_t sign_pub[32],
                      struct msg_welcome *w, uint8_t rs[32], struct msg_relays *relays)
 {
+	struct msg_relays none;
 	uint8_t prs[JOIN_PRS_LEN];
 	struct conn *c;
 	const uint8_t *m, *o;
@@ -423,10 +424,9 @@ join_exchange_relays(int fd, const uint8_t *keypair, const uint8_t psk[32],
 				free(j);
 				if (sent)
 					goto out;
-			} else if (msg_welcome_decode(m, len, w) == 0) {
+			} else if (msg_welcome_decode_relays(m, len, w, relays ? relays : &none) ==
+			           0) {
 				conn_remote_key(c, rs);
-				if (relays != NULL)
-					msg_welcome_relays(m, len, relays);
 				rc = 0;
 				goto out;
 			} else {

@@ -484,12 +484,15 @@ get_welcome(struct rd *r, const uint8_t *buf, size_t len, struct msg_welcome *w)
 }
 
 int
-msg_welcome_relays(const uint8_t *buf, size_t len, struct msg_relays *out)
+msg_welcome_decode_relays(const uint8_t *buf, size_t len, struct msg_welcome *w,
+                          struct msg_relays *out)
 {
 	struct rd r;
 
-	if (get_welcome(&r, buf, len, NULL) || get_relays(&r, out) || rd_end(&r)) {
+	if (get_welcome(&r, buf, len, w) || get_relays(&r, out) || rd_end(&r)) {
 		out->n = 0;
+		if (w != NULL)
+			sodium_memzero(w, sizeof(*w));
 		errno = EBADMSG;
 		return -1;
 	}
@@ -499,10 +502,9 @@ msg_welcome_relays(const uint8_t *buf, size_t len, struct msg_relays *out)
 int
 msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
 {
-	struct msg_relays rel;
 	struct rd r;
 
-	if (get_welcome(&r, buf, len, w) || get_relays(&r, &rel) || rd_end(&r)) {
+	if (get_welcome(&r, buf, len, w) || rd_end(&r)) {
 		sodium_memzero(w, sizeof(*w));
 		errno = EBADMSG;
 		return -1;

@@ -123,7 +123,9 @@ struct msg_relays {
 /* Appends r (if r->n > 0) to an encoded WELCOME in *buf (realloc'd).  0 or -1. */
 int msg_welcome_add_relays(uint8_t **buf, size_t *len, const struct msg_relays *r);
 
-/* The relays at the end of a WELCOME (r->n 0 if none).  0 or -1 (EBADMSG). */
-int msg_welcome_relays(const uint8_t *buf, size_t len, struct msg_relays *r);
+/* msg_welcome_decode (w may be NULL) of a WELCOME that may end with relays
+ * (msg_welcome_decode refuses those): r->n 0 if none.  0 or -1 (EBADMSG). */
+int msg_welcome_decode_relays(const uint8_t *buf, size_t len, struct msg_welcome *w,
+                              struct msg_relays *r);
 
 #endif
