@@ -32,6 +32,7 @@
 #include "net/mdns.h"
 #include "net/msg.h"
 #include "net/netkey.h"
+#include "net/relayjoin.h"
 #include "net/relaylink.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME]\n"
@@ -107,7 +108,7 @@ cmd_join(int argc, char **argv)
 	uint64_t origin;
 	char found[JOIN_FIND_MAX][MDNS_HOST_MAX], hp[MDNS_HOST_MAX + 8];
 	int ports[JOIN_FIND_MAX], nfound = 0, k;
-	int c, fd = -1, rc = 1;
+	int c, fd = -1, rc = 1, e, from_relay = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:n:P:h", opts, NULL)) != -1) {
@@ -209,14 +210,22 @@ cmd_join(int argc, char **argv)
 		else if (join_exchange_relays(fd, kp, psk, shortc, name, sign_pub, &w, rs,
 		                              &relays) == 0)
 			break;
-		else
-			join_why(peer, errno, shortc != NULL);
+		else if ((e = errno, shortc == NULL) &&
+		         relayjoin_fetch(peer, psk, kp, rs, &w, &relays) == 0) {
+			/* A relay holding an invite's box: the inviter made this
+			 * device's keys and registered it (relayjoin.h). */
+			from_relay = 1;
+			break;
+		} else
+			join_why(peer, errno == ENOENT ? ENOENT : e, shortc != NULL);
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
 		if (k + 1 >= nfound)
 			goto out;
 	}
+	if (from_relay)
+		origin = journal_key_origin(kp + 32);
 	/* The code holds no database id: the WELCOME's is authentic, as only
 	 * the device holding the invite's psk could complete the handshake. */
 	if (journal_create(db, origin, w.dbid) || identity_write_secret(db, "device.key", kp, 64) ||

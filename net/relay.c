@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -30,6 +31,7 @@
 #include "net/net.h"
 #include "net/netkey.h"
 #include "net/relay.h"
+#include "net/relayjoin.h"
 #include "net/roster.h"
 #include "net/rstore.h"
 
@@ -57,6 +59,18 @@ struct rpeer {
 	char addr[80];
 };
 
+/* A box a member left for a joiner (relayjoin.h). */
+struct rbox {
+	int used;
+	int db;
+	uint8_t id[32];
+	uint64_t expires; /* wall ms */
+	uint8_t *data;
+	size_t len;
+};
+
+#define RELAY_BOX_SLOTS 64
+
 struct relay {
 	char dir[PATH_MAX];
 	uint8_t *priv; /* sodium_malloc'd */
@@ -67,6 +81,7 @@ struct relay {
 	uint8_t psk[RELAY_DBS_MAX + 1][32]; /* each database's, then pairing's */
 	size_t ndbs;
 	struct rpeer *peers[RELAY_MAX_PEERS];
+	struct rbox boxes[RELAY_BOX_SLOTS];
 	int ep, lfd;
 	volatile sig_atomic_t stop;
 	int tamper;               /* test knob BLAZEFS_RELAY_TAMPER: 1 flip, 2 replay */
@@ -162,6 +177,147 @@ add_db(struct relay *r, struct rstore *s)
 	return 0;
 }
 
+/* ---- boxes left for joiners (relayjoin.h) ---- */
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+box_path(const struct relay *r, const struct rbox *b, char *out, size_t len)
+{
+	char dir[PATH_MAX + 80], hex[65];
+
+	db_dir(r, rstore_roster(r->dbs[b->db])->dbid, dir, sizeof(dir));
+	sodium_bin2hex(hex, sizeof(hex), b->id, 32);
+	snprintf(out, len, "%s/box-%s", dir, hex);
+}
+
+static void
+box_drop(struct relay *r, struct rbox *b, int unlink_it)
+{
+	char path[PATH_MAX + 256];
+
+	if (unlink_it) {
+		box_path(r, b, path, sizeof(path));
+		unlink(path);
+	}
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Keeps a box (in memory and on disk, so a restart keeps it).  0, or -1
+ * (ENOSPC: the database has RELAY_BOXES_MAX pending). */
+static int
+box_put(struct relay *r, int db, const uint8_t id[32], uint64_t expires, const uint8_t *data,
+        size_t len, int write_it)
+{
+	struct rbox *free_slot = NULL;
+	char path[PATH_MAX + 256];
+	size_t mine = 0;
+	uint64_t now = wall_ms();
+
+	for (size_t i = 0; i < RELAY_BOX_SLOTS; i++) {
+		struct rbox *b = &r->boxes[i];
+
+		if (b->used && (b->expires <= now || (b->db == db && memcmp(b->id, id, 32) == 0)))
+			box_drop(r, b, 1);
+		if (!b->used && free_slot == NULL)
+			free_slot = b;
+		mine += b->used && b->db == db;
+	}
+	if (free_slot == NULL || mine >= RELAY_BOXES_MAX || expires <= now) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if ((free_slot->data = malloc(len)) == NULL)
+		return -1;
+	memcpy(free_slot->data, data, len);
+	free_slot->len = len;
+	free_slot->db = db;
+	free_slot->expires = expires;
+	memcpy(free_slot->id, id, 32);
+	free_slot->used = 1;
+	if (write_it) {
+		uint8_t hdr[8];
+		int fd;
+
+		box_path(r, free_slot, path, sizeof(path));
+		be64(hdr, expires);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+		    write(fd, hdr, 8) != 8 || write(fd, data, len) != (ssize_t)len || fsync(fd)) {
+			if (fd >= 0)
+				close(fd);
+			box_drop(r, free_slot, 1);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Reads back the boxes of database db (files "box-<id hex>"). */
+static void
+box_load(struct relay *r, int db)
+{
+	char dir[PATH_MAX + 80], path[PATH_MAX + 256];
+	uint8_t buf[8 + RELAYJOIN_BOX_MAX + 1], id[32];
+	struct dirent *e;
+	DIR *d;
+
+	db_dir(r, rstore_roster(r->dbs[db])->dbid, dir, sizeof(dir));
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		ssize_t n;
+		int fd;
+
+		if (strncmp(e->d_name, "box-", 4) != 0 || strlen(e->d_name) != 4 + 64 ||
+		    sodium_hex2bin(id, 32, e->d_name + 4, 64, NULL, NULL, NULL) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		/* Untrusted (the disk): bounded, and dropped if malformed. */
+		if (n < 8 + 1 || n > 8 + RELAYJOIN_BOX_MAX ||
+		    box_put(r, db, id, get64(buf), buf + 8, (size_t)n - 8, 0))
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* Hands out the box id names, once: malloc'd *data, or NULL. */
+static uint8_t *
+box_take(struct relay *r, const uint8_t id[32], size_t *len)
+{
+	uint64_t now = wall_ms();
+
+	for (size_t i = 0; i < RELAY_BOX_SLOTS; i++) {
+		struct rbox *b = &r->boxes[i];
+		uint8_t *data;
+
+		if (!b->used || sodium_memcmp(b->id, id, 32) != 0)
+			continue;
+		if (b->expires <= now) {
+			box_drop(r, b, 1);
+			return NULL;
+		}
+		data = b->data;
+		*len = b->len;
+		b->data = NULL;
+		box_drop(r, b, 1);
+		return data;
+	}
+	return NULL;
+}
+
 static int
 load_dbs(struct relay *r)
 {
@@ -186,6 +342,7 @@ load_dbs(struct relay *r)
 			rstore_close(s);
 			break;
 		}
+		box_load(r, (int)r->ndbs - 1);
 		syslog(LOG_INFO, "relay: database %.16s: %llu bytes of changes", e->d_name,
 		       (unsigned long long)rstore_bytes(s));
 	}
@@ -599,6 +756,20 @@ on_member_msg(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, in
 	size_t olen;
 	int rc;
 
+	if (len >= 2 && m[0] == MSG_VERSION && m[1] == RELAY_MSG_DEPOSIT) {
+		uint8_t st[3] = {MSG_VERSION, RELAY_MSG_DEPOSITED, 0};
+
+		if (len < 42 + 1 || len > 42 + RELAYJOIN_BOX_MAX)
+			return -1;
+		if (box_put(r, p->db, m + 2, get64(m + 34), m + 42, len - 42, 1)) {
+			syslog(LOG_WARNING, "relay: %s: an invite's box refused: %s", p->addr,
+			       strerror(errno));
+			st[2] = 1;
+		} else {
+			syslog(LOG_INFO, "relay: %s: an invite's box kept", p->addr);
+		}
+		return conn_send(p->c, st, sizeof(st));
+	}
 	if (len >= 2 && m[0] == MSG_VERSION && m[1] == RELAY_MSG_ROSTER) {
 		rc = rstore_set_roster(r->dbs[p->db], m + 2, len - 2);
 		if (rc < 0)
@@ -803,7 +974,31 @@ readable(struct relay *r, struct rpeer *p)
 				stranger(r, p, 1);
 				return;
 			}
-			if (ev == CONN_MSG && p->mode == RP_PAIR) {
+			if (ev == CONN_MSG && p->mode == RP_PAIR && len == 34 &&
+			    m[0] == MSG_VERSION && m[1] == RELAY_MSG_FETCH) {
+				uint8_t *box, *o;
+				size_t blen = 0;
+
+				box = box_take(r, m + 2, &blen);
+				syslog(LOG_INFO, "relay: %s: %s", p->addr,
+				       box ? "an invite's box fetched (and forgotten)"
+				           : "asked for an invite's box it does not hold");
+				if ((o = malloc(2 + blen)) == NULL) {
+					free(box);
+					rpeer_close(r, p, "out of memory");
+					return;
+				}
+				o[0] = MSG_VERSION;
+				o[1] = RELAY_MSG_BOX;
+				if (box)
+					memcpy(o + 2, box, blen);
+				free(box);
+				if (send_msg(p, o, 2 + blen)) {
+					rpeer_close(r, p, "send failed");
+					return;
+				}
+				p->closing = 1;
+			} else if (ev == CONN_MSG && p->mode == RP_PAIR) {
 				if (on_pair(r, p, m, len)) {
 					rpeer_close(r, p, "bad pairing");
 					return;
@@ -961,6 +1156,9 @@ relay_close(struct relay *r)
 	for (size_t i = 0; i < RELAY_MAX_PEERS; i++)
 		if (r->peers[i] != NULL)
 			rpeer_close(r, r->peers[i], NULL);
+	for (size_t i = 0; i < RELAY_BOX_SLOTS; i++)
+		if (r->boxes[i].used)
+			box_drop(r, &r->boxes[i], 0);
 	for (size_t i = 0; i < r->ndbs; i++)
 		rstore_close(r->dbs[i]);
 	if (r->lfd >= 0)
@@ -974,9 +1172,8 @@ relay_close(struct relay *r)
 
 /* ---- the admin's side of a pairing ---- */
 
-/* Connects (blocking, 5 s at most) to HOST:PORT. */
-static int
-dial_blocking(const char *hostport)
+int
+relay_dial(const char *hostport)
 {
 	struct addrinfo hints = {0}, *res = NULL;
 	char host[256], *colon;
@@ -1047,7 +1244,7 @@ relay_pair(const char *db, const char *hostport, uint8_t pub[32], const char **w
 	memcpy(m + 2, nk, NETKEY_LEN);
 	memcpy(m + 2 + NETKEY_LEN, roster, rlen);
 	*why = "cannot reach the relay";
-	if ((fd = dial_blocking(hostport)) < 0)
+	if ((fd = relay_dial(hostport)) < 0)
 		goto out;
 	relay_pair_psk(psk);
 	if ((c = conn_new(1, priv, NULL)) == NULL || conn_set_network(c, psk))

@@ -52,6 +52,15 @@
 #define RELAY_MSG_ROSTER 0x42
 #define RELAY_MSG_ERROR 0x43
 #define RELAY_ERR_QUOTA 1
+/* Joining through the relay (relayjoin.h): a member leaves a box
+ * (u8 MSG_VERSION | u8 DEPOSIT | 32 id | u64 expires (wall ms) | box), the
+ * relay answers DEPOSITED (| u8 status, 0: kept); a pairing-psk connection
+ * asks FETCH (| 32 id) and gets BOX (| box, empty if none), once. */
+#define RELAY_MSG_DEPOSIT 0x44
+#define RELAY_MSG_DEPOSITED 0x45
+#define RELAY_MSG_FETCH 0x46
+#define RELAY_MSG_BOX 0x47
+#define RELAY_BOXES_MAX 8 /* pending per database */
 #define RELAY_KEY_FILE "relay.key"
 #define RELAY_DBS_MAX 64
 #define RELAY_MAX_PEERS 256
@@ -91,6 +100,10 @@ void relay_close(struct relay *r);
  * pub, or -1 with errno and a reason in why (static text).
  */
 int relay_pair(const char *db, const char *hostport, uint8_t pub[32], const char **why);
+
+/* Connects (blocking, 5 s at most) to HOST:PORT (or [V6]:PORT).  The
+ * socket, or -1 with errno. */
+int relay_dial(const char *hostport);
 
 /* The pairing psk (a public constant; see above). */
 void relay_pair_psk(uint8_t psk[32]);

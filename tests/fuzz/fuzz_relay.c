@@ -1,6 +1,7 @@
 /*
  * libFuzzer: what a blind relay decodes from untrusted bytes (net/relay.h):
- * a roster (from a pairing or a member), a WELCOME's relays, the records of
+ * a roster (from a pairing or a member), a WELCOME's relays, an invite's box
+ * (what a joiner fetches from it), the records of
  * its store as read back from disk (rstore_parse, and rstore_open over an
  * arbitrary changes.log next to a valid roster), and change blobs a member
  * sends (rstore_add).  None of it crashes or reads out of bounds; a store
@@ -16,6 +17,7 @@
 #include "core/bytes.h"
 #include "core/journal.h"
 #include "net/msg.h"
+#include "net/relayjoin.h"
 #include "net/roster.h"
 #include "net/rstore.h"
 
@@ -79,6 +81,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (roster_decode(data, size, &r) == 0)
 		roster_clear(&r);
 	msg_welcome_decode_relays(data, size, NULL, &rel);
+	{
+		/* A box from the relay (it never opens without the code's key). */
+		static const uint8_t psk[32] = {5};
+		uint8_t keys[RELAYJOIN_KEYS], inviter[32];
+		struct msg_welcome w;
+
+		if (relayjoin_open(data, size, psk, keys, inviter, &w, &rel) == 0)
+			abort();
+	}
 	while (off < size && rstore_parse(data + off, size - off, &blob, &blen, &used) == 1) {
 		if (blob < data || blob + blen > data + size)
 			abort();
