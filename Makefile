@@ -119,6 +119,7 @@ fuzz-run: fuzz
 bench: blazefs
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/sync.sh && BLAZEFS_BIN=$(O)/blazefs ./bench/mdns.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/relay.sh
 
 # make test runs the bounded explorer (tests/integration/crash_images.sh);
 # this runs more recordings and images (tests/crash/README.md).

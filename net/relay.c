@@ -728,9 +728,13 @@ on_changes(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, int *
 		if (vv_get(&p->sent, origin) < seq && vv_set(&p->sent, origin, seq))
 			return -1;
 	}
-	/* Acknowledged only once on disk. */
-	if (*stored && rstore_sync(s))
-		return -1;
+	/* Forwarded at once, acknowledged only once on disk: the sender keeps
+	 * every change anyway, the ACK is what says the relay holds it. */
+	if (*stored) {
+		pump_db(r, p->db, p);
+		if (rstore_sync(s))
+			return -1;
+	}
 	return gap ? send_hello(r, p) : send_ack(r, p);
 }
 
@@ -1022,8 +1026,6 @@ readable(struct relay *r, struct rpeer *p)
 		rpeer_close(r, p, "send failed");
 		return;
 	}
-	if (stored)
-		pump_db(r, p->db, p);
 }
 
 static void
