@@ -1,4 +1,5 @@
-# Every member learns the relay, strangers are refused, the quota holds:
+# Every member learns the relay, strangers are refused, one port serves two
+# databases, the quota holds:
 # C joined before A paired the database with the relay and learns it from
 # A's .devices record; a device of another database and a removed member are
 # refused by the relay; writes past the database's quota are refused with a
@@ -30,6 +31,11 @@ init X xray
 start X --no-listen --no-mdns --peer "127.0.0.1:$(port R)"
 wait_until 10 grep -q "refused: did not prove the key of any database here" "$T/R.log" ||
 	fail "the relay did not refuse a stranger"
+# Paired too, X is served on the same port (its own network key), beside A.
+"$BLAZEFS" relay add "$T/X" "127.0.0.1:$(port R)" >/dev/null || fail "relay add X"
+wait_until 15 relay_connected X || fail "the relay does not serve a second database"
+relay_connected A || fail "A lost the relay when X was paired"
+expect_eq "$(ls -d "$T"/R/db/*/ | wc -l)" 2 "databases the relay stores"
 stop X
 
 # A removed member: its session ends and it is refused from then on.
@@ -49,6 +55,7 @@ done
 wait_until 10 grep -q "its quota for this database is full" "$T/A.log" ||
 	fail "A was not told the relay's quota is full"
 grep -q "database quota full" "$T/R.log" || fail "the relay did not log its quota"
-size=$(stat -c %s "$T"/R/db/*/changes.log)
+size=$(stat -c %s "$T/R/db/$("$BLAZEFS" status --json "$T/A" | jq -r .database)/changes.log") ||
+	fail "no store for A's database"
 [ "$size" -le 60000 ] || fail "the relay stores $size bytes, past its quota of 60000"
 echo "relay_members: ok (relay store $size bytes)"
