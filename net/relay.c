@@ -45,6 +45,7 @@ struct rpeer {
 	struct conn *c;
 	enum rmode mode;
 	size_t trial;   /* the psk tried: a database's index, or ndbs for pairing */
+	int pairing;    /* that psk is the pairing one (ndbs may grow meanwhile) */
 	uint8_t *raw;   /* what arrived before the handshake finished */
 	size_t rawlen;  /* (replayed into the next trial's conn) */
 	size_t written; /* bytes written before the handshake finished */
@@ -869,7 +870,7 @@ on_ready(struct relay *r, struct rpeer *p)
 	conn_remote_key(p->c, p->rs);
 	free(p->raw);
 	p->raw = NULL;
-	if (p->trial == r->ndbs) {
+	if (p->pairing) {
 		p->mode = RP_PAIR;
 		return 0;
 	}
@@ -895,6 +896,7 @@ next_trial(struct relay *r, struct rpeer *p)
 	int ev = CONN_DEAD;
 
 	while (++p->trial <= r->ndbs) {
+		p->pairing = p->trial == r->ndbs;
 		conn_free(p->c);
 		if ((p->c = conn_new(0, r->priv, NULL)) == NULL ||
 		    conn_set_network(p->c, r->psk[p->trial]) || conn_feed(p->c, p->raw, p->rawlen))
@@ -1068,6 +1070,7 @@ accept_all(struct relay *r)
 		                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port));
 		p->fd = fd;
 		p->db = -1;
+		p->pairing = r->ndbs == 0;
 		p->since = p->last_rx = hlc_mono_ms();
 		if ((p->c = conn_new(0, r->priv, NULL)) == NULL ||
 		    conn_set_network(p->c, r->psk[0])) {
