@@ -339,6 +339,8 @@ on_ready(struct net *n, struct peer *p)
 	p->state = PEER_OPEN;
 	if ((p->s = sync_new(&n->sc, journal_key_origin(rs), p->addr, peer_queue, p)) == NULL)
 		return -1;
+	if (relaylink_known(n, rs))
+		sync_set_blind(p->s);
 	return relaylink_session(n, p, rs) || sync_start(p->s) ? -1 : 0;
 }
 
