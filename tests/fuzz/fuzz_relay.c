@@ -26,6 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64];
 static uint8_t roster[ROSTER_FIXED_BYTES + ROSTER_ENTRY_BYTES];
 
+/* The store's directory goes when the fuzzer exits. */
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return;
+}
+
 /* One member, an admin, that signs its own roster. */
 static void
 setup(void)
@@ -51,6 +62,7 @@ setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/fuzz_relay.%d", (int)getpid());
 	if (rstore_create(dir, nk, roster, sizeof(roster)))
 		abort();
+	atexit(teardown);
 }
 
 static int
