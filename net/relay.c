@@ -46,6 +46,7 @@ struct rpeer {
 	enum rmode mode;
 	size_t trial;   /* the psk tried: a database's index, or ndbs for pairing */
 	int pairing;    /* that psk is the pairing one (ndbs may grow meanwhile) */
+	int settled;    /* message 1 opened under it: no more trials, raw freed */
 	uint8_t *raw;   /* what arrived before the handshake finished */
 	size_t rawlen;  /* (replayed into the next trial's conn) */
 	size_t written; /* bytes written before the handshake finished */
@@ -937,7 +938,7 @@ static void
 readable(struct relay *r, struct rpeer *p)
 {
 	uint8_t buf[65536];
-	const uint8_t *m;
+	const uint8_t *m, *out;
 	size_t len;
 	ssize_t got;
 	int ev, stored = 0, loops = 0;
@@ -953,7 +954,9 @@ readable(struct relay *r, struct rpeer *p)
 			rpeer_close(r, p, p->mode == RP_MEMBER ? "disconnected" : NULL);
 			return;
 		}
-		if (p->mode == RP_HANDSHAKE) {
+		/* Kept until message 1 opens: what follows it (message 3, and a
+		 * member's first messages with it) is the settled conn's alone. */
+		if (p->mode == RP_HANDSHAKE && !p->settled) {
 			uint8_t *nr;
 
 			if (p->rawlen + (size_t)got > RELAY_RAW_MAX ||
@@ -971,8 +974,17 @@ readable(struct relay *r, struct rpeer *p)
 		}
 		for (;;) {
 			ev = conn_poll(p->c, &m, &len);
-			if (ev == CONN_DEAD && p->mode == RP_HANDSHAKE && conn_stranger(p->c))
+			if (ev == CONN_DEAD && p->mode == RP_HANDSHAKE && !p->settled &&
+			    conn_stranger(p->c))
 				ev = next_trial(r, p);
+			/* Message 2 written (more than the suite byte): settled. */
+			if (p->mode == RP_HANDSHAKE && !p->settled && ev != CONN_DEAD &&
+			    p->written + conn_out(p->c, &out) > 1) {
+				p->settled = 1;
+				free(p->raw);
+				p->raw = NULL;
+				p->rawlen = 0;
+			}
 			if (ev <= 0)
 				break;
 			p->last_rx = hlc_mono_ms();

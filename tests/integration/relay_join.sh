@@ -17,6 +17,12 @@ wait_until 15 relay_has A || fail "the relay did not get A's changes"
 code=$("$BLAZEFS" invite "$T/A" --relay --name beta 2>"$T/invite.err") ||
 	fail "invite --relay: $(cat "$T/invite.err")"
 case $code in *"@127.0.0.1:$(port R)") ;; *) fail "the code does not name the relay: $code" ;; esac
+# More invites at once (each a session that sends the relay a roster and a
+# box with its handshake's last message): all kept.
+for i in 2 3 4; do
+	"$BLAZEFS" invite "$T/A" --relay --name "more-$i" >"$T/code$i" 2>"$T/invite.err" ||
+		fail "invite --relay #$i: $(cat "$T/invite.err")"
+done
 stop A # the inviter is offline from here on
 
 "$BLAZEFS" join "$T/B" "$code" >/dev/null 2>"$T/join.err" || fail "join through the relay: $(cat "$T/join.err")"
@@ -26,6 +32,12 @@ expect_eq "$(jq -r .goal "$T/B.mnt/plans/p-1.json")" "ship it" "A's record on B"
 has_role B beta member || fail "B does not see itself as member beta"
 echo '{"goal": "from b"}' >"$T/B.mnt/plans/p-2.json"
 wait_until 15 relay_has B || fail "the relay did not take B's change (is B in its roster?)"
+
+# Another box, another device: D joins with the fourth code.
+"$BLAZEFS" join "$T/D" "$(cat "$T/code4")" >/dev/null 2>"$T/join.err" || fail "join D: $(cat "$T/join.err")"
+start D --no-listen --no-mdns
+wait_until 15 test -f "$T/D.mnt/plans/p-2.json" || fail "D did not get B's change through the relay"
+stop D
 
 # The box was handed out once: the code does not work again.
 if "$BLAZEFS" join "$T/C" "$code" >/dev/null 2>&1; then
