@@ -130,6 +130,8 @@ fuzz-run: fuzz
 bench: blazefs
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/sync.sh && BLAZEFS_BIN=$(O)/blazefs ./bench/mdns.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/relay.sh
+
 bench-big: blazefs
 	$(Q)BLAZEFS_BIN=$(O)/blazefs SYNC_BENCH_BIG=$(or $(BENCH_BIG),1000000) \
 		SYNC_BENCH_ST_BIG_TIMEOUT=0 SYNC_BENCH_ROUNDS=1 ./bench/sync.sh

@@ -22,5 +22,7 @@ int cmd_status(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 /* log, export, import, conflicts, resolve (cli/history.c), by argv[0]. */
 int cmd_history(int argc, char **argv);
+/* relay init, relay DIR --listen, relay add (cli/relay.c). */
+int cmd_relay(int argc, char **argv);
 
 #endif

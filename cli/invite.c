@@ -11,6 +11,10 @@
  * members' discovery tags (README "Choices").  Only the psk derived from the
  * secret (or the short code's CPace password) is kept, in journal meta with its expiry; the running
  * mount answers one join with it and burns it.  A new invite replaces the previous one.
+ * With --relay [--name NAME] the invite does not wait for the joiner: it
+ * registers the new device now (named NAME) and leaves what it needs at the
+ * database's relay, sealed to a long code (net/relayjoin.h), printed with
+ * the relay's address; the inviter may then go offline.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,12 +32,13 @@
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/net.h"
+#include "net/relayjoin.h"
 
 /* An invite is a secret in transit: it should not outlive its use by long. */
 #define INVITE_TTL_MAX (7 * 24 * 3600)
 #define INVITE_USAGE                                                                               \
 	"Usage: %s invite DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin] "      \
-	"[--long] [--wait]\n"
+	"[--long] [--wait] [--relay [--name NAME]]\n"
 
 /* The listen address of the running mount, from its status. */
 static void
@@ -65,6 +70,7 @@ cmd_invite(int argc, char **argv)
 	    {"ttl", required_argument, NULL, 't'},      {"address", required_argument, NULL, 'a'},
 	    {"priority", required_argument, NULL, 'p'}, {"admin", no_argument, NULL, 'A'},
 	    {"long", no_argument, NULL, 'L'},           {"wait", no_argument, NULL, 'W'},
+	    {"relay", no_argument, NULL, 'R'},          {"name", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	uint8_t secret[32];
 	char hex[65], addr[300] = "", *end, sc[JOIN_CODE_MAX];
@@ -74,12 +80,20 @@ cmd_invite(int argc, char **argv)
 	struct journal *j;
 	long ttl = 3600;
 	long long prio = 0;
-	int c, rc = 1, admin = 0, longc = 0, wait = 0, how;
+	int c, rc = 1, admin = 0, longc = 0, wait = 0, how, relay = 0;
+	const char *name = "invited", *why;
+	uint8_t psk[32];
 	uint8_t slot = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:a:p:ALWh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:a:p:ALWRn:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'R':
+			relay = 1;
+			break;
+		case 'n':
+			name = optarg;
+			break;
 		case 't':
 			errno = 0;
 			ttl = strtol(optarg, &end, 10);
@@ -143,6 +157,27 @@ cmd_invite(int argc, char **argv)
 		        errno == ENOENT ? "is not a member yet: mount it until it has synced"
 		                        : "is a member, not an admin",
 		        cli_prog, db);
+		goto out;
+	}
+	if (relay) {
+		/* The joiner's half, done now; its box waits at the relay. */
+		randombytes_buf(secret, sizeof(secret));
+		join_psk(psk, secret);
+		if (relayjoin_deposit(j, db, psk, ttl, name, prio, admin, addr, sizeof(addr),
+		                      &why)) {
+			fprintf(stderr, "%s invite: %s: %s\n", cli_prog, db, why);
+			sodium_memzero(psk, sizeof(psk));
+			goto out;
+		}
+		sodium_memzero(psk, sizeof(psk));
+		sodium_bin2hex(hex, sizeof(hex), secret, sizeof(secret));
+		printf("%s@%s\n", hex, addr);
+		fflush(stdout);
+		fprintf(stderr,
+		        "%s invite: %s is registered and what it needs waits at the relay %s "
+		        "(for %ld s, one use): this device may go offline\n",
+		        cli_prog, name, addr, ttl);
+		rc = 0;
 		goto out;
 	}
 	if (addr[0] == '\0')

@@ -32,6 +32,8 @@
 #include "net/mdns.h"
 #include "net/msg.h"
 #include "net/netkey.h"
+#include "net/relayjoin.h"
+#include "net/relaylink.h"
 
 #define JOIN_USAGE "Usage: %s join DB CODE [--peer HOST:PORT] [--name NAME]\n"
 #define JOIN_FIND_MS 10000 /* browsing for the inviter */
@@ -97,6 +99,7 @@ cmd_join(int argc, char **argv)
 	uint8_t raw[32], psk[32], rs[32], sign_pub[32], tagkey[32], *kp = NULL;
 	char host[256], *name = NULL, dev[DEVID_LEN + 1];
 	struct msg_welcome w;
+	struct msg_relays relays = {0};
 	const char *db, *code, *peer = NULL, *at;
 	struct join_code sc, *shortc = NULL;
 	size_t clen;
@@ -105,7 +108,7 @@ cmd_join(int argc, char **argv)
 	uint64_t origin;
 	char found[JOIN_FIND_MAX][MDNS_HOST_MAX], hp[MDNS_HOST_MAX + 8];
 	int ports[JOIN_FIND_MAX], nfound = 0, k;
-	int c, fd = -1, rc = 1;
+	int c, fd = -1, rc = 1, e, from_relay = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:n:P:h", opts, NULL)) != -1) {
@@ -204,16 +207,25 @@ cmd_join(int argc, char **argv)
 		if ((fd = join_dial(peer)) < 0)
 			fprintf(stderr, "%s join: cannot connect to %s: %s\n", cli_prog, peer,
 			        strerror(errno));
-		else if (join_exchange(fd, kp, psk, shortc, name, sign_pub, &w, rs) == 0)
+		else if (join_exchange_relays(fd, kp, psk, shortc, name, sign_pub, &w, rs,
+		                              &relays) == 0)
 			break;
-		else
-			join_why(peer, errno, shortc != NULL);
+		else if ((e = errno, shortc == NULL) &&
+		         relayjoin_fetch(peer, psk, kp, rs, &w, &relays) == 0) {
+			/* A relay holding an invite's box: the inviter made this
+			 * device's keys and registered it (relayjoin.h). */
+			from_relay = 1;
+			break;
+		} else
+			join_why(peer, errno == ENOENT ? ENOENT : e, shortc != NULL);
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
 		if (k + 1 >= nfound)
 			goto out;
 	}
+	if (from_relay)
+		origin = journal_key_origin(kp + 32);
 	/* The code holds no database id: the WELCOME's is authentic, as only
 	 * the device holding the invite's psk could complete the handshake. */
 	if (journal_create(db, origin, w.dbid) || identity_write_secret(db, "device.key", kp, 64) ||
@@ -226,7 +238,7 @@ cmd_join(int argc, char **argv)
 	if (journal_set_root(j, w.root, w.root_sign, w.root_box) ||
 	    journal_meta_put(j, "name", name, strlen(name)) ||
 	    journal_meta_put(j, IDENTITY_INTRODUCER_META, rs, 32) || dial_remember(j, peer) ||
-	    journal_sync(j))
+	    relaylink_remember(j, &relays) || journal_sync(j))
 		fprintf(stderr, "%s join: %s: %s\n", cli_prog, db, strerror(errno));
 	else
 		rc = 0;

@@ -24,6 +24,8 @@ static const struct {
     {"export", cmd_history, "DB|MNT > dump.jsonl"},
     {"import", cmd_history, "DB|MNT < dump.jsonl"},
     {"conflicts", cmd_history, "DB|MNT [--json]"},
+    {"relay", cmd_relay,
+     "init DIR | DIR --listen [ADDR:]PORT [-f] [--quota BYTES] | add DB HOST:PORT"},
     {"resolve", cmd_history, "MNT/COLLECTION/ID.json FIELD --keep DEVICE | --value JSON"},
 };
 

@@ -175,7 +175,8 @@ build(const char *db, const char *arg)
 		json_object_set_new(o, "devices", c);
 	}
 	if ((run = net_status_load(db)) != NULL) {
-		static const char *keys[] = {"listen", "peers", "discovered", "dialling", "clock"};
+		static const char *keys[] = {"listen",   "peers", "discovered",
+		                             "dialling", "clock", "relays"};
 
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (json_object_get(run, keys[i]) != NULL)
@@ -320,6 +321,14 @@ print_text(const json_t *o, int watch)
 		json_array_foreach (json_object_get(o, "dialling"), i, p)
 			printf(" %s:%s (%s%s)", str(p, "address"), str(p, "port"), str(p, "source"),
 			       json_is_true(json_object_get(p, "connected")) ? ", connected" : "");
+		printf("\n");
+	}
+	if (json_array_size(json_object_get(o, "relays")) > 0) {
+		printf("\nrelays:");
+		json_array_foreach (json_object_get(o, "relays"), i, p)
+			printf(" %s (%s)", str(p, "address"),
+			       json_is_true(json_object_get(p, "connected")) ? "connected"
+			                                                     : "not connected");
 		printf("\n");
 	}
 }

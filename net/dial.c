@@ -24,8 +24,8 @@
 #include "net/peer.h"
 
 /* Sets t to "HOST:PORT" (or "[V6]:PORT").  0, or -1 if it is not one. */
-static int
-target_set(struct target *t, const char *s)
+int
+dial_target_set(struct target *t, const char *s)
 {
 	const char *c = strrchr(s, ':');
 
@@ -65,14 +65,15 @@ dial_targets(struct net *n, const char *const *peers, size_t npeers, int remembe
 {
 	char *known = remember ? remembered(n->j) : strdup(""), *line, *save = NULL;
 
-	if (known == NULL || (n->targets = calloc(npeers + DIAL_REMEMBER_MAX + MDNS_MAX,
-	                                          sizeof(*n->targets))) == NULL) {
+	if (known == NULL ||
+	    (n->targets = calloc(npeers + DIAL_REMEMBER_MAX + MDNS_MAX + RELAYLINK_MAX,
+	                         sizeof(*n->targets))) == NULL) {
 		syslog(LOG_INFO, "%s: cannot start the network: %s", n->db, strerror(errno));
 		free(known);
 		return -1;
 	}
 	for (size_t i = 0; i < npeers; i++) {
-		if (target_set(&n->targets[n->ntargets], peers[i])) {
+		if (dial_target_set(&n->targets[n->ntargets], peers[i])) {
 			syslog(LOG_INFO, "bad peer address %s (want HOST:PORT)", peers[i]);
 			free(known);
 			errno = EINVAL;
@@ -87,7 +88,7 @@ dial_targets(struct net *n, const char *const *peers, size_t npeers, int remembe
 		struct target *t = &n->targets[n->ntargets];
 		size_t k;
 
-		if (target_set(t, line))
+		if (dial_target_set(t, line))
 			continue;
 		for (k = 0; k < n->ntargets; k++)
 			if (!strcmp(n->targets[k].host, t->host) &&
@@ -107,6 +108,11 @@ dial_targets(struct net *n, const char *const *peers, size_t npeers, int remembe
 		n->targets[n->ntargets + i].unused = 1;
 	}
 	n->ntargets += MDNS_MAX;
+	/* The relays' slots (relaylink.c fills them). */
+	n->relay_first = n->ntargets;
+	for (size_t i = 0; i < RELAYLINK_MAX; i++)
+		n->targets[n->ntargets + i].unused = 1;
+	n->ntargets += RELAYLINK_MAX;
 	return 0;
 }
 

@@ -29,6 +29,9 @@ struct target;
  * address). */
 int dial_targets(struct net *n, const char *const *peers, size_t npeers, int remember);
 
+/* Points t at "HOST:PORT" (or "[V6]:PORT").  0, or -1 if malformed. */
+int dial_target_set(struct target *t, const char *s);
+
 /*
  * Remembers "HOST:PORT" (journal meta DIAL_ADDRESSES_META: newline-separated,
  * the most recent first, at most DIAL_REMEMBER_MAX), so a later mount dials

@@ -22,6 +22,7 @@
 #include "net/join.h"
 #include "net/msg.h"
 #include "net/netlog.h"
+#include "net/relaylink.h"
 #include "net/netkey.h"
 #include "net/seal.h"
 
@@ -271,6 +272,24 @@ join_burn_as(struct journal *j, int how)
 	return rc;
 }
 
+/* The joiner is told the relays, to reach them before any record syncs. */
+static int
+add_relays(struct journal *j, uint8_t **out, size_t *outlen)
+{
+	struct relaylink rl[MSG_RELAYS_MAX];
+	struct msg_relays r;
+	int k = relaylink_list(j, rl, MSG_RELAYS_MAX);
+
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < k; i++) {
+		memcpy(r.key[r.n], rl[i].pub, 32);
+		if (snprintf(r.addr[r.n], sizeof(r.addr[0]), "%s", rl[i].addr) <
+		    (int)sizeof(r.addr[0]))
+			r.n++;
+	}
+	return msg_welcome_add_relays(out, outlen, &r);
+}
+
 int
 join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint8_t *m, size_t len,
              uint8_t **out, size_t *outlen)
@@ -314,6 +333,12 @@ join_welcome(struct journal *j, const char *db, const uint8_t rs[32], const uint
 	sodium_memzero(&w, sizeof(w));
 	if (rc)
 		return -1;
+	if (add_relays(j, out, outlen)) {
+		sodium_memzero(*out, *outlen);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
 	change_devid(journal_key_origin(rs), dev);
 	syslog(LOG_INFO, "device %s (%s) joined as %s", dev,
 	       netlog_clean(clean, sizeof(clean), name, sizeof(name)),
@@ -357,6 +382,15 @@ int
 join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const struct join_code *code,
               const char *name, const uint8_t sign_pub[32], struct msg_welcome *w, uint8_t rs[32])
 {
+	return join_exchange_relays(fd, keypair, psk, code, name, sign_pub, w, rs, NULL);
+}
+
+int
+join_exchange_relays(int fd, const uint8_t *keypair, const uint8_t psk[32],
+                     const struct join_code *code, const char *name, const uint8_t sign_pub[32],
+                     struct msg_welcome *w, uint8_t rs[32], struct msg_relays *relays)
+{
+	struct msg_relays none;
 	uint8_t prs[JOIN_PRS_LEN];
 	struct conn *c;
 	const uint8_t *m, *o;
@@ -390,7 +424,8 @@ join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32], const struc
 				free(j);
 				if (sent)
 					goto out;
-			} else if (msg_welcome_decode(m, len, w) == 0) {
+			} else if (msg_welcome_decode_relays(m, len, w, relays ? relays : &none) ==
+			           0) {
 				conn_remote_key(c, rs);
 				rc = 0;
 				goto out;

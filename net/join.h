@@ -138,4 +138,12 @@ int join_exchange(int fd, const uint8_t *keypair, const uint8_t psk[32],
                   const struct join_code *code, const char *name, const uint8_t sign_pub[32],
                   struct msg_welcome *w, uint8_t rs[32]);
 
+struct msg_relays;
+
+/* join_exchange, also filling *relays (if not NULL) with the relays the
+ * WELCOME named (relaylink.h). */
+int join_exchange_relays(int fd, const uint8_t *keypair, const uint8_t psk[32],
+                         const struct join_code *code, const char *name, const uint8_t sign_pub[32],
+                         struct msg_welcome *w, uint8_t rs[32], struct msg_relays *relays);
+
 #endif

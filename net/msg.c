@@ -402,35 +402,112 @@ msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len)
 }
 
 int
-msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
+msg_welcome_add_relays(uint8_t **buf, size_t *len, const struct msg_relays *r)
+{
+	struct msg_buf b = {*buf, *len, *len};
+	int bad = 0;
+
+	if (r->n == 0)
+		return 0;
+	if (r->n > MSG_RELAYS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	bad = put_be(&b, r->n, 1);
+	for (size_t i = 0; i < r->n && !bad; i++) {
+		size_t al = strnlen(r->addr[i], sizeof(r->addr[i]));
+
+		bad = al == 0 || al > 255 || put(&b, r->key[i], 32) || put_be(&b, al, 1) ||
+		      put(&b, r->addr[i], al);
+	}
+	/* b.p may have moved even on failure: the caller frees *buf. */
+	*buf = b.p;
+	*len = b.len;
+	return bad ? -1 : 0;
+}
+
+/* Reads the optional relays that end a WELCOME from r. */
+static int
+get_relays(struct rd *r, struct msg_relays *out)
+{
+	out->n = 0;
+	if (r->bad || r->n == 0)
+		return r->bad ? -1 : 0;
+	out->n = get_be(r, 1);
+	if (out->n == 0 || out->n > MSG_RELAYS_MAX)
+		return -1;
+	for (size_t i = 0; i < out->n; i++) {
+		const uint8_t *k = take(r, 32), *a;
+		size_t al = get_be(r, 1);
+
+		if (k == NULL || al == 0 || (a = take(r, al)) == NULL ||
+		    memchr(a, '\0', al) != NULL || memchr(a, '\n', al) != NULL)
+			return -1;
+		memcpy(out->key[i], k, 32);
+		memcpy(out->addr[i], a, al);
+		out->addr[i][al] = '\0';
+	}
+	return 0;
+}
+
+/* The fixed part of a WELCOME, up to the optional relays. */
+static int
+get_welcome(struct rd *r, const uint8_t *buf, size_t len, struct msg_welcome *w)
 {
 	const uint8_t *dbid, *keys, *sign, *box, *net;
 	uint64_t root;
 	size_t nkeys;
+
+	if (rd_open(r, buf, len, MSG_WELCOME))
+		return -1;
+	dbid = take(r, 32);
+	nkeys = get_be(r, 1);
+	if (nkeys == 0 || nkeys > MSG_KEYS_MAX)
+		return -1;
+	keys = take(r, 32 * nkeys);
+	root = get_be(r, 8);
+	sign = take(r, 32);
+	box = take(r, 32);
+	net = take(r, 32);
+	if (r->bad)
+		return -1;
+	if (w != NULL) {
+		memcpy(w->dbid, dbid, 32);
+		memcpy(w->keys, keys, 32 * nkeys);
+		w->nkeys = nkeys;
+		w->root = root;
+		memcpy(w->root_sign, sign, 32);
+		memcpy(w->root_box, box, 32);
+		memcpy(w->netkey, net, 32);
+	}
+	return 0;
+}
+
+int
+msg_welcome_decode_relays(const uint8_t *buf, size_t len, struct msg_welcome *w,
+                          struct msg_relays *out)
+{
 	struct rd r;
 
-	if (rd_open(&r, buf, len, MSG_WELCOME))
-		goto bad;
-	dbid = take(&r, 32);
-	nkeys = get_be(&r, 1);
-	if (nkeys == 0 || nkeys > MSG_KEYS_MAX)
-		goto bad;
-	keys = take(&r, 32 * nkeys);
-	root = get_be(&r, 8);
-	sign = take(&r, 32);
-	box = take(&r, 32);
-	net = take(&r, 32);
-	if (rd_end(&r))
-		goto bad;
-	memcpy(w->dbid, dbid, 32);
-	memcpy(w->keys, keys, 32 * nkeys);
-	w->nkeys = nkeys;
-	w->root = root;
-	memcpy(w->root_sign, sign, 32);
-	memcpy(w->root_box, box, 32);
-	memcpy(w->netkey, net, 32);
+	if (get_welcome(&r, buf, len, w) || get_relays(&r, out) || rd_end(&r)) {
+		out->n = 0;
+		if (w != NULL)
+			sodium_memzero(w, sizeof(*w));
+		errno = EBADMSG;
+		return -1;
+	}
 	return 0;
-bad:
-	errno = EBADMSG;
-	return -1;
+}
+
+int
+msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w)
+{
+	struct rd r;
+
+	if (get_welcome(&r, buf, len, w) || rd_end(&r)) {
+		sodium_memzero(w, sizeof(*w));
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
 }

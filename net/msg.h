@@ -13,6 +13,9 @@
  *   JOIN     u8 namelen | name | 32 sign_pub      (joiner -> inviter, after XXpsk3)
  *   WELCOME  32 dbid | u8 nkeys | nkeys * 32 content keys (oldest first) |
  *            u64 root | 32 root sign_pub | 32 root box_pub | 32 network key
+ *            [| u8 nrelays (1..MSG_RELAYS_MAX) | nrelays * (32 relay key |
+ *               u8 len | HOST:PORT)]          (the relays it is paired with,
+ *                                              relaylink.h; absent if none)
  *                                                 (inviter -> joiner)
  * Messages travel in conn frames (conn.h reassembles ones longer than a frame).
  *
@@ -94,7 +97,8 @@ int msg_join_encode(const char *name, const uint8_t sign_pub[32], uint8_t **buf,
 int msg_join_decode(const uint8_t *buf, size_t len, char name[MSG_NAME_MAX + 1],
                     uint8_t sign_pub[32]);
 
-#define MSG_KEYS_MAX 64 /* content keys in a WELCOME (SEAL_KEYS_MAX) */
+#define MSG_KEYS_MAX 64  /* content keys in a WELCOME (SEAL_KEYS_MAX) */
+#define MSG_RELAYS_MAX 4 /* relays in a WELCOME (RELAYLINK_MAX) */
 
 /* What a joiner is told: the database, its content keys and its trust root. */
 struct msg_welcome {
@@ -108,5 +112,20 @@ struct msg_welcome {
 
 int msg_welcome_encode(const struct msg_welcome *w, uint8_t **buf, size_t *len);
 int msg_welcome_decode(const uint8_t *buf, size_t len, struct msg_welcome *w);
+
+/* The relays a WELCOME may end with (relaylink.h). */
+struct msg_relays {
+	size_t n;
+	uint8_t key[MSG_RELAYS_MAX][32];
+	char addr[MSG_RELAYS_MAX][256]; /* HOST:PORT, NUL-terminated */
+};
+
+/* Appends r (if r->n > 0) to an encoded WELCOME in *buf (realloc'd).  0 or -1. */
+int msg_welcome_add_relays(uint8_t **buf, size_t *len, const struct msg_relays *r);
+
+/* msg_welcome_decode (w may be NULL) of a WELCOME that may end with relays
+ * (msg_welcome_decode refuses those): r->n 0 if none.  0 or -1 (EBADMSG). */
+int msg_welcome_decode_relays(const uint8_t *buf, size_t len, struct msg_welcome *w,
+                              struct msg_relays *r);
 
 #endif

@@ -55,6 +55,7 @@ tick(struct net *n)
 {
 	uint64_t t = hlc_mono_ms();
 
+	relaylink_refresh(n, t);
 	dial_tick(n, t);
 	peer_tick(n, t);
 	clock_tick(n);
@@ -289,6 +290,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	}
 	if (dial_targets(n, cfg->peers, cfg->npeers, !cfg->no_remembered && cfg->npeers == 0))
 		goto err; /* logged */
+	relaylink_refresh(n, 0);
 	if (!cfg->no_mdns && start_mdns(n, n->lfd >= 0 ? port : -1))
 		goto err_log;
 	status_update(n); /* before the thread: `blazefs invite` can read it at once */

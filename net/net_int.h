@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "net/net.h"
+#include "net/relaylink.h"
 #include "net/sync.h"
 
 #define NET_TICK_MS 100
@@ -99,6 +100,12 @@ struct net {
 	int64_t clock_logged_skew[CLOCK_LOGGED_MAX];
 	size_t nclock_logged, nclock_ahead_logged;
 	uint64_t clock_last;
+	/* relaylink.c: the relays admins recorded, dialled from the
+	 * RELAYLINK_MAX target slots from relay_first (after mDNS's) */
+	struct relaylink relays[RELAYLINK_MAX];
+	size_t nrelays, relay_first;
+	uint64_t relays_checked;
+	uint8_t roster_hash[32]; /* of the members in the last roster sent */
 	pthread_mutex_t status_lock;
 	json_t *status; /* protected by status_lock: what peers.json last said */
 };

@@ -22,6 +22,8 @@
 #include "net/net_int.h"
 #include "net/netlog.h"
 #include "net/peer.h"
+#include "net/relay.h"
+#include "net/relaylink.h"
 #include "net/sync.h"
 
 #define PEER_READS_PER_TURN 1
@@ -301,8 +303,9 @@ on_session(struct net *n, struct peer *p)
 	}
 	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	seen(n, p);
-	/* Where we reached it: a later mount dials it again, flags or not. */
-	if (p->dialled && p->target >= 0) {
+	/* Where we reached it: a later mount dials it again, flags or not
+	 * (a relay is dialled from .devices anyway). */
+	if (p->dialled && p->target >= 0 && (size_t)p->target < n->relay_first) {
 		const struct target *t = &n->targets[p->target];
 		char hp[sizeof(t->host) + sizeof(t->port) + 1];
 
@@ -329,7 +332,8 @@ on_ready(struct net *n, struct peer *p)
 		return 0;
 	}
 	conn_remote_key(p->c, rs);
-	if (identity_is_member(n->j, rs) != 1) {
+	/* A relay the database is paired with is a peer, not a member. */
+	if (identity_is_member(n->j, rs) != 1 && !relaylink_known(n, rs)) {
 		errno = EACCES;
 		return -1;
 	}
@@ -341,7 +345,9 @@ on_ready(struct net *n, struct peer *p)
 	p->state = PEER_OPEN;
 	if ((p->s = sync_new(&n->sc, journal_key_origin(rs), p->addr, peer_queue, p)) == NULL)
 		return -1;
-	return sync_start(p->s);
+	if (relaylink_known(n, rs))
+		sync_set_blind(p->s);
+	return relaylink_session(n, p, rs) || sync_start(p->s) ? -1 : 0;
 }
 
 static int
@@ -360,6 +366,16 @@ on_msg(struct net *n, struct peer *p, const uint8_t *m, size_t len, int *applied
 		free(w);
 		p->closing = 1;
 		return rc;
+	}
+	/* A relay refused changes (relay.h). */
+	if (len == 19 && m[0] == MSG_VERSION && m[1] == RELAY_MSG_ERROR) {
+		netlog(NETLOG_PEER, LOG_WARNING,
+		       "relay %s: its quota for this database is full (%llu of %llu bytes): "
+		       "changes made here are not stored there (they still go to members "
+		       "directly); ask its operator for a larger --quota",
+		       p->addr, (unsigned long long)get64(m + 3),
+		       (unsigned long long)get64(m + 11));
+		return 0;
 	}
 	if ((ev = sync_recv(p->s, m, len)) < 0)
 		return -1;
@@ -532,7 +548,7 @@ peer_tick(struct net *n, uint64_t t)
 			 * synced in) loses its session within a ping. */
 			p->checked = t;
 			conn_remote_key(p->c, rs);
-			if (identity_is_member(n->j, rs) == 0) {
+			if (identity_is_member(n->j, rs) == 0 && !relaylink_known(n, rs)) {
 				peer_close(n, p, "removed from the database");
 				continue;
 			}

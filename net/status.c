@@ -150,7 +150,7 @@ status_build(struct net *n)
 	if ((a = clock_json(n)) != NULL)
 		json_object_set_new(o, "clock", a);
 	a = json_array();
-	for (size_t i = n->nstatic; i < n->ntargets; i++) {
+	for (size_t i = n->nstatic; i < n->relay_first; i++) {
 		const struct target *t = &n->targets[i];
 
 		if (t->unused)
@@ -172,6 +172,16 @@ status_build(struct net *n)
 		                                   "connected", t->p != NULL));
 	}
 	json_object_set_new(o, "dialling", a);
+	/* The blind relays the database is paired with (relaylink.h). */
+	a = json_array();
+	for (size_t i = 0; i < n->nrelays; i++) {
+		const struct target *t = &n->targets[n->relay_first + i];
+
+		json_array_append_new(a, json_pack("{s:s, s:b}", "address", n->relays[i].addr,
+		                                   "connected",
+		                                   t->p != NULL && t->p->state == PEER_SYNC));
+	}
+	json_object_set_new(o, "relays", a);
 	return o;
 }
 

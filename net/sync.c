@@ -27,7 +27,9 @@ struct sync {
 	uint64_t changes_out, changes_in;
 	uint64_t bytes_in; /* sealed bytes of the changes received */
 	int skew_known;
-	int64_t skew_ms; /* the peer's wall clock less ours, at its HELLO */
+	int64_t skew_ms;   /* the peer's wall clock less ours, at its HELLO */
+	int blind;         /* the peer is a blind relay (sync_set_blind) */
+	struct vv skipped; /* blind: origins whose change was refused, and its seq */
 };
 
 struct sync *
@@ -53,7 +55,14 @@ sync_free(struct sync *s)
 		return;
 	vv_clear(&s->sent);
 	vv_clear(&s->acked);
+	vv_clear(&s->skipped);
 	free(s);
+}
+
+void
+sync_set_blind(struct sync *s)
+{
+	s->blind = 1;
 }
 
 /* Sends m (malloc'd) and frees it. */
@@ -219,8 +228,16 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 			netlog(refusal_kind(results[i]), LOG_WARNING,
 			       "peer %s %s: change %s/%llu refused: %s", s->addr, s->name, dev,
 			       (unsigned long long)seq, journal_refusal(results[i]));
-			goto out;
+			/* A relay cannot read what it forwards: the refusal is the
+			 * origin's doing.  That origin waits, the session goes on. */
+			if (!s->blind || origin == 0 ||
+			    (vv_get(&s->skipped, origin) == 0 && vv_set(&s->skipped, origin, seq)))
+				goto out;
+			continue;
 		}
+		/* What follows a refused change of a relay's does not follow. */
+		if (results[i] == JOURNAL_GAP && vv_get(&s->skipped, origin) != 0)
+			continue;
 		if (results[i] == JOURNAL_EQUIVOCATION)
 			syslog(LOG_WARNING,
 			       "device %s signed two different changes %s/%llu: both kept "

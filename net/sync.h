@@ -58,6 +58,15 @@ struct sync *sync_new(const struct sync_config *cfg, uint64_t remote, const char
 /* Frees s (NULL: nothing). */
 void sync_free(struct sync *s);
 
+/*
+ * The peer is a blind relay (relay.h): it forwards changes it cannot read,
+ * so one this journal refuses (a member's over-size record, say) is its
+ * origin's fault, not the relay's.  It is logged and that origin's changes
+ * are skipped for the rest of the session (no gap reported for them), which
+ * goes on for the others instead of closing.
+ */
+void sync_set_blind(struct sync *s);
+
 /* Sends this side's HELLO.  0 or -1. */
 int sync_start(struct sync *s);
 
