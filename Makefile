@@ -58,7 +58,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-all: blazefs
+all: blazefs tools
 
 blazefs: $(O)/blazefs
 	$(Q)ln -sf $(O)/blazefs blazefs
@@ -87,6 +87,15 @@ $(O)/tests/net_%: $(O)/tests/unit/net_%.o $(O)/libnet.a $(O)/libcore.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
+# Test tools: the TCP proxy of the network tests (tests/tools/netproxy.c),
+# found by the tests next to the binary they test, at $(O)/tests/netproxy.
+NETPROXY_BIN := $(O)/tests/netproxy
+$(NETPROXY_BIN): tests/tools/netproxy.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+tools: $(NETPROXY_BIN)
+
 # The hostile stranger and member of tests/integration/attack.sh: the
 # project's own protocol code, linked like the net unit tests.
 ATTACK_BIN := $(O)/tests/attack/attacker
@@ -100,7 +109,7 @@ unit: $(UNIT_BIN)
 
 # A failed unit binary does not hide the integration results: both run, and
 # the target fails at the end if either did.
-test: $(O)/blazefs $(UNIT_BIN) $(ATTACK_BIN)
+test: $(O)/blazefs $(UNIT_BIN) $(ATTACK_BIN) $(NETPROXY_BIN)
 	$(Q)rc=0; ./tests/run-unit.sh $(O)/tests || rc=1; \
 	BLAZEFS_BIN=$(O)/blazefs ./tests/run-integration.sh || rc=1; exit $$rc
 
@@ -129,7 +138,7 @@ crash: $(O)/blazefs
 deps:
 	./contrib/install-deps.sh
 
-install: blazefs
+install: blazefs tools
 	install -D -m 0755 $(O)/blazefs $(DESTDIR)$(PREFIX)/bin/blazefs
 	install -D -m 0755 contrib/mount.fuse.blazefs $(DESTDIR)/sbin/mount.fuse.blazefs
 	install -D -m 0644 contrib/blazefs.1 $(DESTDIR)$(PREFIX)/share/man/man1/blazefs.1
@@ -138,7 +147,7 @@ install: blazefs
 	install -D -m 0644 contrib/blazefs@.service $(DESTDIR)/etc/systemd/system/blazefs@.service
 
 FORMAT_SRC := $(CORE_SRC) $(FS_SRC) $(NET_SRC) $(CLI_SRC) $(UNIT_SRC) $(FUZZ_SRC) tests/attack/attack.c \
-              $(wildcard bench/*.c */*.h tests/unit/*.h tests/fuzz/*.h)
+              $(wildcard bench/*.c */*.h tests/unit/*.h tests/fuzz/*.h) tests/tools/netproxy.c
 format:
 	clang-format -i $(FORMAT_SRC)
 check-format:
@@ -147,6 +156,6 @@ check-format:
 clean:
 	rm -rf build blazefs
 
-.PHONY: all blazefs attack unit test fuzz fuzz-run bench crash deps install format check-format clean
+.PHONY: all blazefs tools attack unit test fuzz fuzz-run bench crash deps install format check-format clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
