@@ -51,7 +51,8 @@ struct peer {
 	char addr[80];
 	char host[72]; /* addr without the port: the per-address limit */
 	uint64_t since, last_rx, last_tx;
-	uint64_t checked; /* membership last checked (a removal ends the session) */
+	uint64_t last_bytes; /* ms: any bytes last read (last_rx: a whole message) */
+	uint64_t checked;    /* membership last checked (a removal ends the session) */
 };
 
 struct target {

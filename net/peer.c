@@ -109,7 +109,7 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	p->dialled = dialled;
 	p->target = target;
 	p->state = dialled ? PEER_CONNECTING : PEER_HANDSHAKE;
-	p->since = p->last_rx = p->last_tx = p->checked = hlc_mono_ms();
+	p->since = p->last_rx = p->last_tx = p->checked = p->last_bytes = hlc_mono_ms();
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	memcpy(p->host, host, sizeof(host));
 	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
@@ -426,6 +426,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			               : NULL);
 			return;
 		}
+		p->last_bytes = hlc_mono_ms();
 		if (conn_feed(p->c, buf, (size_t)r)) {
 			peer_close(n, p, "out of memory");
 			return;
@@ -517,6 +518,12 @@ peer_tick(struct net *n, uint64_t t)
 		}
 		if (t > p->last_rx + NET_DEAD_MS) {
 			peer_close(n, p, "dead: no traffic");
+			continue;
+		}
+		/* Silence while we read: the link went dead without a close.
+		 * (While we do not read from it, its bytes wait in the socket.) */
+		if (p->state >= PEER_OPEN && p->want_in && t > p->last_bytes + NET_SILENT_MS) {
+			peer_close(n, p, "dead: no traffic for 2.5 s");
 			continue;
 		}
 		if (p->state == PEER_SYNC && t > p->checked + NET_PING_MS) {
