@@ -50,6 +50,7 @@ struct net;
 #define NET_PING_MS 700
 #define NET_SILENT_MS 2500
 #define NET_DEAD_MS 10000
+#define NET_MEMBER_CHECK_MS 3000 /* a removed device's session ends within this */
 #define NET_OUT_MAX (1024 * 1024)
 #define NET_MAX_PEERS 64
 

@@ -14,6 +14,7 @@
 #include "core/change.h"
 #include "core/hlc.h"
 #include "core/journal.h"
+#include "core/mode.h"
 #include "net/conn.h"
 #include "net/dial.h"
 #include "net/identity.h"
@@ -498,11 +499,42 @@ peer_writable(struct net *n, struct peer *p)
 		peer_close(n, p, "send failed");
 }
 
+/* Reads the sync mode (blazefs mode writes it) twice a second; a new one
+ * restarts every session with a HELLO, so peers send again from what this
+ * device really has (a send-only device ignored what they sent). */
+static void
+mode_tick(struct net *n, uint64_t t)
+{
+	enum mode m;
+
+	if (n->mode_checked != 0 && t - n->mode_checked < 500)
+		return;
+	n->mode_checked = t;
+	if ((m = mode_get(n->j)) == (enum mode)n->sc.mode)
+		return;
+	n->sc.mode = (int)m;
+	syslog(LOG_INFO, "sync mode: %s%s", mode_name(m),
+	       m == MODE_SEND_ONLY ? " (changes made here go out; others' are not applied here)"
+	       : m == MODE_RECEIVE_ONLY
+	           ? " (others' changes come in; the mount is read-only and nothing made here "
+	             "is sent)"
+	           : "");
+	n->status_dirty = 1;
+	for (size_t i = 0; i < NET_SLOTS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p != NULL && p->state == PEER_SYNC && !p->closing &&
+		    (sync_start(p->s) || peer_flush(n, p)))
+			peer_close(n, p, "send failed");
+	}
+}
+
 void
 peer_tick(struct net *n, uint64_t t)
 {
 	const uint8_t *b;
 
+	mode_tick(n, t);
 	for (size_t i = 0; i < NET_SLOTS; i++) {
 		struct peer *p = n->peers[i];
 
@@ -526,7 +558,7 @@ peer_tick(struct net *n, uint64_t t)
 			peer_close(n, p, "dead: no traffic for 2.5 s");
 			continue;
 		}
-		if (p->state == PEER_SYNC && t > p->checked + NET_PING_MS) {
+		if (p->state == PEER_SYNC && t > p->checked + NET_MEMBER_CHECK_MS) {
 			uint8_t rs[32];
 
 			/* A device removed meanwhile (here or by a change

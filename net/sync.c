@@ -9,6 +9,7 @@
 
 #include "core/change.h"
 #include "core/journal.h"
+#include "core/mode.h"
 #include "net/msg.h"
 #include "net/netlog.h"
 #include "net/sync.h"
@@ -124,6 +125,16 @@ known_only(const struct sync *s, struct vv *v)
 	return 0;
 }
 
+/* 1 if origin is a member here (what a send-only device notes of others'
+ * changes it does not apply stays bounded by the members). */
+static int
+known_origin(const struct sync *s, uint64_t origin)
+{
+	struct journal_member jm;
+
+	return journal_member(s->cfg->j, origin, &jm) == 0;
+}
+
 static int
 on_hello(struct sync *s, const uint8_t *m, size_t len)
 {
@@ -177,6 +188,24 @@ refusal_kind(int result)
 	}
 }
 
+/* A send-only device's answer to a batch: noted as what the peer has, not
+ * applied, acknowledged with what this device really has. */
+static int
+ignore_changes(struct sync *s, const uint8_t *m, size_t len, size_t count)
+{
+	const uint8_t *blob;
+	size_t off = 0, blen;
+	uint64_t origin, seq;
+
+	while (msg_changes_next(m, len, &off, &blob, &blen) == 1)
+		if (change_peek(blob, blen, &origin, &seq) == 0 && origin != s->cfg->self &&
+		    vv_get(&s->acked, origin) < seq && known_origin(s, origin) &&
+		    vv_set(&s->acked, origin, seq))
+			return -1;
+	s->changes_in += count;
+	return send_ack(s);
+}
+
 /* Applies a batch in one transaction.  SYNC_APPLIED if a change was new. */
 static int
 on_changes(struct sync *s, const uint8_t *m, size_t len)
@@ -192,6 +221,10 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 		count++;
 	if (count == 0)
 		return send_ack(s);
+	/* Send-only: others' changes are not applied here.  The peer has
+	 * them (status counts them as ignored) and was told what we have. */
+	if (s->cfg->mode == MODE_SEND_ONLY)
+		return ignore_changes(s, m, len, count);
 	blobs = malloc(count * sizeof(*blobs));
 	lens = malloc(count * sizeof(*lens));
 	results = malloc(count * sizeof(*results));
@@ -295,6 +328,16 @@ batch_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t l
 	return 0;
 }
 
+/* Which origins go to the peer: a receive-only device sends nothing of its
+ * own. */
+static int
+pump_wants(void *ctx, uint64_t origin)
+{
+	const struct sync *s = ctx;
+
+	return !(s->cfg->mode == MODE_RECEIVE_ONLY && origin == s->cfg->self);
+}
+
 int
 sync_pump(struct sync *s)
 {
@@ -308,7 +351,8 @@ sync_pump(struct sync *s)
 		return -1;
 	bt.sent = &s->sent;
 	bt.n = 0;
-	got = journal_missing(s->cfg->j, &s->sent, MSG_BATCH_BYTES, batch_cb, &bt);
+	got = journal_missing_from(s->cfg->j, &s->sent, pump_wants, s, MSG_BATCH_BYTES, batch_cb,
+	                           &bt);
 	if (got <= 0 || bt.n == 0) {
 		free(bt.b.p);
 		return got < 0 ? -1 : 0;

@@ -34,6 +34,10 @@ struct sync_config {
 	/* The wall clock in ms, sent in HELLO and read when the peer's comes
 	 * (the session itself reads no clock); NULL: sent as unknown. */
 	uint64_t (*wall)(void);
+	/* This device's sync mode (core/mode.h), kept current by the caller:
+	 * send-only applies nothing received, receive-only sends nothing of its
+	 * own origin.  A change of mode takes a sync_start on each session. */
+	int mode;
 };
 
 /* Queues message m (len bytes, the callee copies) for the peer.  0 or -1. */
