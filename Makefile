@@ -88,8 +88,9 @@ $(O)/tests/net_%: $(O)/tests/unit/net_%.o $(O)/libnet.a $(O)/libcore.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 # Test tools: the TCP proxy of the network tests (tests/tools/netproxy.c),
-# found by the tests next to the binary they test, at $(O)/tests/netproxy.
-NETPROXY_BIN := $(O)/tests/netproxy
+# found by the tests next to the binary they test, at $(O)/tools/netproxy
+# (not under $(O)/tests: run-unit.sh runs everything there).
+NETPROXY_BIN := $(O)/tools/netproxy
 $(NETPROXY_BIN): tests/tools/netproxy.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")

@@ -63,7 +63,7 @@ pair() {
 # proxy NAME LISTEN_PORT TARGET_PORT [--rate BYTES_PER_S]: a tests/tools/netproxy
 # from 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT, its pid in PROXY[NAME];
 # stopped by the EXIT trap.  `kill -USR1 ${PROXY[NAME]}` makes it go silent.
-NETPROXY=${NETPROXY:-$(dirname "$BLAZEFS")/tests/netproxy}
+NETPROXY=${NETPROXY:-$(dirname "$BLAZEFS")/tools/netproxy}
 declare -A PROXY=()
 proxy() {
 	local name=$1 lport=$2 tport=$3
