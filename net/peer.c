@@ -17,6 +17,7 @@
 #include "core/mode.h"
 #include "net/conn.h"
 #include "net/dial.h"
+#include "net/gossip.h"
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
@@ -296,6 +297,8 @@ on_session(struct net *n, struct peer *p)
 	}
 	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	seen(n, p);
+	/* What to pull from it (and from the others, now it is here). */
+	gossip_route(n);
 	/* Where we reached it: a later mount dials it again, flags or not. */
 	if (p->dialled && p->target >= 0) {
 		const struct target *t = &n->targets[p->target];
@@ -535,6 +538,7 @@ peer_tick(struct net *n, uint64_t t)
 	const uint8_t *b;
 
 	mode_tick(n, t);
+	gossip_route(n);
 	for (size_t i = 0; i < NET_SLOTS; i++) {
 		struct peer *p = n->peers[i];
 

@@ -27,7 +27,12 @@ struct sync {
 	struct vv acked; /* what the peer is known to have: HELLO, ACKs, its CHANGES */
 	uint64_t changes_out, changes_in;
 	int skew_known;
-	int64_t skew_ms; /* the peer's wall clock less ours, at its HELLO */
+	int64_t skew_ms;   /* the peer's wall clock less ours, at its HELLO */
+	uint16_t protocol; /* the peer's, from HELLO */
+	/* Protocol >= 3: the origins the peer pulls from us (its last WANT;
+	 * none before it), what we last asked of it, what we last told it. */
+	struct vv want, wanted, announced;
+	int want_known;
 };
 
 struct sync *
@@ -53,6 +58,9 @@ sync_free(struct sync *s)
 		return;
 	vv_clear(&s->sent);
 	vv_clear(&s->acked);
+	vv_clear(&s->want);
+	vv_clear(&s->wanted);
+	vv_clear(&s->announced);
 	free(s);
 }
 
@@ -104,10 +112,31 @@ send_ack(struct sync *s)
 	return rc ? -1 : send_free(s, m, len);
 }
 
+static int known_origin(const struct sync *s, uint64_t origin);
+static int vv_copy_into(struct vv *dst, const struct vv *v);
+
+/* 1 if origin is in v (whatever its seq, 0 too). */
+static int
+vv_has(const struct vv *v, uint64_t origin)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->e[mid].origin < origin)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n && v->e[lo].origin == origin;
+}
+
 /*
- * Keeps in v (a peer's HELLO or ACK vector) only the origins this journal
- * has: for the others there is nothing to send, and a peer's made-up origins
- * must not grow what the session keeps and scans.  0 or -1.
+ * Keeps in v (a peer's HELLO, ACK or WANT vector) only the origins this
+ * journal has or knows as members: a peer's made-up origins must not grow
+ * what the session keeps and scans.  (What a peer has of a member whose
+ * changes we lack yet is what we pull from it: net/gossip.c.)  0 or -1.
  */
 static int
 known_only(const struct sync *s, struct vv *v)
@@ -118,7 +147,7 @@ known_only(const struct sync *s, struct vv *v)
 	if (journal_vv(s->cfg->j, &mine))
 		return -1;
 	for (i = 0; i < v->n; i++)
-		if (vv_get(&mine, v->e[i].origin) > 0)
+		if (vv_get(&mine, v->e[i].origin) > 0 || known_origin(s, v->e[i].origin))
 			v->e[k++] = v->e[i];
 	v->n = k;
 	vv_clear(&mine);
@@ -165,6 +194,7 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 		s->skew_ms = (int64_t)h.wall_ms - (int64_t)s->cfg->wall();
 		s->skew_known = 1;
 	}
+	s->protocol = h.protocol;
 	if (s->session)
 		return 0;
 	s->device = h.device;
@@ -288,6 +318,33 @@ on_ack(struct sync *s, const uint8_t *m, size_t len)
 	return rc;
 }
 
+/* The origins the peer pulls from us from now on (what it has of each is
+ * what it has: merged like an ACK). */
+static int
+on_want(struct sync *s, const uint8_t *m, size_t len)
+{
+	struct vv v, known = {0, NULL};
+	int rc;
+
+	if (!s->session || s->protocol < 3 || msg_want_decode(m, len, &v))
+		return -1;
+	/* The set is kept whole (a message holds at most MSG_MAX / 16 origins,
+	 * looked up by binary search): it may name origins we learn of later,
+	 * ours too before we know we are a member.  Only known origins count
+	 * as what the peer has. */
+	rc = vv_copy_into(&known, &v) || known_only(s, &known) || vv_merge(&s->sent, &known) ||
+	     vv_merge(&s->acked, &known);
+	vv_clear(&known);
+	if (rc) {
+		vv_clear(&v);
+		return -1;
+	}
+	vv_clear(&s->want);
+	s->want = v;
+	s->want_known = 1;
+	return 0;
+}
+
 int
 sync_recv(struct sync *s, const uint8_t *m, size_t len)
 {
@@ -301,6 +358,8 @@ sync_recv(struct sync *s, const uint8_t *m, size_t len)
 		return on_changes(s, m, len);
 	case MSG_ACK:
 		return on_ack(s, m, len);
+	case MSG_WANT:
+		return on_want(s, m, len);
 	case MSG_PING:
 		return msg_empty_encode(MSG_PONG, &r, &rlen) ? -1 : send_free(s, r, rlen);
 	case MSG_PONG:
@@ -335,7 +394,11 @@ pump_wants(void *ctx, uint64_t origin)
 {
 	const struct sync *s = ctx;
 
-	return !(s->cfg->mode == MODE_RECEIVE_ONLY && origin == s->cfg->self);
+	if (s->cfg->mode == MODE_RECEIVE_ONLY && origin == s->cfg->self)
+		return 0;
+	/* A protocol-3 peer pulls each origin from one source: only those it
+	 * asked us for (nothing before its first WANT).  Older peers get all. */
+	return s->protocol < 3 || (s->want_known && vv_has(&s->want, origin));
 }
 
 int
@@ -361,6 +424,73 @@ sync_pump(struct sync *s)
 	rc = s->send(s->ctx, bt.b.p, bt.b.len);
 	free(bt.b.p);
 	return rc ? -1 : 1;
+}
+
+/* 1 if v and w hold the same origins with the same seqs. */
+static int
+vv_same(const struct vv *v, const struct vv *w)
+{
+	if (v->n != w->n)
+		return 0;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->e[i].origin != w->e[i].origin || v->e[i].seq != w->e[i].seq)
+			return 0;
+	return 1;
+}
+
+/* A copy of v into *dst (freed first).  0 or -1. */
+static int
+vv_copy_into(struct vv *dst, const struct vv *v)
+{
+	struct vv c = {0, NULL};
+
+	if (v->n > 0) {
+		if ((c.e = malloc(v->n * sizeof(*c.e))) == NULL)
+			return -1;
+		memcpy(c.e, v->e, v->n * sizeof(*c.e));
+		c.n = v->n;
+	}
+	vv_clear(dst);
+	*dst = c;
+	return 0;
+}
+
+int
+sync_want(struct sync *s, const struct vv *origins)
+{
+	uint8_t *m;
+	size_t len;
+
+	if (!s->session || s->protocol < 3 || vv_same(&s->wanted, origins))
+		return 0;
+	if (vv_copy_into(&s->wanted, origins) || msg_want_encode(origins, &m, &len))
+		return -1;
+	return send_free(s, m, len);
+}
+
+int
+sync_announce(struct sync *s, const struct vv *mine)
+{
+	uint8_t *m;
+	size_t len;
+
+	if (!s->session || s->protocol < 3 || vv_same(&s->announced, mine))
+		return 0;
+	if (vv_copy_into(&s->announced, mine) || msg_ack_encode(mine, &m, &len))
+		return -1;
+	return send_free(s, m, len);
+}
+
+int
+sync_pulls(const struct sync *s, uint64_t origin)
+{
+	return vv_has(&s->wanted, origin);
+}
+
+uint16_t
+sync_protocol(const struct sync *s)
+{
+	return s->protocol;
 }
 
 int

@@ -76,6 +76,23 @@ int sync_recv(struct sync *s, const uint8_t *m, size_t len);
  * is nothing to send (or no session yet), -1 on error. */
 int sync_pump(struct sync *s);
 
+/*
+ * Protocol >= 3 (net/gossip.c decides): asks the peer to stream us only the
+ * origins in origins (seqs: what we have of each), if that differs from what
+ * we last asked.  Nothing for an older peer or before the session.  0 or -1.
+ */
+int sync_want(struct sync *s, const struct vv *origins);
+
+/* Protocol >= 3: tells the peer what we have (an ACK), if it changed since
+ * we last did.  0 or -1. */
+int sync_announce(struct sync *s, const struct vv *mine);
+
+/* 1 if our last WANT to the peer named origin. */
+int sync_pulls(const struct sync *s, uint64_t origin);
+
+/* The peer's protocol (its HELLO's; 0 before). */
+uint16_t sync_protocol(const struct sync *s);
+
 /* Sends a keepalive PING.  0 or -1. */
 int sync_ping(const struct sync *s);
 

@@ -31,8 +31,9 @@ expect_eq "$("$BLAZEFS" status --json "$T/B" | jq -r .mode)" receive-only "statu
 "$BLAZEFS" status "$T/B" | grep -q "sync mode: receive-only" || fail "text status lacks the mode"
 mkdir -p "$a/notes"
 echo '{"v": "a1"}' >"$a/notes/shared.json" &
+w=$!
 echo '{"v": "b1"}' 2>"$T/err" >"$b/notes/shared.json" && fail "receive-only B took a write"
-wait
+wait $w
 grep -q "Read-only file system" "$T/err" || fail "not EROFS: $(cat "$T/err")"
 touch "$b/notes/new.json" 2>/dev/null && fail "receive-only B created a record"
 rm "$b/notes/b-offline.json" 2>/dev/null && fail "receive-only B deleted a record"
@@ -48,8 +49,9 @@ sleep 1
 wait_until 10 same "$b/notes/b-offline.json" "$a/notes/b-offline.json" ||
 	fail "send-only B's earlier record did not reach A"
 echo '{"v": "a2"}' >"$a/notes/shared.json" &
+w=$!
 echo '{"from": "b, send-only"}' >"$b/notes/b2.json" || fail "send-only B refused a write"
-wait
+wait $w
 wait_until 10 same "$b/notes/b2.json" "$a/notes/b2.json" || fail "send-only B's change did not reach A"
 ignored() { [ "$("$BLAZEFS" status --json "$T/B" | jq .ignored)" -ge "$1" ]; }
 wait_until 10 ignored 1 || fail "send-only B's status shows nothing ignored"
