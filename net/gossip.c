@@ -2,12 +2,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "core/mode.h"
 #include "net/gossip.h"
 #include "net/net_int.h"
 #include "net/peer.h"
 #include "net/sync.h"
+
+/* After a session opens, origins are not given to a peer other than their
+ * own device for this long. */
+#define GOSSIP_SETTLE_MS 300
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -34,6 +39,16 @@ push(uint64_t **a, size_t *n, size_t *cap, uint64_t o)
 	return 0;
 }
 
+/* 1 if a peer that was streaming origin o may still have some on its way. */
+static int
+draining(struct peer *const *ps, size_t np, uint64_t o, uint64_t have)
+{
+	for (size_t i = 0; i < np; i++)
+		if (sync_dropped(ps[i]->s, o) && vv_get(sync_acked(ps[i]->s), o) > have)
+			return 1;
+	return 0;
+}
+
 void
 gossip_route(struct net *n)
 {
@@ -41,6 +56,8 @@ gossip_route(struct net *n)
 	struct vv mine = {0, NULL}, want[NET_SLOTS];
 	size_t np = 0, no = 0, cap = 0, count[NET_SLOTS];
 	uint64_t *origins = NULL, self = n->sc.self;
+	int settling = hlc_mono_ms() - n->session_opened < GOSSIP_SETTLE_MS;
+	struct journal_member jm;
 
 	if (journal_vv(n->j, &mine))
 		return;
@@ -81,6 +98,13 @@ gossip_route(struct net *n)
 
 		if ((k > 0 && o == origins[k - 1]) || o == self || o == 0)
 			continue;
+		/* Not a member here yet: its changes would be refused.  The
+		 * change that makes it one comes in an admin's origin first. */
+		if (journal_member(n->j, o, &jm))
+			continue;
+		for (size_t i = 0; i < np && cur == np; i++)
+			if (sync_pulls(ps[i]->s, o))
+				cur = i;
 		for (size_t i = 0; i < np; i++) {
 			uint64_t a = vv_get(sync_acked(ps[i]->s), o);
 
@@ -88,8 +112,6 @@ gossip_route(struct net *n)
 				best = i;
 				break;
 			}
-			if (sync_pulls(ps[i]->s, o) && cur == np)
-				cur = i;
 			if (best == np || a > vv_get(sync_acked(ps[best]->s), o) ||
 			    (a == vv_get(sync_acked(ps[best]->s), o) && count[i] < count[best]))
 				best = i;
@@ -100,6 +122,18 @@ gossip_route(struct net *n)
 		if (cur != np && peer_device(ps[best]) != o &&
 		    vv_get(sync_acked(ps[cur]->s), o) >= vv_get(sync_acked(ps[best]->s), o))
 			best = cur;
+		/* Moving: first the old source stops (a WANT without it), then,
+		 * once what it had sent has arrived (or it has nothing we lack),
+		 * the new one starts from what we then have: nothing twice. */
+		if (cur != np && best != cur)
+			continue;
+		if (cur == np && draining(ps, np, o, have))
+			continue;
+		/* Sessions opening together (a device coming back dials all its
+		 * peers at once): an origin's own device may be a moment away,
+		 * and moving an origin later waits for what is on its way. */
+		if (cur == np && peer_device(ps[best]) != o && settling)
+			continue;
 		if (vv_set(&want[best], o, have))
 			goto clear;
 		count[best]++;

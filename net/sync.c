@@ -14,6 +14,16 @@
 #include "net/netlog.h"
 #include "net/sync.h"
 
+/*
+ * At most this many CHANGES batches (64 KiB each) in flight to a protocol-3
+ * peer: the receiver acknowledges each batch once applied.  What is queued
+ * behind a slow link stays small, so when the peer moves an origin to
+ * another source (gossip.c) little of it was already on its way twice, and
+ * several slow links to one device share its catch-up.  On a LAN four
+ * batches keep the link busy.
+ */
+#define SYNC_WINDOW 4
+
 struct sync {
 	const struct sync_config *cfg;
 	sync_send_fn *send;
@@ -33,6 +43,16 @@ struct sync {
 	 * none before it), what we last asked of it, what we last told it. */
 	struct vv want, wanted, announced;
 	int want_known;
+	/* Protocol >= 3: batches sent and not yet acknowledged, oldest first,
+	 * each by its last change (acknowledged once the peer has that). */
+	struct {
+		uint64_t origin, seq;
+	} fly[SYNC_WINDOW];
+	size_t nfly;
+	/* Origins our WANTs dropped, still possibly in flight: until the PONG
+	 * of the PING sent after that WANT (a connection is in order). */
+	struct vv dropped;
+	uint64_t pings, pongs, drain_ping;
 };
 
 struct sync *
@@ -61,6 +81,7 @@ sync_free(struct sync *s)
 	vv_clear(&s->want);
 	vv_clear(&s->wanted);
 	vv_clear(&s->announced);
+	vv_clear(&s->dropped);
 	free(s);
 }
 
@@ -187,6 +208,7 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 	}
 	vv_clear(&s->sent);
 	s->sent = h.vv;
+	s->nfly = 0; /* streaming restarts from its vector */
 	/* Peer text: only its cleaned form is kept, for logs and status. */
 	netlog_clean(s->name, sizeof(s->name), h.name, sizeof(h.name));
 	/* Every HELLO (a restart too) measures the peer's clock afresh. */
@@ -363,6 +385,7 @@ sync_recv(struct sync *s, const uint8_t *m, size_t len)
 	case MSG_PING:
 		return msg_empty_encode(MSG_PONG, &r, &rlen) ? -1 : send_free(s, r, rlen);
 	case MSG_PONG:
+		s->pongs++;
 		return 0;
 	default:
 		errno = EBADMSG;
@@ -374,6 +397,7 @@ struct batch {
 	struct msg_buf b;
 	struct vv *sent;
 	long n;
+	uint64_t last_origin, last_seq;
 };
 
 static int
@@ -384,6 +408,8 @@ batch_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t l
 	if (msg_changes_add(&bt->b, blob, len) || vv_set(bt->sent, origin, seq))
 		return -1;
 	bt->n++;
+	bt->last_origin = origin;
+	bt->last_seq = seq;
 	return 0;
 }
 
@@ -410,6 +436,16 @@ sync_pump(struct sync *s)
 
 	if (!s->session)
 		return 0;
+	if (s->protocol >= 3) {
+		size_t k = 0;
+
+		while (k < s->nfly && vv_get(&s->acked, s->fly[k].origin) >= s->fly[k].seq)
+			k++;
+		memmove(s->fly, s->fly + k, (s->nfly - k) * sizeof(s->fly[0]));
+		s->nfly -= k;
+		if (s->nfly == SYNC_WINDOW)
+			return 0; /* the window is full: its ACKs pump again */
+	}
 	if (msg_changes_init(&bt.b))
 		return -1;
 	bt.sent = &s->sent;
@@ -421,6 +457,11 @@ sync_pump(struct sync *s)
 		return got < 0 ? -1 : 0;
 	}
 	s->changes_out += (uint64_t)bt.n;
+	if (s->protocol >= 3) {
+		s->fly[s->nfly].origin = bt.last_origin;
+		s->fly[s->nfly].seq = bt.last_seq;
+		s->nfly++;
+	}
 	rc = s->send(s->ctx, bt.b.p, bt.b.len);
 	free(bt.b.p);
 	return rc ? -1 : 1;
@@ -460,12 +501,40 @@ sync_want(struct sync *s, const struct vv *origins)
 {
 	uint8_t *m;
 	size_t len;
+	int dropping = 0;
 
 	if (!s->session || s->protocol < 3 || vv_same(&s->wanted, origins))
 		return 0;
-	if (vv_copy_into(&s->wanted, origins) || msg_want_encode(origins, &m, &len))
+	if (!sync_draining(s))
+		vv_clear(&s->dropped);
+	for (size_t i = 0; i < s->wanted.n; i++)
+		if (!vv_has(origins, s->wanted.e[i].origin)) {
+			if (vv_set(&s->dropped, s->wanted.e[i].origin, 0))
+				return -1;
+			dropping = 1;
+		}
+	if (vv_copy_into(&s->wanted, origins) || msg_want_encode(origins, &m, &len) ||
+	    send_free(s, m, len))
 		return -1;
-	return send_free(s, m, len);
+	/* What it sent of the dropped origins before reading this WANT comes
+	 * before the PONG to this PING. */
+	if (dropping) {
+		s->drain_ping = s->pings + 1;
+		return sync_ping(s);
+	}
+	return 0;
+}
+
+int
+sync_draining(const struct sync *s)
+{
+	return s->pongs < s->drain_ping;
+}
+
+int
+sync_dropped(const struct sync *s, uint64_t origin)
+{
+	return sync_draining(s) && vv_has(&s->dropped, origin);
 }
 
 int
@@ -494,11 +563,12 @@ sync_protocol(const struct sync *s)
 }
 
 int
-sync_ping(const struct sync *s)
+sync_ping(struct sync *s)
 {
 	uint8_t *m;
 	size_t len;
 
+	s->pings++;
 	return msg_empty_encode(MSG_PING, &m, &len) ? -1 : send_free(s, m, len);
 }
 

@@ -87,14 +87,20 @@ int sync_want(struct sync *s, const struct vv *origins);
  * we last did.  0 or -1. */
 int sync_announce(struct sync *s, const struct vv *mine);
 
+/* 1 while origins our WANTs dropped may still be on their way from the peer
+ * (until the PONG to the PING sent after that WANT). */
+int sync_draining(const struct sync *s);
+/* 1 if origin is one of those. */
+int sync_dropped(const struct sync *s, uint64_t origin);
+
 /* 1 if our last WANT to the peer named origin. */
 int sync_pulls(const struct sync *s, uint64_t origin);
 
 /* The peer's protocol (its HELLO's; 0 before). */
 uint16_t sync_protocol(const struct sync *s);
 
-/* Sends a keepalive PING.  0 or -1. */
-int sync_ping(const struct sync *s);
+/* Sends a PING (a keepalive; sync_want sends one too).  0 or -1. */
+int sync_ping(struct sync *s);
 
 /* 1 once the peer's HELLO has arrived (the session is open), else 0. */
 int sync_in_session(const struct sync *s);
