@@ -424,7 +424,7 @@ pump_wants(void *ctx, uint64_t origin)
 		return 0;
 	/* A protocol-3 peer pulls each origin from one source: only those it
 	 * asked us for (nothing before its first WANT).  Older peers get all. */
-	return s->protocol < 3 || (s->want_known && vv_has(&s->want, origin));
+	return !s->cfg->gossip || s->protocol < 3 || (s->want_known && vv_has(&s->want, origin));
 }
 
 int

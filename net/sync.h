@@ -38,6 +38,10 @@ struct sync_config {
 	 * send-only applies nothing received, receive-only sends nothing of its
 	 * own origin.  A change of mode takes a sync_start on each session. */
 	int mode;
+	/* 1 (the network, net/gossip.c): peers pull, so a protocol-3 peer is
+	 * streamed only the origins its WANT names, nothing before its first;
+	 * 0: every peer is streamed all it lacks (flooding, protocol 2). */
+	int gossip;
 };
 
 /* Queues message m (len bytes, the callee copies) for the peer.  0 or -1. */
