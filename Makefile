@@ -126,9 +126,10 @@ fuzz: $(FUZZ_BIN)
 fuzz-run: fuzz
 	$(Q)./tests/run-fuzz.sh build/fuzz $(or $(FUZZ_SECONDS),20)
 
-bench: blazefs
+bench: blazefs tools
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/sync.sh && BLAZEFS_BIN=$(O)/blazefs ./bench/mdns.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/gossip.sh
 
 # make test runs the bounded explorer (tests/integration/crash_images.sh);
 # this runs more recordings and images (tests/crash/README.md).

@@ -9,7 +9,11 @@ RATE=${CATCHUP_RATE:-150000} # bytes/s per proxy
 
 init A alpha
 start A --listen "127.0.0.1:$(port A)" --no-mdns
-for d in B C D E; do
+# CATCHUP_TWO=1 (bench/gossip.sh) also times F through two proxies.
+TWO=${CATCHUP_TWO:-0}
+EXTRA=()
+[ "$TWO" = 1 ] && EXTRA=(F)
+for d in B C D E "${EXTRA[@]}"; do
 	pair A "$d" "dev-$d"
 done
 start B --listen "127.0.0.1:$(port B)" --no-mdns --peer "127.0.0.1:$(port A)"
@@ -17,12 +21,14 @@ start C --listen "127.0.0.1:$(port C)" --no-mdns --peer "127.0.0.1:$(port A)" --
 # D and E learn the members once, then go away
 start D --no-listen --no-mdns --peer "127.0.0.1:$(port A)"
 start E --no-listen --no-mdns --peer "127.0.0.1:$(port A)"
+[ "$TWO" = 1 ] && start F --no-listen --no-mdns --peer "127.0.0.1:$(port A)"
 mkdir "$T/A.mnt/c"
-wait_until 15 bash -c "for d in B C D E; do [ -d $T/\$d.mnt/c ] || exit 1; done" || fail "first sync"
-members_on() { [ "$("$BLAZEFS" devices "$T/$1" --json | jq length)" = 5 ]; }
-for d in D E; do wait_until 10 members_on $d || fail "$d does not know every member"; done
-stop D
-stop E
+wait_until 15 bash -c "for d in B C D E ${EXTRA[*]}; do [ -d $T/\$d.mnt/c ] || exit 1; done" || fail "first sync"
+members_on() { [ "$("$BLAZEFS" devices "$T/$1" --json | jq length)" = $((5 + TWO)) ]; }
+for d in D E "${EXTRA[@]}"; do
+	wait_until 10 members_on "$d" || fail "$d does not know every member"
+	stop "$d"
+done
 
 pad=$(head -c 1200 /dev/zero | tr '\0' x)
 pids=()
@@ -58,6 +64,11 @@ ms1=$MS
 d0=$(total D)
 catchup D A B C
 ms3=$MS
+if [ "$TWO" = 1 ]; then
+	f0=$(total F)
+	catchup F A B
+	echo "catch-up through two capped peers: $MS ms ($((($(total F) - f0) * 1000 / MS))/s)"
+fi
 sleep 1.5 # peers.json is rewritten every second
 need=$(($(total D) - d0)) got=$(received D)
 echo "catch-up of $need changes: one capped peer $ms1 ms ($(((${need} * 1000) / ms1))/s), three $ms3 ms ($(((${need} * 1000) / ms3))/s): $((ms1 * 100 / ms3))%"

@@ -4,8 +4,11 @@
 # minimum, 7x the changes made (each device needs everyone else's once).
 # Flooding to every peer that lacks a change, as before, measured ~4x.
 . "$(dirname "$0")/sync_lib.bash"
-DEVS=(A B C D E F G H)
+# MESH_DEVS (8, up to 16) and MESH_RECORDS (50) are knobs for bench/gossip.sh.
+M=${MESH_DEVS:-8}
 N=${MESH_RECORDS:-50}
+ALL=(A B C D E F G H I J K L M N O P)
+DEVS=("${ALL[@]:0:M}")
 
 init A alpha
 start A --listen "127.0.0.1:$(port A)" --no-mdns
@@ -20,12 +23,12 @@ for d in "${DEVS[@]}"; do
 	done
 	start "$d" --listen "127.0.0.1:$(port "$d")" --no-mdns "${peers[@]}"
 done
-meshed() { # every device in session with all 7 others
+meshed() { # every device in session with all the others
 	for d in "${DEVS[@]}"; do
-		[ "$("$BLAZEFS" status --json "$T/$d" | jq '[.peers[] | select(.state == "syncing")] | length')" = 7 ] || return 1
+		[ "$("$BLAZEFS" status --json "$T/$d" | jq '[.peers[] | select(.state == "syncing")] | length')" = $((M - 1)) ] || return 1
 	done
 }
-wait_until 30 meshed || fail "the mesh did not form"
+wait_until $((10 + 3 * M)) meshed || fail "the mesh did not form"
 wait_until 20 bash -c "$(declare -f vv same_vv); BLAZEFS=$BLAZEFS T=$T; for d in ${DEVS[*]}; do same_vv A \$d || exit 1; done" ||
 	fail "not converged before the writes"
 received() { # total changes received, over every device's peers
@@ -54,14 +57,14 @@ all_same() {
 	local d
 	for d in "${DEVS[@]:1}"; do same_vv A "$d" || return 1; done
 }
-wait_until 30 all_same || fail "the mesh did not converge"
+wait_until $((10 + 3 * M)) all_same || fail "the mesh did not converge"
 t1=$(date +%s%N)
 for d in "${DEVS[@]}"; do
-	expect_eq "$(ls "$T/$d.mnt/mesh" | wc -l)" $((8 * N)) "records on $d"
+	expect_eq "$(ls "$T/$d.mnt/mesh" | wc -l)" $((M * N)) "records on $d"
 done
 sleep 1.5
 r1=$(received)
 m1=$(made)
-got=$((r1 - r0)) min=$((7 * (m1 - m0)))
-echo "mesh of 8: $((m1 - m0)) changes made, $got received, minimum $min ($((got * 100 / min))%), converged in $(((t1 - t0) / 1000000)) ms"
+got=$((r1 - r0)) min=$(((M - 1) * (m1 - m0)))
+echo "mesh of $M: $((m1 - m0)) changes made, $got received, minimum $min ($((got * 100 / min))%), converged in $(((t1 - t0) / 1000000)) ms"
 [ $((got * 10)) -le $((min * 13)) ] || fail "received $got changes, over 1.3x the minimum $min"
