@@ -42,7 +42,7 @@ struct sync {
 	/* Protocol >= 3: the origins the peer pulls from us (its last WANT;
 	 * none before it), what we last asked of it, what we last told it. */
 	struct vv want, wanted, announced;
-	int want_known;
+	int want_known, want_sent;
 	/* Protocol >= 3: batches sent and not yet acknowledged, oldest first,
 	 * each by its last change (acknowledged once the peer has that). */
 	struct {
@@ -54,6 +54,8 @@ struct sync {
 	struct vv dropped;
 	uint64_t pings, pongs, drain_ping;
 };
+
+static int vv_copy_into(struct vv *dst, const struct vv *v);
 
 struct sync *
 sync_new(const struct sync_config *cfg, uint64_t remote, const char *addr, sync_send_fn *send,
@@ -112,6 +114,9 @@ sync_start(struct sync *s)
 	if (journal_vv(s->cfg->j, &h.vv))
 		return -1;
 	rc = msg_hello_encode(&h, &m, &len);
+	/* What the peer was told: announcements say only what is newer. */
+	if (rc == 0 && vv_copy_into(&s->announced, &h.vv))
+		rc = -1;
 	vv_clear(&h.vv);
 	if (rc)
 		return -1;
@@ -134,7 +139,6 @@ send_ack(struct sync *s)
 }
 
 static int known_origin(const struct sync *s, uint64_t origin);
-static int vv_copy_into(struct vv *dst, const struct vv *v);
 
 /* 1 if origin is in v (whatever its seq, 0 too). */
 static int
@@ -503,8 +507,11 @@ sync_want(struct sync *s, const struct vv *origins)
 	size_t len;
 	int dropping = 0;
 
-	if (!s->session || s->protocol < 3 || vv_same(&s->wanted, origins))
+	/* The first WANT goes even if empty (a send-only device pulls
+	 * nothing): it tells the peer that we route, and want announcements. */
+	if (!s->session || s->protocol < 3 || (s->want_sent && vv_same(&s->wanted, origins)))
 		return 0;
+	s->want_sent = 1;
 	if (!sync_draining(s))
 		vv_clear(&s->dropped);
 	for (size_t i = 0; i < s->wanted.n; i++)
@@ -543,7 +550,9 @@ sync_announce(struct sync *s, const struct vv *mine)
 	uint8_t *m;
 	size_t len;
 
-	if (!s->session || s->protocol < 3 || vv_same(&s->announced, mine))
+	/* Only to a peer that routes (it sent a WANT): others learn what we
+	 * have from the ACKs to what they send, as before. */
+	if (!s->session || s->protocol < 3 || !s->want_known || vv_same(&s->announced, mine))
 		return 0;
 	if (vv_copy_into(&s->announced, mine) || msg_ack_encode(mine, &m, &len))
 		return -1;
