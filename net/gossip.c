@@ -13,6 +13,16 @@
 /* After a session opens, origins are not given to a peer other than their
  * own device for this long. */
 #define GOSSIP_SETTLE_MS 300
+#define GOSSIP_SETTLE_EVERY_MS 5000
+
+void
+gossip_note_session(struct net *n)
+{
+	uint64_t t = hlc_mono_ms();
+
+	if (n->session_opened == 0 || t - n->session_opened >= GOSSIP_SETTLE_EVERY_MS)
+		n->session_opened = t;
+}
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -56,7 +66,8 @@ gossip_route(struct net *n)
 	struct vv mine = {0, NULL}, want[NET_SLOTS];
 	size_t np = 0, no = 0, cap = 0, count[NET_SLOTS];
 	uint64_t *origins = NULL, self = n->sc.self;
-	int settling = hlc_mono_ms() - n->session_opened < GOSSIP_SETTLE_MS;
+	int settling =
+	    n->session_opened != 0 && hlc_mono_ms() - n->session_opened < GOSSIP_SETTLE_MS;
 	struct journal_member jm;
 
 	if (journal_vv(n->j, &mine))

@@ -27,4 +27,10 @@ struct net;
  * connection at its next send (logged there). */
 void gossip_route(struct net *n);
 
+/* A session opened: origins wait GOSSIP_SETTLE_MS before going to a peer
+ * other than their own device (the others may be a moment away), at most
+ * once per GOSSIP_SETTLE_EVERY_MS, so a peer reconnecting in a loop cannot
+ * hold relaying back. */
+void gossip_note_session(struct net *n);
+
 #endif

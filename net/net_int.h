@@ -87,7 +87,7 @@ struct net {
 	struct mdns *mdns; /* NULL: --no-mdns */
 	uint64_t last_status;
 	uint64_t mode_checked;   /* ms: the sync mode (sc.mode) last read (peer.c) */
-	uint64_t session_opened; /* ms: a session last opened (gossip.c) */
+	uint64_t session_opened; /* ms: a settling pause last began (gossip.c) */
 	int keys_failed;         /* seal_refresh failed (logged once) */
 	int status_dirty;        /* a peer came or went: rewrite peers.json at the next tick */
 	/* clock.c: devices whose skew was logged (once, again if it moves by

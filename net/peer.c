@@ -298,7 +298,7 @@ on_session(struct net *n, struct peer *p)
 	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	seen(n, p);
 	/* What to pull from it (and from the others, now it is here). */
-	n->session_opened = hlc_mono_ms();
+	gossip_note_session(n);
 	gossip_route(n);
 	/* Where we reached it: a later mount dials it again, flags or not. */
 	if (p->dialled && p->target >= 0) {
