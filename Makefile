@@ -90,8 +90,9 @@ $(O)/tests/net_%: $(O)/tests/unit/net_%.o $(O)/libnet.a $(O)/libcore.a
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
 
 # Test tools: the TCP proxy of the network tests (tests/tools/netproxy.c),
-# found by the tests next to the binary they test, at $(O)/tests/netproxy.
-NETPROXY_BIN := $(O)/tests/netproxy
+# found by the tests next to the binary they test, at $(O)/tools/netproxy
+# (not under $(O)/tests: run-unit.sh runs everything there).
+NETPROXY_BIN := $(O)/tools/netproxy
 $(NETPROXY_BIN): tests/tools/netproxy.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
@@ -127,10 +128,11 @@ fuzz: $(FUZZ_BIN)
 fuzz-run: fuzz
 	$(Q)./tests/run-fuzz.sh build/fuzz $(or $(FUZZ_SECONDS),20)
 
-bench: blazefs
+bench: blazefs tools
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/run.sh
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/sync.sh && BLAZEFS_BIN=$(O)/blazefs ./bench/mdns.sh
 	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/relay.sh
+	$(Q)BLAZEFS_BIN=$(O)/blazefs ./bench/gossip.sh
 
 bench-big: blazefs
 	$(Q)BLAZEFS_BIN=$(O)/blazefs SYNC_BENCH_BIG=$(or $(BENCH_BIG),1000000) \

@@ -20,6 +20,8 @@ int cmd_invite(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+/* Shows or sets the sync mode (cli/mode.c). */
+int cmd_mode(int argc, char **argv);
 /* log, export, import, conflicts, resolve (cli/history.c), by argv[0]. */
 int cmd_history(int argc, char **argv);
 /* relay init, relay DIR --listen, relay add (cli/relay.c). */

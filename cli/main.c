@@ -19,6 +19,7 @@ static const struct {
      "DB [--ttl SECONDS] [--address HOST:PORT] [--priority N] [--admin] [--long] [--wait]"},
     {"join", cmd_join, "DB CODE [--peer HOST:PORT] [--name NAME]"},
     {"devices", cmd_devices, "DB [remove ID | priority ID N]"},
+    {"mode", cmd_mode, "DB|MNT [both | send-only | receive-only]"},
     {"status", cmd_status, "[--json | --watch] DB|MNT"},
     {"log", cmd_history, "DB|MNT [COLLECTION[/ID]] [--json]"},
     {"export", cmd_history, "DB|MNT > dump.jsonl"},

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "core/change.h"
 #include "core/journal.h"
+#include "core/mode.h"
 #include "net/msg.h"
 #include "net/net.h"
 
@@ -159,6 +160,8 @@ build(const char *db, const char *arg)
 		free(conf);
 	}
 	json_object_set_new(o, "path", json_string(db));
+	/* The sync mode (blazefs mode), a setting of this copy alone. */
+	json_object_set_new(o, "mode", json_string(mode_name(mode_get(j))));
 	/* The members, with any device flagged for equivocating. */
 	if ((c = journal_members_json(j)) != NULL) {
 		json_t *m;
@@ -176,7 +179,7 @@ build(const char *db, const char *arg)
 	}
 	if ((run = net_status_load(db)) != NULL) {
 		static const char *keys[] = {"listen",   "peers", "discovered",
-		                             "dialling", "clock", "relays"};
+		                             "dialling", "clock", "relays", "ignored"};
 
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (json_object_get(run, keys[i]) != NULL)
@@ -284,6 +287,12 @@ print_text(const json_t *o, int watch)
 		printf("  mounted: no\n");
 	printf("  records: %lld in %lld collections; conflicts: %lld\n", num(o, "records"),
 	       num(o, "collections"), num(o, "conflicts"));
+	printf("  sync mode: %s", str(o, "mode"));
+	if (strcmp(str(o, "mode"), "send-only") == 0)
+		printf(" (others' changes are not applied here; ignoring %lld)", num(o, "ignored"));
+	else if (strcmp(str(o, "mode"), "receive-only") == 0)
+		printf(" (read-only mount; nothing made here is sent)");
+	printf("\n");
 	if (conf != NULL && num(conf, "offset_ms") != 0)
 		printf("  clock: stamped %lld s behind the wall (ahead of every peer)\n",
 		       num(conf, "offset_ms") / 1000);

@@ -310,6 +310,11 @@ typedef int journal_blob_cb(void *ctx, uint64_t origin, uint64_t seq, const uint
                             size_t len);
 long journal_missing(struct journal *j, const struct vv *have, size_t max_bytes,
                      journal_blob_cb *cb, void *ctx);
+/* journal_missing for the origins want(wctx, origin) says 1 to (want NULL:
+ * all): a peer pulls each origin from one source (net/sync.c). */
+typedef int journal_origin_fn(void *wctx, uint64_t origin);
+long journal_missing_from(struct journal *j, const struct vv *have, journal_origin_fn *want,
+                          void *wctx, size_t max_bytes, journal_blob_cb *cb, void *ctx);
 
 /* Reads one change blob (malloc'd).  -1 ENOENT if absent. */
 int journal_get_change(struct journal *j, uint64_t origin, uint64_t seq, uint8_t **blob,

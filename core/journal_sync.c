@@ -154,6 +154,13 @@ long
 journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, journal_blob_cb *cb,
                 void *ctx)
 {
+	return journal_missing_from(j, have, NULL, NULL, max_bytes, cb, ctx);
+}
+
+long
+journal_missing_from(struct journal *j, const struct vv *have, journal_origin_fn *want, void *wctx,
+                     size_t max_bytes, journal_blob_cb *cb, void *ctx)
+{
 	MDB_cursor *cc = NULL;
 	MDB_txn *txn;
 	MDB_val ck, cv;
@@ -177,7 +184,7 @@ journal_missing(struct journal *j, const struct vv *have, size_t max_bytes, jour
 		uint64_t from = vv_get(have, origin) + 1;
 		int cop = MDB_SET_KEY;
 
-		if (from > top)
+		if (from > top || (want != NULL && !want(wctx, origin)))
 			continue;
 		be64(id, origin);
 		be64(id + 8, from);

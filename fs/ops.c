@@ -4,12 +4,42 @@
  * a result, and replies exactly once, here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hlc.h"
+#include "core/mode.h"
 #include "fs/fs_int.h"
+
+/*
+ * Receive-only (core/mode.h): every change through the mount is refused with
+ * EROFS, and the first refusal logs why.  The mode is read from the journal
+ * at most every 500 ms (blazefs mode changes it while mounted).
+ */
+static int
+refused(fuse_req_t req)
+{
+	static uint64_t checked;
+	static int mode, logged;
+	struct fs *fs = fuse_req_userdata(req);
+	uint64_t t = hlc_mono_ms(), last = __atomic_load_n(&checked, __ATOMIC_ACQUIRE);
+
+	if (last == 0 || t - last >= 500) {
+		__atomic_store_n(&mode, (int)mode_get(fs->j), __ATOMIC_RELAXED);
+		__atomic_store_n(&checked, t, __ATOMIC_RELEASE);
+	}
+	if (__atomic_load_n(&mode, __ATOMIC_RELAXED) != MODE_RECEIVE_ONLY) {
+		__atomic_store_n(&logged, 0, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (__atomic_exchange_n(&logged, 1, __ATOMIC_RELAXED) == 0)
+		fs_log("this device is receive-only (blazefs mode): records are read-only "
+		       "here, writes fail with EROFS ('blazefs mode DB both' allows them)");
+	return 1;
+}
 
 static struct fs *
 fs_of(fuse_req_t req)
@@ -106,6 +136,10 @@ fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 {
 	struct stat st;
 
+	if (refused(req) && (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MODE))) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	reply_attr(req, fs_file_setattr(fs_of(req), ino, attr, to_set, fi, &st), &st);
 }
 
@@ -127,6 +161,10 @@ fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, de
 {
 	struct fuse_entry_param e;
 
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	(void)rdev;
 	reply_entry(req, fs_dir_mknod(fs_of(req), parent, name, mode, &e), &e);
 }
@@ -136,6 +174,10 @@ fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct fuse_entry_param e;
 
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	(void)mode;
 	reply_entry(req, fs_dir_mkdir(fs_of(req), parent, name, &e), &e);
 }
@@ -143,12 +185,20 @@ fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 static void
 fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	fuse_reply_err(req, fs_dir_unlink(fs_of(req), parent, name));
 }
 
 static void
 fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	fuse_reply_err(req, fs_dir_rmdir(fs_of(req), parent, name));
 }
 
@@ -157,6 +207,10 @@ fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *n
 {
 	struct fuse_entry_param e;
 
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	reply_entry(req, fs_dir_symlink(fs_of(req), link, parent, name, &e), &e);
 }
 
@@ -167,6 +221,10 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t new
 	struct fs *fs = fs_of(req);
 	fuse_ino_t stale = 0;
 
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	fuse_reply_err(req, fs_rename(fs, parent, name, newparent, newname, flags, &stale));
 	/* After the reply: the kernel holds locks on the inode until then. */
 	/* Attributes only (off -1): dropping pages could wait on a reader
@@ -187,7 +245,9 @@ fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *new
 static void
 fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int r = fs_file_open(fs_of(req), ino, fi);
+	int r = (fi->flags & O_ACCMODE) != O_RDONLY && refused(req)
+	            ? EROFS
+	            : fs_file_open(fs_of(req), ino, fi);
 
 	if (r)
 		fuse_reply_err(req, r);
@@ -215,7 +275,7 @@ fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t 
             struct fuse_file_info *fi)
 {
 	size_t done = 0;
-	int r = fs_file_write(fs_of(req), ino, fi, buf, size, off, &done);
+	int r = refused(req) ? EROFS : fs_file_write(fs_of(req), ino, fi, buf, size, off, &done);
 
 	if (r)
 		fuse_reply_err(req, r);
@@ -313,6 +373,10 @@ static void
 fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
                int flags)
 {
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	fuse_reply_err(req, fs_xattr_set(fs_of(req), node_of(req, ino), name, value, size, flags));
 }
 
@@ -341,6 +405,10 @@ fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void
 fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	if (refused(req)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	fuse_reply_err(req, fs_xattr_remove(fs_of(req), node_of(req, ino), name));
 }
 
@@ -349,7 +417,7 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
              struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	int r = fs_file_create(fs_of(req), parent, name, mode, fi, &e);
+	int r = refused(req) ? EROFS : fs_file_create(fs_of(req), parent, name, mode, fi, &e);
 
 	if (r)
 		fuse_reply_err(req, r);

@@ -192,7 +192,7 @@ get_name(struct rd *r, char name[MSG_NAME_MAX + 1])
 int
 msg_type(const uint8_t *buf, size_t len)
 {
-	if (len < 2 || buf[0] != MSG_VERSION || buf[1] < MSG_HELLO || buf[1] > MSG_WELCOME) {
+	if (len < 2 || buf[0] != MSG_VERSION || buf[1] < MSG_HELLO || buf[1] > MSG_WANT) {
 		errno = EBADMSG;
 		return -1;
 	}
@@ -240,22 +240,23 @@ bad:
 	return -1;
 }
 
-int
-msg_ack_encode(const struct vv *v, uint8_t **buf, size_t *len)
+/* ACK and WANT: a version vector alone. */
+static int
+vv_msg_encode(enum msg_type t, const struct vv *v, uint8_t **buf, size_t *len)
 {
 	struct msg_buf b;
 
-	return finish(&b, put_head(&b, MSG_ACK) || put_vv(&b, v), buf, len);
+	return finish(&b, put_head(&b, t) || put_vv(&b, v), buf, len);
 }
 
-int
-msg_ack_decode(const uint8_t *buf, size_t len, struct vv *v)
+static int
+vv_msg_decode(enum msg_type t, const uint8_t *buf, size_t len, struct vv *v)
 {
 	struct rd r;
 
 	v->n = 0;
 	v->e = NULL;
-	if (rd_open(&r, buf, len, MSG_ACK) || get_vv(&r, v))
+	if (rd_open(&r, buf, len, t) || get_vv(&r, v))
 		goto bad;
 	if (rd_end(&r)) {
 		vv_clear(v);
@@ -265,6 +266,30 @@ msg_ack_decode(const uint8_t *buf, size_t len, struct vv *v)
 bad:
 	errno = EBADMSG;
 	return -1;
+}
+
+int
+msg_ack_encode(const struct vv *v, uint8_t **buf, size_t *len)
+{
+	return vv_msg_encode(MSG_ACK, v, buf, len);
+}
+
+int
+msg_ack_decode(const uint8_t *buf, size_t len, struct vv *v)
+{
+	return vv_msg_decode(MSG_ACK, buf, len, v);
+}
+
+int
+msg_want_encode(const struct vv *v, uint8_t **buf, size_t *len)
+{
+	return vv_msg_encode(MSG_WANT, v, buf, len);
+}
+
+int
+msg_want_decode(const uint8_t *buf, size_t len, struct vv *v)
+{
+	return vv_msg_decode(MSG_WANT, buf, len, v);
 }
 
 int

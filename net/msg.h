@@ -8,7 +8,10 @@
  *                                                  origins strictly increasing)
  *            [| u64 wall_ms]                      (protocol >= 2: the sender's wall clock)
  *   CHANGES  u32 n | n * (u32 len | sealed change blob)
- *   ACK      vv (the sender's version vector)
+ *   ACK      vv (the sender's version vector); protocol >= 3 also sends it
+ *            unasked to every peer when it grows (an announcement)
+ *   WANT     vv (protocol >= 3: the origins the sender pulls from this peer,
+ *            each with the seq the sender has; replaces the previous WANT)
  *   PING, PONG  (no body)
  *   JOIN     u8 namelen | name | 32 sign_pub      (joiner -> inviter, after XXpsk3)
  *   WELCOME  32 dbid | u8 nkeys | nkeys * 32 content keys (oldest first) |
@@ -39,7 +42,13 @@
  * unknown, that peer's clock is not counted); a protocol-1 device refuses
  * ours, so devices are upgraded together.
  */
-#define MSG_PROTOCOL 2
+/*
+ * Protocol 3 adds WANT: a receiver pulls each origin from one peer (net/gossip.c)
+ * and a sender streams a protocol-3 peer only the origins it wants; ACKs go
+ * to every peer as announcements.  Older peers are streamed everything, as
+ * before, and are never sent a WANT.
+ */
+#define MSG_PROTOCOL 3
 #define MSG_PROTOCOL_MIN 1
 #define MSG_BATCH_BYTES 65536             /* a CHANGES batch holds up to this (or one change) */
 #define MSG_MAX (CHANGE_MAX_BYTES + 4096) /* the longest message accepted */
@@ -52,7 +61,8 @@ enum msg_type {
 	MSG_PING = 4,
 	MSG_PONG = 5,
 	MSG_JOIN = 6,
-	MSG_WELCOME = 7
+	MSG_WELCOME = 7,
+	MSG_WANT = 8
 };
 
 struct msg_hello {
@@ -79,6 +89,10 @@ int msg_hello_decode(const uint8_t *buf, size_t len, struct msg_hello *h);
 
 int msg_ack_encode(const struct vv *v, uint8_t **buf, size_t *len);
 int msg_ack_decode(const uint8_t *buf, size_t len, struct vv *v);
+
+/* WANT: the origins (and the seq held of each) the sender pulls from us. */
+int msg_want_encode(const struct vv *v, uint8_t **buf, size_t *len);
+int msg_want_decode(const uint8_t *buf, size_t len, struct vv *v);
 
 /* PING or PONG. */
 int msg_empty_encode(enum msg_type t, uint8_t **buf, size_t *len);

@@ -237,6 +237,7 @@ net_start(struct journal *j, const struct net_config *cfg)
 	n->sc.j = j;
 	n->sc.self = journal_self(j);
 	n->sc.wall = hlc_wall_ms;
+	n->sc.gossip = 1; /* peers pull each origin from one source (gossip.c) */
 	journal_dbid(j, n->sc.dbid);
 	snprintf(n->sc.name, sizeof(n->sc.name), "blazefs");
 	if (journal_meta_get(j, "name", &v, &len) == 0) {

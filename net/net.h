@@ -9,7 +9,8 @@
  *             NET_IN_STOP), slots (strangers' handshakes have their own,
  *             net_int.h), duplicates (of two connections to
  *             one device, the one dialled by the lower device id stays),
- *             keepalive PING every NET_PING_MS, silence for NET_DEAD_MS drops
+ *             keepalive PING every NET_PING_MS, no bytes for NET_SILENT_MS or
+ *             no whole message for NET_DEAD_MS drops
  *   sync.c    the per-peer session, pure: HELLO both ways, then each side
  *             streams what the other lacks and pushes new changes live
  *   dial.c    --peer and mDNS targets, redialled with exponential backoff and
@@ -39,8 +40,17 @@ struct journal;
 struct net;
 
 #define NET_DEFAULT_PORT 7717
-#define NET_PING_MS 3000
+/* A PING goes out after NET_PING_MS with nothing sent, so a live peer's bytes
+ * arrive at least that often; a peer we read from whose bytes stop for
+ * NET_SILENT_MS is a silently dead link (a path that stopped forwarding) and
+ * is dropped, so sync moves to another path within 3 s.  A peer that sends
+ * bytes but no whole message for NET_DEAD_MS (a stream cut mid-frame, a
+ * trickle) is dropped too; a slow link that carries a large message keeps
+ * sending bytes and is kept. */
+#define NET_PING_MS 700
+#define NET_SILENT_MS 2500
 #define NET_DEAD_MS 10000
+#define NET_MEMBER_CHECK_MS 3000 /* a removed device's session ends within this */
 #define NET_OUT_MAX (1024 * 1024)
 #define NET_MAX_PEERS 64
 

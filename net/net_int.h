@@ -52,7 +52,8 @@ struct peer {
 	char addr[80];
 	char host[72]; /* addr without the port: the per-address limit */
 	uint64_t since, last_rx, last_tx;
-	uint64_t checked; /* membership last checked (a removal ends the session) */
+	uint64_t last_bytes; /* ms: any bytes last read (last_rx: a whole message) */
+	uint64_t checked;    /* membership last checked (a removal ends the session) */
 	/* Changes received a second, smoothed (status.c), from the count at
 	 * rate_ms. */
 	uint64_t rate_ms, rate_n;
@@ -91,8 +92,10 @@ struct net {
 	size_t nstatic;
 	struct mdns *mdns; /* NULL: --no-mdns */
 	uint64_t last_status;
-	int keys_failed;  /* seal_refresh failed (logged once) */
-	int status_dirty; /* a peer came or went: rewrite peers.json at the next tick */
+	uint64_t mode_checked;   /* ms: the sync mode (sc.mode) last read (peer.c) */
+	uint64_t session_opened; /* ms: a settling pause last began (gossip.c) */
+	int keys_failed;         /* seal_refresh failed (logged once) */
+	int status_dirty;        /* a peer came or went: rewrite peers.json at the next tick */
 	/* clock.c: devices whose skew was logged (once, again if it moves by
 	 * more than the bound), those whose changes came too far ahead (once),
 	 * the last run */

@@ -14,8 +14,10 @@
 #include "core/change.h"
 #include "core/hlc.h"
 #include "core/journal.h"
+#include "core/mode.h"
 #include "net/conn.h"
 #include "net/dial.h"
+#include "net/gossip.h"
 #include "net/identity.h"
 #include "net/join.h"
 #include "net/msg.h"
@@ -111,7 +113,7 @@ peer_add(struct net *n, int fd, int dialled, int target, const char *addr, const
 	p->dialled = dialled;
 	p->target = target;
 	p->state = dialled ? PEER_CONNECTING : PEER_HANDSHAKE;
-	p->since = p->last_rx = p->last_tx = p->checked = hlc_mono_ms();
+	p->since = p->last_rx = p->last_tx = p->checked = p->last_bytes = hlc_mono_ms();
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	memcpy(p->host, host, sizeof(host));
 	ev.events = EPOLLIN | (dialled ? EPOLLOUT : 0);
@@ -303,6 +305,9 @@ on_session(struct net *n, struct peer *p)
 	}
 	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
 	seen(n, p);
+	/* What to pull from it (and from the others, now it is here). */
+	gossip_note_session(n);
+	gossip_route(n);
 	/* Where we reached it: a later mount dials it again, flags or not
 	 * (a relay is dialled from .devices anyway). */
 	if (p->dialled && p->target >= 0 && (size_t)p->target < n->relay_first) {
@@ -448,6 +453,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			               : NULL);
 			return;
 		}
+		p->last_bytes = hlc_mono_ms();
 		if (conn_feed(p->c, buf, (size_t)r)) {
 			peer_close(n, p, "out of memory");
 			return;
@@ -519,11 +525,43 @@ peer_writable(struct net *n, struct peer *p)
 		peer_close(n, p, "send failed");
 }
 
+/* Reads the sync mode (blazefs mode writes it) twice a second; a new one
+ * restarts every session with a HELLO, so peers send again from what this
+ * device really has (a send-only device ignored what they sent). */
+static void
+mode_tick(struct net *n, uint64_t t)
+{
+	enum mode m;
+
+	if (n->mode_checked != 0 && t - n->mode_checked < 500)
+		return;
+	n->mode_checked = t;
+	if ((m = mode_get(n->j)) == (enum mode)n->sc.mode)
+		return;
+	n->sc.mode = (int)m;
+	syslog(LOG_INFO, "sync mode: %s%s", mode_name(m),
+	       m == MODE_SEND_ONLY ? " (changes made here go out; others' are not applied here)"
+	       : m == MODE_RECEIVE_ONLY
+	           ? " (others' changes come in; the mount is read-only and nothing made here "
+	             "is sent)"
+	           : "");
+	n->status_dirty = 1;
+	for (size_t i = 0; i < NET_SLOTS; i++) {
+		struct peer *p = n->peers[i];
+
+		if (p != NULL && p->state == PEER_SYNC && !p->closing &&
+		    (sync_start(p->s) || peer_flush(n, p)))
+			peer_close(n, p, "send failed");
+	}
+}
+
 void
 peer_tick(struct net *n, uint64_t t)
 {
 	const uint8_t *b;
 
+	mode_tick(n, t);
+	gossip_route(n);
 	for (size_t i = 0; i < NET_SLOTS; i++) {
 		struct peer *p = n->peers[i];
 
@@ -541,7 +579,13 @@ peer_tick(struct net *n, uint64_t t)
 			peer_close(n, p, "dead: no traffic");
 			continue;
 		}
-		if (p->state == PEER_SYNC && t > p->checked + NET_PING_MS) {
+		/* Silence while we read: the link went dead without a close.
+		 * (While we do not read from it, its bytes wait in the socket.) */
+		if (p->state >= PEER_OPEN && p->want_in && t > p->last_bytes + NET_SILENT_MS) {
+			peer_close(n, p, "dead: no traffic for 2.5 s");
+			continue;
+		}
+		if (p->state == PEER_SYNC && t > p->checked + NET_MEMBER_CHECK_MS) {
 			uint8_t rs[32];
 
 			/* A device removed meanwhile (here or by a change

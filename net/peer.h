@@ -57,7 +57,8 @@ void peer_writable(struct net *n, struct peer *p);
 void peer_pump_all(struct net *n);
 
 /* Timers at time t (ms): handshakes that take too long, peers silent for
- * NET_DEAD_MS, keepalive PINGs every NET_PING_MS. */
+ * NET_SILENT_MS (no bytes) or NET_DEAD_MS (no whole message), keepalive PINGs
+ * every NET_PING_MS. */
 void peer_tick(struct net *n, uint64_t t);
 
 #endif

@@ -499,7 +499,10 @@ send_hello(struct relay *r, struct rpeer *p)
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	h.protocol = MSG_PROTOCOL;
+	/* Protocol 2: a relay does not route (no WANT), so members stream it
+	 * every change, and it streams them what they lack (net/gossip.c pulls
+	 * by WANT from protocol-3 peers only). */
+	h.protocol = 2;
 	memcpy(h.dbid, rstore_roster(r->dbs[p->db])->dbid, 32);
 	h.device = r->self;
 	snprintf(h.name, sizeof(h.name), "relay");

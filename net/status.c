@@ -13,6 +13,7 @@
 #include "core/change.h"
 #include "core/hlc.h"
 #include "core/journal.h"
+#include "core/mode.h"
 #include "net/clock.h"
 #include "net/conn.h"
 #include "net/net_int.h"
@@ -129,7 +130,7 @@ status_build(struct net *n)
 	char dev[DEVID_LEN + 1];
 	json_t *o = json_object(), *a = json_array();
 	struct vv mine = {0, NULL};
-	json_int_t pending = 0, behind;
+	json_int_t pending = 0, behind, ignored = 0, lacking;
 
 	if (journal_vv(n->j, &mine))
 		vv_clear(&mine);
@@ -139,11 +140,17 @@ status_build(struct net *n)
 		if (p == NULL)
 			continue;
 		json_array_append_new(a, peer_entry(n, p, &mine, &behind));
+		lacking = p->s ? count_behind(sync_acked(p->s), &mine) : 0;
+		if (p->state == PEER_SYNC && lacking > ignored)
+			ignored = lacking;
 		if (p->state == PEER_SYNC && behind > pending)
 			pending = behind;
 	}
 	vv_clear(&mine);
 	json_object_set_new(o, "pending", json_integer(pending));
+	/* Send-only: what peers have that this device does not apply. */
+	json_object_set_new(o, "mode", json_string(mode_name((enum mode)n->sc.mode)));
+	json_object_set_new(o, "ignored", json_integer(n->sc.mode == MODE_SEND_ONLY ? ignored : 0));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "listen", json_string(n->listen));
 	json_object_set_new(o, "peers", a);

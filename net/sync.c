@@ -9,9 +9,20 @@
 
 #include "core/change.h"
 #include "core/journal.h"
+#include "core/mode.h"
 #include "net/msg.h"
 #include "net/netlog.h"
 #include "net/sync.h"
+
+/*
+ * At most this many CHANGES batches (64 KiB each) in flight to a protocol-3
+ * peer: the receiver acknowledges each batch once applied.  What is queued
+ * behind a slow link stays small, so when the peer moves an origin to
+ * another source (gossip.c) little of it was already on its way twice, and
+ * several slow links to one device share its catch-up.  On a LAN four
+ * batches keep the link busy.
+ */
+#define SYNC_WINDOW 4
 
 struct sync {
 	const struct sync_config *cfg;
@@ -30,7 +41,24 @@ struct sync {
 	int64_t skew_ms;   /* the peer's wall clock less ours, at its HELLO */
 	int blind;         /* the peer is a blind relay (sync_set_blind) */
 	struct vv skipped; /* blind: origins whose change was refused, and its seq */
+	uint16_t protocol; /* the peer's, from HELLO */
+	/* Protocol >= 3: the origins the peer pulls from us (its last WANT;
+	 * none before it), what we last asked of it, what we last told it. */
+	struct vv want, wanted, announced;
+	int want_known, want_sent;
+	/* Protocol >= 3: batches sent and not yet acknowledged, oldest first,
+	 * each by its last change (acknowledged once the peer has that). */
+	struct {
+		uint64_t origin, seq;
+	} fly[SYNC_WINDOW];
+	size_t nfly;
+	/* Origins our WANTs dropped, still possibly in flight: until the PONG
+	 * of the PING sent after that WANT (a connection is in order). */
+	struct vv dropped;
+	uint64_t pings, pongs, drain_ping;
 };
+
+static int vv_copy_into(struct vv *dst, const struct vv *v);
 
 struct sync *
 sync_new(const struct sync_config *cfg, uint64_t remote, const char *addr, sync_send_fn *send,
@@ -56,6 +84,10 @@ sync_free(struct sync *s)
 	vv_clear(&s->sent);
 	vv_clear(&s->acked);
 	vv_clear(&s->skipped);
+	vv_clear(&s->want);
+	vv_clear(&s->wanted);
+	vv_clear(&s->announced);
+	vv_clear(&s->dropped);
 	free(s);
 }
 
@@ -92,6 +124,9 @@ sync_start(struct sync *s)
 	if (journal_vv(s->cfg->j, &h.vv))
 		return -1;
 	rc = msg_hello_encode(&h, &m, &len);
+	/* What the peer was told: announcements say only what is newer. */
+	if (rc == 0 && vv_copy_into(&s->announced, &h.vv))
+		rc = -1;
 	vv_clear(&h.vv);
 	if (rc)
 		return -1;
@@ -113,29 +148,55 @@ send_ack(struct sync *s)
 	return rc ? -1 : send_free(s, m, len);
 }
 
+static int known_origin(const struct sync *s, uint64_t origin);
+
+/* 1 if origin is in v (whatever its seq, 0 too). */
+static int
+vv_has(const struct vv *v, uint64_t origin)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->e[mid].origin < origin)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n && v->e[lo].origin == origin;
+}
+
 /*
- * Keeps in v (a peer's HELLO or ACK vector) only the origins this journal
- * has or knows as members: for the others there is nothing to send nor to
- * count as lacking, and a peer's made-up origins must not grow what the
- * session keeps and scans.  A member we have no change of yet stays: what it
- * has of that origin is what we lack (a fresh device's catch-up).  0 or -1.
+ * Keeps in v (a peer's HELLO, ACK or WANT vector) only the origins this
+ * journal has or knows as members: a peer's made-up origins must not grow
+ * what the session keeps and scans.  (What a peer has of a member whose
+ * changes we lack yet is what we pull from it: net/gossip.c.)  0 or -1.
  */
 static int
 known_only(const struct sync *s, struct vv *v)
 {
 	struct vv mine = {0, NULL};
-	struct journal_member m;
 	size_t i, k = 0;
 
 	if (journal_vv(s->cfg->j, &mine))
 		return -1;
 	for (i = 0; i < v->n; i++)
-		if (vv_get(&mine, v->e[i].origin) > 0 ||
-		    journal_member(s->cfg->j, v->e[i].origin, &m) == 0)
+		if (vv_get(&mine, v->e[i].origin) > 0 || known_origin(s, v->e[i].origin))
 			v->e[k++] = v->e[i];
 	v->n = k;
 	vv_clear(&mine);
 	return 0;
+}
+
+/* 1 if origin is a member here (what a send-only device notes of others'
+ * changes it does not apply stays bounded by the members). */
+static int
+known_origin(const struct sync *s, uint64_t origin)
+{
+	struct journal_member jm;
+
+	return journal_member(s->cfg->j, origin, &jm) == 0;
 }
 
 static int
@@ -161,6 +222,7 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 	}
 	vv_clear(&s->sent);
 	s->sent = h.vv;
+	s->nfly = 0; /* streaming restarts from its vector */
 	/* Peer text: only its cleaned form is kept, for logs and status. */
 	netlog_clean(s->name, sizeof(s->name), h.name, sizeof(h.name));
 	/* Every HELLO (a restart too) measures the peer's clock afresh. */
@@ -168,6 +230,7 @@ on_hello(struct sync *s, const uint8_t *m, size_t len)
 		s->skew_ms = (int64_t)h.wall_ms - (int64_t)s->cfg->wall();
 		s->skew_known = 1;
 	}
+	s->protocol = h.protocol;
 	if (s->session)
 		return 0;
 	s->device = h.device;
@@ -191,6 +254,24 @@ refusal_kind(int result)
 	}
 }
 
+/* A send-only device's answer to a batch: noted as what the peer has, not
+ * applied, acknowledged with what this device really has. */
+static int
+ignore_changes(struct sync *s, const uint8_t *m, size_t len, size_t count)
+{
+	const uint8_t *blob;
+	size_t off = 0, blen;
+	uint64_t origin, seq;
+
+	while (msg_changes_next(m, len, &off, &blob, &blen) == 1)
+		if (change_peek(blob, blen, &origin, &seq) == 0 && origin != s->cfg->self &&
+		    vv_get(&s->acked, origin) < seq && known_origin(s, origin) &&
+		    vv_set(&s->acked, origin, seq))
+			return -1;
+	s->changes_in += count;
+	return send_ack(s);
+}
+
 /* Applies a batch in one transaction.  SYNC_APPLIED if a change was new. */
 static int
 on_changes(struct sync *s, const uint8_t *m, size_t len)
@@ -206,6 +287,10 @@ on_changes(struct sync *s, const uint8_t *m, size_t len)
 		count++;
 	if (count == 0)
 		return send_ack(s);
+	/* Send-only: others' changes are not applied here.  The peer has
+	 * them (status counts them as ignored) and was told what we have. */
+	if (s->cfg->mode == MODE_SEND_ONLY)
+		return ignore_changes(s, m, len, count);
 	blobs = malloc(count * sizeof(*blobs));
 	lens = malloc(count * sizeof(*lens));
 	results = malloc(count * sizeof(*results));
@@ -278,6 +363,33 @@ on_ack(struct sync *s, const uint8_t *m, size_t len)
 	return rc;
 }
 
+/* The origins the peer pulls from us from now on (what it has of each is
+ * what it has: merged like an ACK). */
+static int
+on_want(struct sync *s, const uint8_t *m, size_t len)
+{
+	struct vv v, known = {0, NULL};
+	int rc;
+
+	if (!s->session || s->protocol < 3 || msg_want_decode(m, len, &v))
+		return -1;
+	/* The set is kept whole (a message holds at most MSG_MAX / 16 origins,
+	 * looked up by binary search): it may name origins we learn of later,
+	 * ours too before we know we are a member.  Only known origins count
+	 * as what the peer has. */
+	rc = vv_copy_into(&known, &v) || known_only(s, &known) || vv_merge(&s->sent, &known) ||
+	     vv_merge(&s->acked, &known);
+	vv_clear(&known);
+	if (rc) {
+		vv_clear(&v);
+		return -1;
+	}
+	vv_clear(&s->want);
+	s->want = v;
+	s->want_known = 1;
+	return 0;
+}
+
 int
 sync_recv(struct sync *s, const uint8_t *m, size_t len)
 {
@@ -291,9 +403,12 @@ sync_recv(struct sync *s, const uint8_t *m, size_t len)
 		return on_changes(s, m, len);
 	case MSG_ACK:
 		return on_ack(s, m, len);
+	case MSG_WANT:
+		return on_want(s, m, len);
 	case MSG_PING:
 		return msg_empty_encode(MSG_PONG, &r, &rlen) ? -1 : send_free(s, r, rlen);
 	case MSG_PONG:
+		s->pongs++;
 		return 0;
 	default:
 		errno = EBADMSG;
@@ -305,6 +420,7 @@ struct batch {
 	struct msg_buf b;
 	struct vv *sent;
 	long n;
+	uint64_t last_origin, last_seq;
 };
 
 static int
@@ -315,7 +431,23 @@ batch_cb(void *ctx, uint64_t origin, uint64_t seq, const uint8_t *blob, size_t l
 	if (msg_changes_add(&bt->b, blob, len) || vv_set(bt->sent, origin, seq))
 		return -1;
 	bt->n++;
+	bt->last_origin = origin;
+	bt->last_seq = seq;
 	return 0;
+}
+
+/* Which origins go to the peer: a receive-only device sends nothing of its
+ * own. */
+static int
+pump_wants(void *ctx, uint64_t origin)
+{
+	const struct sync *s = ctx;
+
+	if (s->cfg->mode == MODE_RECEIVE_ONLY && origin == s->cfg->self)
+		return 0;
+	/* A protocol-3 peer pulls each origin from one source: only those it
+	 * asked us for (nothing before its first WANT).  Older peers get all. */
+	return !s->cfg->gossip || s->protocol < 3 || (s->want_known && vv_has(&s->want, origin));
 }
 
 int
@@ -327,27 +459,144 @@ sync_pump(struct sync *s)
 
 	if (!s->session)
 		return 0;
+	if (s->protocol >= 3) {
+		size_t k = 0;
+
+		while (k < s->nfly && vv_get(&s->acked, s->fly[k].origin) >= s->fly[k].seq)
+			k++;
+		memmove(s->fly, s->fly + k, (s->nfly - k) * sizeof(s->fly[0]));
+		s->nfly -= k;
+		if (s->nfly == SYNC_WINDOW)
+			return 0; /* the window is full: its ACKs pump again */
+	}
 	if (msg_changes_init(&bt.b))
 		return -1;
 	bt.sent = &s->sent;
 	bt.n = 0;
-	got = journal_missing(s->cfg->j, &s->sent, MSG_BATCH_BYTES, batch_cb, &bt);
+	got = journal_missing_from(s->cfg->j, &s->sent, pump_wants, s, MSG_BATCH_BYTES, batch_cb,
+	                           &bt);
 	if (got <= 0 || bt.n == 0) {
 		free(bt.b.p);
 		return got < 0 ? -1 : 0;
 	}
 	s->changes_out += (uint64_t)bt.n;
+	if (s->protocol >= 3) {
+		s->fly[s->nfly].origin = bt.last_origin;
+		s->fly[s->nfly].seq = bt.last_seq;
+		s->nfly++;
+	}
 	rc = s->send(s->ctx, bt.b.p, bt.b.len);
 	free(bt.b.p);
 	return rc ? -1 : 1;
 }
 
+/* 1 if v and w hold the same origins with the same seqs. */
+static int
+vv_same(const struct vv *v, const struct vv *w)
+{
+	if (v->n != w->n)
+		return 0;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->e[i].origin != w->e[i].origin || v->e[i].seq != w->e[i].seq)
+			return 0;
+	return 1;
+}
+
+/* A copy of v into *dst (freed first).  0 or -1. */
+static int
+vv_copy_into(struct vv *dst, const struct vv *v)
+{
+	struct vv c = {0, NULL};
+
+	if (v->n > 0) {
+		if ((c.e = malloc(v->n * sizeof(*c.e))) == NULL)
+			return -1;
+		memcpy(c.e, v->e, v->n * sizeof(*c.e));
+		c.n = v->n;
+	}
+	vv_clear(dst);
+	*dst = c;
+	return 0;
+}
+
 int
-sync_ping(const struct sync *s)
+sync_want(struct sync *s, const struct vv *origins)
+{
+	uint8_t *m;
+	size_t len;
+	int dropping = 0;
+
+	/* The first WANT goes even if empty (a send-only device pulls
+	 * nothing): it tells the peer that we route, and want announcements. */
+	if (!s->session || s->protocol < 3 || (s->want_sent && vv_same(&s->wanted, origins)))
+		return 0;
+	s->want_sent = 1;
+	if (!sync_draining(s))
+		vv_clear(&s->dropped);
+	for (size_t i = 0; i < s->wanted.n; i++)
+		if (!vv_has(origins, s->wanted.e[i].origin)) {
+			if (vv_set(&s->dropped, s->wanted.e[i].origin, 0))
+				return -1;
+			dropping = 1;
+		}
+	if (vv_copy_into(&s->wanted, origins) || msg_want_encode(origins, &m, &len) ||
+	    send_free(s, m, len))
+		return -1;
+	/* What it sent of the dropped origins before reading this WANT comes
+	 * before the PONG to this PING. */
+	if (dropping) {
+		s->drain_ping = s->pings + 1;
+		return sync_ping(s);
+	}
+	return 0;
+}
+
+int
+sync_draining(const struct sync *s)
+{
+	return s->pongs < s->drain_ping;
+}
+
+int
+sync_dropped(const struct sync *s, uint64_t origin)
+{
+	return sync_draining(s) && vv_has(&s->dropped, origin);
+}
+
+int
+sync_announce(struct sync *s, const struct vv *mine)
 {
 	uint8_t *m;
 	size_t len;
 
+	/* Only to a peer that routes (it sent a WANT): others learn what we
+	 * have from the ACKs to what they send, as before. */
+	if (!s->session || s->protocol < 3 || !s->want_known || vv_same(&s->announced, mine))
+		return 0;
+	if (vv_copy_into(&s->announced, mine) || msg_ack_encode(mine, &m, &len))
+		return -1;
+	return send_free(s, m, len);
+}
+
+int
+sync_pulls(const struct sync *s, uint64_t origin)
+{
+	return vv_has(&s->wanted, origin);
+}
+
+uint16_t
+sync_protocol(const struct sync *s)
+{
+	return s->protocol;
+}
+
+int
+sync_ping(struct sync *s)
+{
+	uint8_t *m;
+	size_t len;
+
+	s->pings++;
 	return msg_empty_encode(MSG_PING, &m, &len) ? -1 : send_free(s, m, len);
 }
 

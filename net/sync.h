@@ -34,6 +34,14 @@ struct sync_config {
 	/* The wall clock in ms, sent in HELLO and read when the peer's comes
 	 * (the session itself reads no clock); NULL: sent as unknown. */
 	uint64_t (*wall)(void);
+	/* This device's sync mode (core/mode.h), kept current by the caller:
+	 * send-only applies nothing received, receive-only sends nothing of its
+	 * own origin.  A change of mode takes a sync_start on each session. */
+	int mode;
+	/* 1 (the network, net/gossip.c): peers pull, so a protocol-3 peer is
+	 * streamed only the origins its WANT names, nothing before its first;
+	 * 0: every peer is streamed all it lacks (flooding, protocol 2). */
+	int gossip;
 };
 
 /* Queues message m (len bytes, the callee copies) for the peer.  0 or -1. */
@@ -81,8 +89,31 @@ int sync_recv(struct sync *s, const uint8_t *m, size_t len);
  * is nothing to send (or no session yet), -1 on error. */
 int sync_pump(struct sync *s);
 
-/* Sends a keepalive PING.  0 or -1. */
-int sync_ping(const struct sync *s);
+/*
+ * Protocol >= 3 (net/gossip.c decides): asks the peer to stream us only the
+ * origins in origins (seqs: what we have of each), if that differs from what
+ * we last asked.  Nothing for an older peer or before the session.  0 or -1.
+ */
+int sync_want(struct sync *s, const struct vv *origins);
+
+/* Protocol >= 3: tells the peer what we have (an ACK), if it changed since
+ * we last did.  0 or -1. */
+int sync_announce(struct sync *s, const struct vv *mine);
+
+/* 1 while origins our WANTs dropped may still be on their way from the peer
+ * (until the PONG to the PING sent after that WANT). */
+int sync_draining(const struct sync *s);
+/* 1 if origin is one of those. */
+int sync_dropped(const struct sync *s, uint64_t origin);
+
+/* 1 if our last WANT to the peer named origin. */
+int sync_pulls(const struct sync *s, uint64_t origin);
+
+/* The peer's protocol (its HELLO's; 0 before). */
+uint16_t sync_protocol(const struct sync *s);
+
+/* Sends a PING (a keepalive; sync_want sends one too).  0 or -1. */
+int sync_ping(struct sync *s);
 
 /* 1 once the peer's HELLO has arrived (the session is open), else 0. */
 int sync_in_session(const struct sync *s);

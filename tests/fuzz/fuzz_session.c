@@ -68,6 +68,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (j == NULL)
 		setup();
+	/* Half the inputs run as the network does (gossip: the peer pulls with
+	 * WANTs, we announce and route); the rest as a bare session. */
+	cfg.gossip = (int)(size & 1);
 	if ((s = sync_new(&cfg, PEER, "fuzz", check_out, NULL)) == NULL || sync_start(s))
 		abort();
 	h.protocol = MSG_PROTOCOL;
@@ -88,6 +91,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += n;
 		if (sync_pump(s) < 0)
 			abort();
+		if (cfg.gossip) {
+			struct vv mine = {0, NULL};
+
+			if (journal_vv(j, &mine) || sync_announce(s, &mine) || sync_want(s, &mine))
+				abort();
+			vv_clear(&mine);
+		}
 	}
 	sync_free(s);
 	return 0;

@@ -44,6 +44,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vv_clear(&v);
 		}
 		break;
+	case MSG_WANT:
+		if (msg_want_decode(data, size, &v) == 0) {
+			if (msg_want_encode(&v, &buf, &len))
+				abort();
+			same(buf, len, data, size);
+			vv_clear(&v);
+		}
+		break;
 	case MSG_CHANGES:
 		if (msg_changes_check(data, size) >= 0) {
 			if (msg_changes_init(&b))

@@ -35,7 +35,7 @@ expect_eq "$(stat -c %s "$T/A/content.key")" 64 "A's keyring after the removal"
 removed_on() { "$BLAZEFS" devices "$T/$1" --json | jq -e --arg d "$c" 'any(.[]; .device == $d and .removed)' >/dev/null; }
 wait_until 10 removed_on B || fail "B never learnt of the removal"
 wait_until 10 grep -q "gamma: removed from the database" "$T/A.log" || fail "A kept C's session"
-wait_until 10 test "$(stat -c %s "$T/B/content.key")" = 64 || fail "B never got the new key"
+wait_until 10 sh -c "test \"\$(stat -c %s '$T/B/content.key')\" = 64" || fail "B never got the new key"
 
 echo '{"v": "after"}' >"$T/A.mnt/c/after.json"
 wait_until 15 same "$T/A.mnt/c/after.json" "$T/B.mnt/c/after.json" || fail "B cannot read after the rotation"

@@ -4,7 +4,7 @@
 # text shows "catching up: X of Y changes (… MB)", and status --watch through
 # a pipe prints one screen a second with the rate and time left.
 . "$(dirname "$0")/sync_lib.bash"
-NETPROXY=$(dirname "$BLAZEFS")/tests/netproxy
+NETPROXY=$(dirname "$BLAZEFS")/tools/netproxy
 [ -x "$NETPROXY" ] || fail "no $NETPROXY (make builds it)"
 
 init A alpha

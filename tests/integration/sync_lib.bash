@@ -59,3 +59,25 @@ pair() {
 		>/dev/null || fail "join $2 via $1"
 }
 
+
+# proxy NAME LISTEN_PORT TARGET_PORT [--rate BYTES_PER_S]: a tests/tools/netproxy
+# from 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT, its pid in PROXY[NAME];
+# stopped by the EXIT trap.  `kill -USR1 ${PROXY[NAME]}` makes it go silent.
+NETPROXY=${NETPROXY:-$(dirname "$BLAZEFS")/tools/netproxy}
+declare -A PROXY=()
+proxy() {
+	local name=$1 lport=$2 tport=$3
+	shift 3
+	[ -x "$NETPROXY" ] || fail "no $NETPROXY (make tools)"
+	"$NETPROXY" "$lport" "127.0.0.1:$tport" "$@" >"$T/proxy-$name.out" 2>&1 &
+	PROXY[$name]=$!
+	wait_until 5 grep -q ready "$T/proxy-$name.out" || fail "proxy $name did not start"
+}
+stop_proxies() {
+	for p in "${PROXY[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	PROXY=()
+}
+trap 'stop_proxies; cleanup' EXIT
