@@ -178,8 +178,8 @@ build(const char *db, const char *arg)
 		json_object_set_new(o, "devices", c);
 	}
 	if ((run = net_status_load(db)) != NULL) {
-		static const char *keys[] = {"listen",   "peers", "discovered",
-		                             "dialling", "clock", "relays", "ignored"};
+		static const char *keys[] = {"listen", "peers",  "discovered", "dialling",
+		                             "clock",  "relays", "ignored"};
 
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (json_object_get(run, keys[i]) != NULL)
