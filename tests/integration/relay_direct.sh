@@ -2,7 +2,8 @@
 # the relay, sync A's writes directly; B pulls nothing of A's through the
 # relay while A is in reach (every change of A's reaches B exactly once,
 # summed over its sessions), yet the relay stores them all; with A gone, what
-# B writes still reaches the relay.
+# B writes still reaches the relay, and with A back out of B's reach the two
+# sync through the relay.
 . "$(dirname "$0")/sync_lib.bash"
 . "$(dirname "$0")/relay_lib.bash"
 
@@ -51,4 +52,10 @@ both || fail "a session dropped: A $(syncing A), B $(syncing B)"
 stop A
 echo '{"y": 1}' >"$b/d/after.json"
 wait_until 15 relay_has B || fail "the relay did not get B's write with A gone"
+# A comes back out of B's reach (no listener): each now pulls the other's
+# origin from the relay, its best source.
+start A --no-listen --no-mdns
+wait_until 15 same_vv A B || fail "A did not get B's write through the relay: $(vv A) vs $(vv B)"
+echo '{"z": 2}' >"$a/d/back.json"
+wait_until 15 same "$a/d/back.json" "$b/d/back.json" || fail "B did not get A's write through the relay"
 echo "relay_direct: ok ($made changes, $got received by B, $(relay_changes) stored by the relay)"
