@@ -854,7 +854,7 @@ drop_removed(struct relay *r, int db)
 			continue;
 		if (!roster_admits(rstore_roster(r->dbs[db]), q->rs))
 			q->closing = 1, shutdown(q->fd, SHUT_RD);
-		else if (send_want(r, q))
+		else if (send_want(r, q) || flush(r, q))
 			q->closing = 1, shutdown(q->fd, SHUT_RD);
 	}
 }
