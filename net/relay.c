@@ -52,8 +52,13 @@ struct rpeer {
 	size_t written; /* bytes written before the handshake finished */
 	int db;         /* RP_MEMBER: index in r->dbs */
 	uint64_t device;
-	int session; /* the member's HELLO arrived */
+	int session;       /* the member's HELLO arrived */
+	uint16_t protocol; /* the member's, from its HELLO */
 	struct vv sent;
+	/* Protocol >= 3: the origins the member pulls from the relay (its last
+	 * WANT; none before it), as net/sync.c keeps a peer's. */
+	struct vv want;
+	int want_known;
 	int closing, want_out;
 	uint64_t since, last_rx;
 	uint64_t replayed; /* BLAZEFS_RELAY_TAMPER=replay: the last replay */
@@ -438,6 +443,7 @@ rpeer_close(struct relay *r, struct rpeer *p, const char *why)
 	close(p->fd);
 	conn_free(p->c);
 	vv_clear(&p->sent);
+	vv_clear(&p->want);
 	free(p->raw);
 	free(p);
 }
@@ -499,10 +505,9 @@ send_hello(struct relay *r, struct rpeer *p)
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	/* Protocol 2: a relay does not route (no WANT), so members stream it
-	 * every change, and it streams them what they lack (net/gossip.c pulls
-	 * by WANT from protocol-3 peers only). */
-	h.protocol = 2;
+	/* A peer like any other (protocol 3): a member pulls an origin from
+	 * the relay only when it is that origin's best source (net/gossip.c). */
+	h.protocol = MSG_PROTOCOL;
 	memcpy(h.dbid, rstore_roster(r->dbs[p->db])->dbid, 32);
 	h.device = r->self;
 	snprintf(h.name, sizeof(h.name), "relay");
@@ -527,6 +532,31 @@ send_ack(struct relay *r, struct rpeer *p)
 		return -1;
 	rc = msg_ack_encode(&v, &m, &len);
 	vv_clear(&v);
+	return rc ? -1 : send_msg(p, m, len);
+}
+
+/* Asks p for every origin of the roster (the relay is a store: members
+ * stream it all they have), each with the seq stored here.  Protocol-3
+ * members only: older ones stream everything unasked. */
+static int
+send_want(struct relay *r, struct rpeer *p)
+{
+	const struct roster *ro = rstore_roster(r->dbs[p->db]);
+	struct vv have = {0, NULL}, w = {0, NULL};
+	uint8_t *m;
+	size_t len;
+	int rc = 0;
+
+	if (!p->session || p->protocol < 3)
+		return 0;
+	if (rstore_vv(r->dbs[p->db], &have))
+		return -1;
+	for (size_t i = 0; i < ro->n && rc == 0; i++)
+		rc = vv_set(&w, ro->m[i].device, vv_get(&have, ro->m[i].device));
+	vv_clear(&have);
+	if (rc == 0)
+		rc = msg_want_encode(&w, &m, &len);
+	vv_clear(&w);
 	return rc ? -1 : send_msg(p, m, len);
 }
 
@@ -624,7 +654,15 @@ pump(struct relay *r, struct rpeer *p)
 				return -1;
 			bt.n = 0;
 		}
-		got = rstore_missing(r->dbs[p->db], &p->sent, MSG_BATCH_BYTES, batch_cb, &bt);
+		/* A protocol-3 member pulls each origin from one source: only
+		 * those it asked the relay for (none before its first WANT), as
+		 * net/sync.c streams such a peer.  Older members get all. */
+		if (p->protocol >= 3 && !p->want_known) {
+			free(bt.b.p);
+			return 0;
+		}
+		got = rstore_missing_of(r->dbs[p->db], &p->sent, p->protocol >= 3 ? &p->want : NULL,
+		                        MSG_BATCH_BYTES, batch_cb, &bt);
 		if (got <= 0 || bt.n == 0) {
 			free(bt.b.p);
 			return got < 0 ? -1 : 0;
@@ -648,6 +686,38 @@ pump_db(struct relay *r, int db, const struct rpeer *except)
 		if (pump(r, q) || flush(r, q))
 			rpeer_close(r, q, "send failed");
 	}
+}
+
+/* Tells the other protocol-3 members of db that route (they sent a WANT)
+ * what the relay now holds, once on disk, as a device announces what it has:
+ * a member pulling an origin elsewhere learns the relay has more of it. */
+static void
+announce_db(struct relay *r, int db, const struct rpeer *except)
+{
+	for (size_t i = 0; i < RELAY_MAX_PEERS; i++) {
+		struct rpeer *q = r->peers[i];
+
+		if (q == NULL || q == except || q->mode != RP_MEMBER || q->db != db ||
+		    !q->session || q->protocol < 3 || !q->want_known || q->closing)
+			continue;
+		if (send_ack(r, q) || flush(r, q))
+			rpeer_close(r, q, "send failed");
+	}
+}
+
+/* 1 if v (a member's vector) lacks some change stored here. */
+static int
+lacks(struct relay *r, const struct rpeer *p, const struct vv *v)
+{
+	struct vv mine = {0, NULL};
+	int rc = 0;
+
+	if (rstore_vv(r->dbs[p->db], &mine))
+		return 0;
+	for (size_t i = 0; i < mine.n && !rc; i++)
+		rc = mine.e[i].seq > vv_get(v, mine.e[i].origin);
+	vv_clear(&mine);
+	return rc;
 }
 
 /* Keeps in v (a member's vector) only origins stored here: a member's
@@ -687,10 +757,37 @@ on_hello(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len)
 	}
 	vv_clear(&p->sent);
 	p->sent = h.vv;
-	if (!p->session)
-		syslog(LOG_INFO, "relay: %s: member %016llx (%s) in session", p->addr,
-		       (unsigned long long)p->device, h.name[0] ? "named" : "unnamed");
+	p->protocol = h.protocol;
+	if (p->session)
+		return 0;
+	syslog(LOG_INFO, "relay: %s: member %016llx (%s) in session", p->addr,
+	       (unsigned long long)p->device, h.name[0] ? "named" : "unnamed");
 	p->session = 1;
+	return send_want(r, p);
+}
+
+/* The origins the member pulls from the relay from now on (what it has of
+ * each is what it has: merged like an ACK). */
+static int
+on_want(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len)
+{
+	struct vv v, known = {0, NULL};
+	int rc;
+
+	if (!p->session || p->protocol < 3 || msg_want_decode(m, len, &v))
+		return -1;
+	/* Kept whole (bounded by MSG_MAX, looked up by binary search): it may
+	 * name origins stored here only later.  Only stored ones count as
+	 * what the member has. */
+	rc = vv_merge(&known, &v) || known_only(r, p, &known) || vv_merge(&p->sent, &known);
+	vv_clear(&known);
+	if (rc) {
+		vv_clear(&v);
+		return -1;
+	}
+	vv_clear(&p->want);
+	p->want = v;
+	p->want_known = 1;
 	return 0;
 }
 
@@ -739,20 +836,25 @@ on_changes(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, int *
 		pump_db(r, p->db, p);
 		if (rstore_sync(s))
 			return -1;
+		announce_db(r, p->db, p);
 	}
 	return gap ? send_hello(r, p) : send_ack(r, p);
 }
 
 /* After a roster update: sessions of devices it no longer admits end (a
- * removed device is refused from its next dial on). */
+ * removed device is refused from its next dial on); the others are asked
+ * for the new roster's origins too. */
 static void
 drop_removed(struct relay *r, int db)
 {
 	for (size_t i = 0; i < RELAY_MAX_PEERS; i++) {
 		struct rpeer *q = r->peers[i];
 
-		if (q != NULL && q->mode == RP_MEMBER && q->db == db &&
-		    !roster_admits(rstore_roster(r->dbs[db]), q->rs))
+		if (q == NULL || q->mode != RP_MEMBER || q->db != db || q->closing)
+			continue;
+		if (!roster_admits(rstore_roster(r->dbs[db]), q->rs))
+			q->closing = 1, shutdown(q->fd, SHUT_RD);
+		else if (send_want(r, q) || flush(r, q))
 			q->closing = 1, shutdown(q->fd, SHUT_RD);
 	}
 }
@@ -799,9 +901,19 @@ on_member_msg(struct relay *r, struct rpeer *p, const uint8_t *m, size_t len, in
 		if (!p->session || msg_ack_decode(m, len, &v))
 			return -1;
 		rc = known_only(r, p, &v) || vv_merge(&p->sent, &v) ? -1 : 0;
+		/* A protocol-3 member's announcement that lacks what is stored
+		 * here is answered with the relay's: a member drops origins it
+		 * did not know as members when the relay's HELLO came (a joiner
+		 * learns them from what it then pulls), and it grew since. */
+		if (rc == 0 && p->protocol >= 3 && p->want_known && lacks(r, p, &v))
+			rc = send_ack(r, p);
 		vv_clear(&v);
 		return rc;
+	case MSG_WANT:
+		return on_want(r, p, m, len);
 	case MSG_PING:
+		/* Answered in order: a member's PING after a WANT that dropped
+		 * an origin tells it what was sent of it has all arrived. */
 		return msg_empty_encode(MSG_PONG, &o, &olen) ? -1 : send_msg(p, o, olen);
 	case MSG_PONG:
 		return 0;

@@ -429,9 +429,33 @@ rstore_sync(struct rstore *s)
 	return fdatasync(s->fd);
 }
 
+/* 1 if origin is in v (whatever its seq, 0 too). */
+static int
+listed(const struct vv *v, uint64_t origin)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->e[mid].origin < origin)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->n && v->e[lo].origin == origin;
+}
+
 long
 rstore_missing(struct rstore *s, const struct vv *have, size_t max_bytes, rstore_blob_cb *cb,
                void *ctx)
+{
+	return rstore_missing_of(s, have, NULL, max_bytes, cb, ctx);
+}
+
+long
+rstore_missing_of(struct rstore *s, const struct vv *have, const struct vv *only, size_t max_bytes,
+                  rstore_blob_cb *cb, void *ctx)
 {
 	size_t bytes = 0;
 	long count = 0;
@@ -439,6 +463,8 @@ rstore_missing(struct rstore *s, const struct vv *have, size_t max_bytes, rstore
 	for (size_t i = 0; i < s->norigins; i++) {
 		const struct rorigin *o = &s->o[i];
 
+		if (only != NULL && !listed(only, o->origin))
+			continue;
 		for (uint64_t seq = vv_get(have, o->origin) + 1; seq <= o->n; seq++) {
 			uint8_t *b;
 			int rc;

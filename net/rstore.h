@@ -79,6 +79,13 @@ long rstore_missing(struct rstore *s, const struct vv *have, size_t max_bytes, r
                     void *ctx);
 
 /*
+ * rstore_missing, of only the origins listed in only (whatever their seq
+ * there; NULL: every origin): what a protocol-3 member asked for.
+ */
+long rstore_missing_of(struct rstore *s, const struct vv *have, const struct vv *only,
+                       size_t max_bytes, rstore_blob_cb *cb, void *ctx);
+
+/*
  * Parses one log record at buf (untrusted: the disk): 1 with *blob, *blen
  * and *used set, 0 if buf holds only the start of one, -1 (EBADMSG) if it is
  * not a record.  Pure: the fuzzer's entry.
