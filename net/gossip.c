@@ -77,8 +77,9 @@ gossip_route(struct net *n)
 
 		if (p == NULL || p->state != PEER_SYNC || p->closing || p->s == NULL)
 			continue;
-		/* Announce: every peer learns what we have as it grows. */
-		if (sync_announce(p->s, &mine))
+		/* Announce: every peer learns what we have as it grows.  What it
+		 * has of members we learnt of since counts now (sync_adopt). */
+		if (sync_adopt(p->s) || sync_announce(p->s, &mine))
 			p->closing = 1;
 		if (sync_protocol(p->s) >= 3)
 			ps[np++] = p;

@@ -23,6 +23,8 @@
  * batches keep the link busy.
  */
 #define SYNC_WINDOW 4
+/* At most this many origins a peer claims that are not members here yet. */
+#define SYNC_UNKNOWN_MAX 64
 
 struct sync {
 	const struct sync_config *cfg;
@@ -55,6 +57,11 @@ struct sync {
 	/* Origins our WANTs dropped, still possibly in flight: until the PONG
 	 * of the PING sent after that WANT (a connection is in order). */
 	struct vv dropped;
+	/* What the peer said it has of origins that were not members here
+	 * then (a member this device learns of later, from another origin's
+	 * change): taken in by sync_adopt once they are, so an idle peer that
+	 * holds them is still pulled from.  Bounded: made-up origins stay out. */
+	struct vv unknown;
 	uint64_t pings, pongs, drain_ping;
 };
 
@@ -88,6 +95,7 @@ sync_free(struct sync *s)
 	vv_clear(&s->wanted);
 	vv_clear(&s->announced);
 	vv_clear(&s->dropped);
+	vv_clear(&s->unknown);
 	free(s);
 }
 
@@ -171,22 +179,54 @@ vv_has(const struct vv *v, uint64_t origin)
  * Keeps in v (a peer's HELLO, ACK or WANT vector) only the origins this
  * journal has or knows as members: a peer's made-up origins must not grow
  * what the session keeps and scans.  (What a peer has of a member whose
- * changes we lack yet is what we pull from it: net/gossip.c.)  0 or -1.
+ * changes we lack yet is what we pull from it: net/gossip.c.)  The others
+ * are noted in s->unknown while it has room (sync_adopt).  0 or -1.
  */
 static int
-known_only(const struct sync *s, struct vv *v)
+known_only(struct sync *s, struct vv *v)
 {
 	struct vv mine = {0, NULL};
 	size_t i, k = 0;
 
 	if (journal_vv(s->cfg->j, &mine))
 		return -1;
-	for (i = 0; i < v->n; i++)
-		if (vv_get(&mine, v->e[i].origin) > 0 || known_origin(s, v->e[i].origin))
-			v->e[k++] = v->e[i];
+	for (i = 0; i < v->n; i++) {
+		const struct vv_entry *e = &v->e[i];
+
+		if (vv_get(&mine, e->origin) > 0 || known_origin(s, e->origin))
+			v->e[k++] = *e;
+		else if (vv_get(&s->unknown, e->origin) < e->seq &&
+		         (vv_get(&s->unknown, e->origin) > 0 || s->unknown.n < SYNC_UNKNOWN_MAX) &&
+		         vv_set(&s->unknown, e->origin, e->seq)) {
+			vv_clear(&mine);
+			return -1;
+		}
+	}
 	v->n = k;
 	vv_clear(&mine);
 	return 0;
+}
+
+int
+sync_adopt(struct sync *s)
+{
+	struct vv now = {0, NULL};
+	size_t i, k = 0;
+	int rc = 0;
+
+	for (i = 0; i < s->unknown.n; i++) {
+		const struct vv_entry *e = &s->unknown.e[i];
+
+		if (!known_origin(s, e->origin))
+			s->unknown.e[k++] = *e;
+		else if (vv_set(&now, e->origin, e->seq))
+			rc = -1;
+	}
+	s->unknown.n = k;
+	if (rc == 0 && now.n > 0)
+		rc = vv_merge(&s->sent, &now) || vv_merge(&s->acked, &now) ? -1 : 0;
+	vv_clear(&now);
+	return rc;
 }
 
 /* 1 if origin is a member here (what a send-only device notes of others'

@@ -100,6 +100,13 @@ int sync_want(struct sync *s, const struct vv *origins);
  * we last did.  0 or -1. */
 int sync_announce(struct sync *s, const struct vv *mine);
 
+/*
+ * Takes in what the peer said it has of origins that have become members
+ * here since (its HELLO, ACKs or WANT named them before): they count as
+ * what it has from now on, so they are pulled from it.  0 or -1 (ENOMEM).
+ */
+int sync_adopt(struct sync *s);
+
 /* 1 while origins our WANTs dropped may still be on their way from the peer
  * (until the PONG to the PING sent after that WANT). */
 int sync_draining(const struct sync *s);
