@@ -226,6 +226,22 @@ dial_listen(struct net *n, const char *addr, int port)
 }
 
 void
+dial_peer_text(const struct sockaddr_storage *ss, char *host, size_t hostlen, char *addr,
+               size_t addrlen)
+{
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+
+	host[0] = '\0';
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &v4->sin_addr, host, (socklen_t)hostlen);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &v6->sin6_addr, host, (socklen_t)hostlen);
+	snprintf(addr, addrlen, "%s:%u", host,
+	         ss->ss_family == AF_INET6 ? ntohs(v6->sin6_port) : ntohs(v4->sin_port));
+}
+
+void
 dial_accept(struct net *n)
 {
 	struct sockaddr_storage ss;
@@ -239,15 +255,7 @@ dial_accept(struct net *n)
 	       0) {
 		sl = sizeof(ss); /* for the next accept, whatever this one filled in */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		host[0] = '\0';
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-			          sizeof(host));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-			          sizeof(host));
-		snprintf(addr, sizeof(addr), "%s:%u", host,
-		         ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		dial_peer_text(&ss, host, sizeof(host), addr, sizeof(addr));
 		/* Full: accepted and closed at once, so that the kernel's backlog
 		 * does not fill and members' connections still reach us. */
 		if (!peer_admit(n, host)) {

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define DIAL_BACKOFF_MIN_MS 250
 #define DIAL_BACKOFF_MAX_MS 30000
@@ -55,6 +56,11 @@ int dial_listen(struct net *n, const char *addr, int port);
 
 /* Accepts every pending connection on n->lfd. */
 void dial_accept(struct net *n);
+
+/* An accepted connection's address as text: host alone (the per-address
+ * limit) and "host:port" (logs, status).  Any thread. */
+void dial_peer_text(const struct sockaddr_storage *ss, char *host, size_t hostlen, char *addr,
+                    size_t addrlen);
 
 /* mDNS callbacks (mdns.h): a service found fills its slot's target (a fresh
  * one if the address changed); a lost one empties it (its connection, if any,

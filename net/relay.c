@@ -26,6 +26,7 @@
 #include "core/hlc.h"
 #include "core/journal.h"
 #include "net/conn.h"
+#include "net/dial.h"
 #include "net/identity.h"
 #include "net/msg.h"
 #include "net/net.h"
@@ -1185,16 +1186,7 @@ accept_all(struct relay *r)
 			close(fd);
 			continue;
 		}
-		host[0] = '\0';
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-			          sizeof(host));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-			          sizeof(host));
-		snprintf(p->addr, sizeof(p->addr), "%s:%u", host,
-		         ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-		                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		dial_peer_text(&ss, host, sizeof(host), p->addr, sizeof(p->addr));
 		p->fd = fd;
 		p->db = -1;
 		p->pairing = r->ndbs == 0;
