@@ -132,6 +132,23 @@ relaylink_known(const struct net *n, const uint8_t pub[32])
 	return 0;
 }
 
+int
+relaylink_connected(const struct net *n, size_t i)
+{
+	uint8_t rs[32];
+
+	for (size_t k = 0; k < NET_SLOTS; k++) {
+		const struct peer *p = n->peers[k];
+
+		if (p == NULL || p->state != PEER_SYNC || p->closing)
+			continue;
+		conn_remote_key(p->c, rs);
+		if (sodium_memcmp(rs, n->relays[i].pub, 32) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void push_roster(struct net *n);
 
 void

@@ -49,6 +49,10 @@ int relaylink_remember(struct journal *j, const struct msg_relays *r);
 /* 1 if pub is the key of a relay n knows. */
 int relaylink_known(const struct net *n, const uint8_t pub[32]);
 
+/* 1 if a sync session with relay i runs, over whichever connection: one
+ * dialled for its slot, or for a --peer naming its address. */
+int relaylink_connected(const struct net *n, size_t i);
+
 /* Reads the relays again if RELAYLINK_CHECK_MS passed (t: now, ms; 0:
  * now) and points the relay target slots at them. */
 void relaylink_refresh(struct net *n, uint64_t t);

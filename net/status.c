@@ -181,13 +181,9 @@ status_build(struct net *n)
 	json_object_set_new(o, "dialling", a);
 	/* The blind relays the database is paired with (relaylink.h). */
 	a = json_array();
-	for (size_t i = 0; i < n->nrelays; i++) {
-		const struct target *t = &n->targets[n->relay_first + i];
-
+	for (size_t i = 0; i < n->nrelays; i++)
 		json_array_append_new(a, json_pack("{s:s, s:b}", "address", n->relays[i].addr,
-		                                   "connected",
-		                                   t->p != NULL && t->p->state == PEER_SYNC));
-	}
+		                                   "connected", relaylink_connected(n, i)));
 	json_object_set_new(o, "relays", a);
 	return o;
 }
