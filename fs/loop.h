@@ -1,5 +1,6 @@
 /*
- * loop: the single-threaded FUSE request loop of a mount.  Besides serving
+ * loop: the single-threaded FUSE request loop of a mount (it spins briefly
+ * between requests rather than sleep: loop.c).  Besides serving
  * requests, it commits the journal's batch of local writes on time
  * (journal_batch_due / journal_flush), which is what lets one fdatasync
  * cover many closes while every close stays crash-safe (DESIGN §3).
