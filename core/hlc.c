@@ -58,8 +58,14 @@ hlc_wall_ms(void)
 uint64_t
 hlc_mono_ms(void)
 {
+	return hlc_mono_us() / 1000;
+}
+
+uint64_t
+hlc_mono_us(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

@@ -44,6 +44,8 @@ uint64_t hlc_wall_ms(void);
 /* Monotonic milliseconds (CLOCK_MONOTONIC), for timeouts and ages: the one
  * now_ms of blazefs (never goes back, unrelated to the epoch). */
 uint64_t hlc_mono_ms(void);
+/* The same clock in microseconds. */
+uint64_t hlc_mono_us(void);
 
 static inline uint64_t
 hlc_ms(uint64_t t)

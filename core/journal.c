@@ -3,7 +3,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -43,16 +42,6 @@
  *
  * The wal's format is core/wal.h's.
  */
-
-/* Monotonic microseconds, for the batch's idle time. */
-static uint64_t
-jn_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 #define WAL_TXN_META "wal_txn" /* u64: the txn id of the last batch committed */
 #define RETRY_MS 50            /* between attempts to commit after a failure */
@@ -198,7 +187,7 @@ jn_local(struct journal *j, txn_fn *fn, void *arg, enum wal_op op, const struct 
 		}
 		if (rc == 0) {
 			j->batch_local |= j->local_commit;
-			j->batch_last_us = jn_mono_us();
+			j->batch_last_us = hlc_mono_us();
 		}
 		if (rc == MDB_MAP_FULL && j->replaying)
 			j->map_full = 1; /* jn_batch_begin grows the map and starts over */
@@ -270,7 +259,7 @@ journal_batch_due(struct journal *j)
 
 	if (!jn_owner(j) || (j->batch == NULL && !jn_retrying(j)))
 		return -1;
-	now = jn_mono_us();
+	now = hlc_mono_us();
 	due = now;
 	if (j->batch != NULL) {
 		due = (j->batch_ms + BATCH_MAX_MS) * 1000u;

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "fs/fs.h"
 #include "fs/fs_int.h"
@@ -60,15 +60,6 @@ loop_flush(struct journal *j, struct loop_fail *f)
  */
 #define SPIN_US 100
 
-static uint64_t
-loop_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int
 fs_loop(struct fuse_session *se, struct journal *j)
 {
@@ -99,7 +90,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 		rc = fuse_session_receive_buf(se, &buf);
 		if (rc > 0) {
 			fuse_session_process_buf(se, &buf);
-			last = loop_mono_us();
+			last = hlc_mono_us();
 			rc = 0;
 			continue;
 		}
@@ -109,7 +100,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 			break;
 		}
 		rc = 0;
-		if (loop_mono_us() - last < SPIN_US) {
+		if (hlc_mono_us() - last < SPIN_US) {
 			sched_yield();
 			continue;
 		}

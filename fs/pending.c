@@ -22,10 +22,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "core/hlc.h"
 #include "core/journal.h"
 #include "core/record.h"
 #include "fs/fs_int.h"
@@ -44,10 +44,7 @@ struct fs_pending {
 static int64_t
 pending_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)hlc_mono_ms();
 }
 
 /* Writes the set of held deletes (coll NUL id NUL ...) to the journal's
