@@ -210,8 +210,12 @@ jn_recover(struct journal *j, int sync)
 
 	if (!j->wal_kept || j->batch != NULL)
 		return 0;
-	if ((rc = jn_batch_begin(j)))
+	if ((rc = jn_batch_begin(j))) {
+		/* Not again before RETRY_MS: journal_batch_due would say "now"
+		 * forever, and the owner's loop would do nothing else. */
+		j->retry_ms = hlc_mono_ms() + RETRY_MS;
 		return rc;
+	}
 	return jn_flush_sync(j, sync);
 }
 

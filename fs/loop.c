@@ -67,7 +67,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 	struct loop_fail fail = {0, 0};
 	struct pollfd p;
 	uint64_t last = 0; /* µs: the last request served */
-	int rc = 0, due, held, fl;
+	int rc = 0, due, held, fl, err = 0;
 
 	memset(&buf, 0, sizeof(buf));
 	p.fd = fuse_session_fd(se);
@@ -95,8 +95,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 			continue;
 		}
 		if (rc == 0 || (rc != -EAGAIN && rc != -EINTR)) { /* 0: unmounted */
-			if (rc < 0)
-				errno = -rc;
+			err = -rc;
 			break;
 		}
 		rc = 0;
@@ -107,6 +106,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 		/* Sleep until a request comes or the batch falls due. */
 		if (poll(&p, 1, due) < 0 && errno != EINTR) {
 			rc = -1;
+			err = errno;
 			break; /* (a signal: the loop condition tells whether to stop) */
 		}
 	}
@@ -115,5 +115,9 @@ fs_loop(struct fuse_session *se, struct journal *j)
 		fs_pending_run(loop_fs, 1, NULL); /* an unmount ends every grace */
 	loop_flush(j, &fail);
 	fuse_session_reset(se);
-	return rc < 0 ? -1 : 0;
+	if (rc < 0) {
+		errno = err; /* what failed, not what the last flush left */
+		return -1;
+	}
+	return 0;
 }
