@@ -21,12 +21,7 @@ stop_attack() {
 }
 trap 'stop_attack; relay_stop; cleanup' EXIT
 
-init A alpha
-"$BLAZEFS" relay init "$T/R" >/dev/null || fail "relay init"
-relay_start
-start A --listen "127.0.0.1:$(port A)" --no-mdns
-"$BLAZEFS" relay add "$T/A" "127.0.0.1:$(port R)" >/dev/null || fail "relay add"
-pair A B beta
+relay_with_a
 pair A M mallory
 mkdir "$T/A.mnt/lat"
 echo '{"v": 0}' >"$T/A.mnt/lat/r.json"

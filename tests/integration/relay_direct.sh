@@ -21,12 +21,7 @@ own() { # DEV: the seq of its own origin (what it wrote)
 	jq -r --arg d "$(jq -r .device <<<"$s")" '.version_vector[$d] // 0' <<<"$s"
 }
 
-init A alpha
-"$BLAZEFS" relay init "$T/R" >/dev/null || fail "relay init"
-relay_start
-start A --listen "127.0.0.1:$(port A)" --no-mdns
-"$BLAZEFS" relay add "$T/A" "127.0.0.1:$(port R)" >/dev/null || fail "relay add"
-pair A B beta
+relay_with_a
 start B --listen "127.0.0.1:$(port B)" --no-mdns --peer "127.0.0.1:$(port A)"
 a=$T/A.mnt b=$T/B.mnt
 

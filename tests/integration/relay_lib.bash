@@ -20,6 +20,17 @@ relay_stop() {
 
 trap 'relay_stop; cleanup' EXIT
 
+# relay_with_a: the relay up; A (alpha) mounted, listening and paired with
+# it; B (beta) joined through A, not mounted.
+relay_with_a() {
+	init A alpha
+	"$BLAZEFS" relay init "$T/R" >/dev/null || fail "relay init"
+	relay_start
+	start A --listen "127.0.0.1:$(port A)" --no-mdns
+	"$BLAZEFS" relay add "$T/A" "127.0.0.1:$(port R)" >/dev/null || fail "relay add"
+	pair A B beta
+}
+
 # relay_changes: how many changes the relay stores (all its databases).
 relay_changes() {
 	python3 - "$T"/R/db/*/changes.log <<'PY'

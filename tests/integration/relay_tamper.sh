@@ -7,12 +7,7 @@
 . "$(dirname "$0")/sync_lib.bash"
 . "$(dirname "$0")/relay_lib.bash"
 
-init A alpha
-"$BLAZEFS" relay init "$T/R" >/dev/null || fail "relay init"
-relay_start
-start A --listen "127.0.0.1:$(port A)" --no-mdns
-"$BLAZEFS" relay add "$T/A" "127.0.0.1:$(port R)" >/dev/null || fail "relay add"
-pair A B beta
+relay_with_a
 mkdir "$T/A.mnt/notes"
 for i in 1 2 3; do
 	echo "{\"text\": \"note $i\"}" >"$T/A.mnt/notes/n-$i.json"
