@@ -14,6 +14,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <mntent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -232,19 +233,64 @@ log_clock(struct journal *j, const char *db)
 	json_decref(c);
 }
 
-/* Serves the mounted session until unmounted or signalled. */
+/* Where DB is mounted other than at MNT (our own mount, made already), in
+ * WHERE; 0 if nowhere. */
 static int
-serve(struct fuse_session *se, struct fs *fs, const char *db, struct net_config *net)
+mounted_elsewhere(const char *db, const char *mnt, char *where, size_t size)
+{
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	struct mntent *m;
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && (m = getmntent(f)) != NULL)
+		if (strncmp(m->mnt_fsname, "blazefs:", 8) == 0 &&
+		    strcmp(m->mnt_fsname + 8, db) == 0 && strcmp(m->mnt_dir, mnt) != 0) {
+			snprintf(where, size, "%s", m->mnt_dir);
+			found = 1;
+		}
+	endmntent(f);
+	return found;
+}
+
+/* Opens DB for the mount at MNT.  A database held by a mount that is no
+ * longer in the mount table is one shutting down (umount returns before its
+ * daemon has closed the journal): `umount; mount` waits for it, up to
+ * UNMOUNT_WAIT_MS, rather than failing. */
+#define UNMOUNT_WAIT_MS 5000
+static struct journal *
+open_for_mount(const char *db, const char *mnt)
+{
+	char where[PATH_MAX] = "";
+	struct journal *j;
+
+	for (int waited = 0;; waited += 20) {
+		if ((j = journal_open(db, JOURNAL_BATCH)) != NULL || errno != EBUSY)
+			break;
+		if (waited >= UNMOUNT_WAIT_MS || mounted_elsewhere(db, mnt, where, sizeof(where)))
+			break;
+		usleep(20 * 1000);
+	}
+	if (j == NULL && errno == EBUSY)
+		fs_log("%s: cannot open the database: it is mounted already%s%s", db,
+		       where[0] ? " at " : " (its daemon has not exited)", where);
+	else if (j == NULL)
+		fs_log("%s: cannot open the database: %s", db, strerror(errno));
+	return j;
+}
+
+/* Serves the mounted session at MNT until unmounted or signalled. */
+static int
+serve(struct fuse_session *se, struct fs *fs, const char *db, const char *mnt,
+      struct net_config *net)
 {
 	struct journal *j;
 	struct net *n;
 	int rc = 1;
 
-	if ((j = journal_open(db, JOURNAL_BATCH)) == NULL) {
-		fs_log("%s: cannot open the database: %s", db,
-		       errno == EBUSY ? "it is mounted already" : strerror(errno));
+	if ((j = open_for_mount(db, mnt)) == NULL)
 		return 1;
-	}
 	log_clock(j, db);
 	/* fs observes remote changes: attached before the network thread that
 	 * makes them starts. */
@@ -436,7 +482,7 @@ cmd_mount(int argc, char **argv)
 		dup2(log_fd, STDERR_FILENO);
 	closelog();
 	openlog("blazefs", LOG_PID | LOG_PERROR, LOG_DAEMON);
-	rc = serve(se, fs, db, &net);
+	rc = serve(se, fs, db, mnt, &net);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -1,7 +1,7 @@
 # A background mount returns only once it serves, or exits non-zero with the
 # reason on stderr: the database mounted already, a port taken, a bad --peer,
 # a non-empty mountpoint (unless -o nonempty); a failed mount leaves nothing
-# mounted.  Every command answers --version.
+# mounted.  `umount; mount` of one database works at once.  Every command answers --version.
 . "$(dirname "$0")/sync_lib.bash"
 # These mounts are the test's own (not sync_lib's): unmounted whatever happens.
 trap 'for m in m1 m2 m3; do fusermount3 -uz "$T/$m" 2>/dev/null; done; cleanup' EXIT
@@ -36,6 +36,16 @@ grep -q "not empty" "$T/err" || fail "non-empty said [$(cat "$T/err")]"
 	fail "-o nonempty refused: $(cat "$T/err")"
 mountpoint -q "$T/m3" || fail "-o nonempty did not mount"
 fusermount3 -u "$T/m3"
+# umount returns before the old daemon has closed the database: a mount made
+# at once waits for it rather than saying "mounted already".  The old daemon
+# is held stopped for a second to make that window certain.
+daemon=$(pgrep -f "mount $T/A $T/m1") || fail "no daemon for m1"
+kill -STOP "$daemon"
+fusermount3 -u "$T/m1" || fail "umount m1"
+(sleep 1; kill -CONT "$daemon") &
+"$BLAZEFS" mount "$T/A" "$T/m1" --no-listen --no-mdns 2>"$T/err" ||
+	fail "mount right after umount: $(cat "$T/err")"
+expect_eq "$(cat "$T/m1/c/r.json")" '{"a": 1}' "read after umount; mount"
 fusermount3 -u "$T/m1"
 # --log-file: the daemon's log lines, there.
 "$BLAZEFS" init "$T/C" >/dev/null || fail "init C"
