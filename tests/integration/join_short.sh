@@ -57,9 +57,11 @@ python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
-c, _ = s.accept(); c.sendall(b"SSH-2.0-OpenSSH\r\n"); c.recv(100); c.close()' "$(port Z)" &
+open(sys.argv[2], "w").close()
+c, _ = s.accept(); c.sendall(b"SSH-2.0-OpenSSH\r\n"); c.recv(100); c.close()' "$(port Z)" "$T/fake.ready" &
 fake=$!
-sleep 0.3
+for _ in $(seq 100); do [ -e "$T/fake.ready" ] && break; sleep 0.1; done
+[ -e "$T/fake.ready" ] || fail "the fake server did not start"
 "$BLAZEFS" join "$T/X6" "$new" --peer "127.0.0.1:$(port Z)" 2>"$T/err" && fail "joined a non-blazefs port"
 grep -q "no blazefs answered" "$T/err" || fail "non-blazefs port said: $(cat "$T/err")"
 wait "$fake"
