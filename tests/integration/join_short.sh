@@ -56,12 +56,11 @@ grep -q "expired" "$T/err" || fail "expired code said: $(cat "$T/err")"
 python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(30)
 open(sys.argv[2], "w").close()
 c, _ = s.accept(); c.sendall(b"SSH-2.0-OpenSSH\r\n"); c.recv(100); c.close()' "$(port Z)" "$T/fake.ready" &
 fake=$!
-for _ in $(seq 100); do [ -e "$T/fake.ready" ] && break; sleep 0.1; done
-[ -e "$T/fake.ready" ] || fail "the fake server did not start"
+wait_until 10 test -e "$T/fake.ready" || fail "the fake server did not start"
 "$BLAZEFS" join "$T/X6" "$new" --peer "127.0.0.1:$(port Z)" 2>"$T/err" && fail "joined a non-blazefs port"
 grep -q "no blazefs answered" "$T/err" || fail "non-blazefs port said: $(cat "$T/err")"
 wait "$fake"
