@@ -145,6 +145,8 @@ int jn_sync(struct journal *j);
 /* A snapshot whose transaction is durable (synced first if need be): what
  * the network hands out comes only from these (D4).  An LMDB code. */
 int jn_snapshot_synced(struct journal *j, MDB_txn **txn);
+/* Makes snapshot txn durable if it is not yet (jn_sync).  An LMDB code. */
+int jn_durable(struct journal *j, MDB_txn *txn);
 
 /* The calling thread's id, cached (no thread library in core/). */
 pid_t jn_tid(void);

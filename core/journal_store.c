@@ -219,15 +219,21 @@ jn_snapshot_synced(struct journal *j, MDB_txn **txn)
 
 	if ((rc = jn_snapshot(j, txn)))
 		return rc;
-	if (j->flags & JOURNAL_RDONLY ||
-	    mdb_txn_id(*txn) <= __atomic_load_n(&j->synced_txnid, __ATOMIC_ACQUIRE))
-		return 0;
-	/* The sync reads a txn id >= the snapshot's: it covers it. */
-	if ((rc = jn_sync(j))) {
+	if ((rc = jn_durable(j, *txn))) {
 		mdb_txn_abort(*txn);
 		*txn = NULL;
 	}
 	return rc;
+}
+
+int
+jn_durable(struct journal *j, MDB_txn *txn)
+{
+	if (j->flags & JOURNAL_RDONLY ||
+	    mdb_txn_id(txn) <= __atomic_load_n(&j->synced_txnid, __ATOMIC_ACQUIRE))
+		return 0;
+	/* The sync reads a txn id >= the snapshot's: it covers it. */
+	return jn_sync(j);
 }
 
 pid_t

@@ -171,8 +171,10 @@ journal_missing_from(struct journal *j, const struct vv *have, journal_origin_fn
 	int rc, stop = 0;
 
 	/* D4: nothing leaves this device before it is durable here: the
-	 * snapshot's transaction is synced before any of it is handed out. */
-	if ((rc = jn_snapshot_synced(j, &txn)))
+	 * snapshot's transaction is synced before the first change is handed
+	 * out (and not at all when there is none: a device catching up asks
+	 * after each batch it applies). */
+	if ((rc = jn_snapshot(j, &txn)))
 		return jn_errno(rc);
 	/* Members in the order this device learnt of them, so a receiver has
 	 * applied the change that made a device a member before its changes. */
@@ -201,6 +203,8 @@ journal_missing_from(struct journal *j, const struct vv *have, journal_origin_fn
 			 * origin waits until the peer has the key's hand-out. */
 			if (!jn_trust_ready(j, txn, cv.mv_data, cv.mv_size, have))
 				break;
+			if (count == 0 && (rc = jn_durable(j, txn)))
+				goto out;
 			bytes += cv.mv_size;
 			count++;
 			if (cb(ctx, origin, get64((uint8_t *)ck.mv_data + 8), cv.mv_data,
