@@ -436,8 +436,12 @@ resolve(struct mdns *m, int i)
 {
 	struct entry *e = &m->e[i];
 
+	/* The address of the family the service was seen over: with either
+	 * family, avahi answers with whichever of the host's A and AAAA
+	 * records it holds first, and a device listening on an IPv4 address
+	 * is not reached at its link-local IPv6 one. */
 	e->r = avahi_service_resolver_new(m->client, e->iface, e->proto, e->name, MDNS_TYPE,
-	                                  e->domain, AVAHI_PROTO_UNSPEC, 0, resolve_cb, m);
+	                                  e->domain, e->proto, 0, resolve_cb, m);
 	if (e->r == NULL)
 		e->retry = hlc_mono_ms() + RESOLVE_RETRY_MS;
 	return e->r ? 0 : -1;
@@ -827,8 +831,8 @@ find_browse_cb(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol proto,
 
 	(void)b, (void)flags;
 	if (event == AVAHI_BROWSER_NEW)
-		avahi_service_resolver_new(f->c, iface, proto, name, type, domain,
-		                           AVAHI_PROTO_UNSPEC, 0, find_resolve_cb, f);
+		avahi_service_resolver_new(f->c, iface, proto, name, type, domain, proto, 0,
+		                           find_resolve_cb, f); /* as in resolve() */
 	else if (event == AVAHI_BROWSER_FAILURE)
 		f->failed = 1;
 }
