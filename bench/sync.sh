@@ -433,7 +433,7 @@ hwm=0
 anon=0 # the process's own memory (RssAnon), sampled: RSS also counts the mapped database
 conv_ms=
 deadline=$((t0 + 300000))
-# A status costs ~60 ms of CPU: polling both devices every 50 ms took most of
+# A status through jq costs ~45 ms of CPU: polling both devices every 50 ms took most of
 # a core from the catch-up it measured.  C is polled, A only when C has
 # caught up with what A had last time.
 vvA=$(vv A)
