@@ -308,8 +308,8 @@ change_decode(const uint8_t *buf, size_t len, struct change **out)
 	*out = NULL;
 	if (len > CHANGE_MAX_BYTES || (c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;
-	if (r_bytes(&r, &version, 1) || version != CHANGE_VERSION || r_u64(&r, &c->origin) ||
-	    r_u64(&r, &c->seq) || r_u64(&r, &c->hlc) || r_u32(&r, &nops))
+	if (r_bytes(&r, &version, 1) || version < CHANGE_VERSION_MIN || version > CHANGE_VERSION ||
+	    r_u64(&r, &c->origin) || r_u64(&r, &c->seq) || r_u64(&r, &c->hlc) || r_u32(&r, &nops))
 		goto err;
 	/* Each op takes at least 14 bytes: bound allocations by the input. */
 	if (c->seq == 0 || nops == 0 || nops > CHANGE_MAX_OPS || nops > (len - r.off) / 14)
@@ -359,8 +359,8 @@ change_peek(const uint8_t *buf, size_t len, uint64_t *origin, uint64_t *seq)
 	struct rbuf r = {buf, len, 0};
 	uint8_t version;
 
-	if (r_bytes(&r, &version, 1) || version != CHANGE_VERSION || r_u64(&r, origin) ||
-	    r_u64(&r, seq)) {
+	if (r_bytes(&r, &version, 1) || version < CHANGE_VERSION_MIN || version > CHANGE_VERSION ||
+	    r_u64(&r, origin) || r_u64(&r, seq)) {
 		errno = EINVAL;
 		return -1;
 	}

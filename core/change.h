@@ -15,7 +15,9 @@
  *   op: u8 kind | str coll | str rec | u8 has_field | [str field] |
  *       [str value if SET] | u32 nover | nover * (u64 origin, u64 seq)
  * The first CHANGE_HEADER_BYTES (version, origin, seq) stay in clear when the
- * rest is sealed; they are the associated data of the seal.
+ * rest is sealed; they are the associated data of the seal.  Version 2 has
+ * the same encoding as version 1 (both are read); it marks a sealed blob that
+ * carries its predecessor's hash (net/seal.h).
  */
 #ifndef BLAZEFS_CHANGE_H
 #define BLAZEFS_CHANGE_H
@@ -23,7 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHANGE_VERSION 1
+#define CHANGE_VERSION 2
+#define CHANGE_VERSION_MIN 1
 #define CHANGE_HEADER_BYTES 17
 #define CHANGE_MAX_BYTES (4 * 1024 * 1024)
 #define CHANGE_MAX_OPS 100000
@@ -34,6 +37,11 @@
 /* A sealed blob's header is followed by the id of the content key that
  * sealed it (net/seal.h), in clear. */
 #define CHANGE_KEYID_BYTES 8
+/* From version 2, the key id is followed by the BLAKE2b-256 hash of the
+ * whole blob its origin made before it (seq - 1; zeros for seq 1), in clear
+ * and signed: an origin's blobs form a hash chain, so one signature
+ * authenticates every blob it chains back to (DESIGN §4). */
+#define CHANGE_PREV_BYTES 32
 
 enum op_kind { OP_SET = 1, OP_DEL = 2 };
 

@@ -69,12 +69,14 @@ struct journal;
 
 /*
  * Seals and opens change blobs (DESIGN §4).  seal turns an encoded change
- * (header in clear) into the blob stored and sent; open turns a blob back.
- * Both return a malloc'd buffer in *out, 0, or -1 (open: forged or corrupt).
- * Without hooks, blobs are the encoded changes.
+ * (header in clear) into the blob stored and sent, carrying prev, the hash of
+ * the blob its origin made before it (CHANGE_PREV_BYTES); open turns a blob
+ * back.  Both return a malloc'd buffer in *out, 0, or -1 (open: forged or
+ * corrupt).  Without hooks, blobs are the encoded changes.
  */
 struct journal_crypto {
-	int (*seal)(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
+	int (*seal)(void *ctx, const uint8_t *in, size_t len, const uint8_t *prev, uint8_t **out,
+	            size_t *outlen);
 	int (*open)(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
 	void *ctx;
 };

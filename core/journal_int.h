@@ -280,13 +280,25 @@ int jn_reject_del(struct journal *j, MDB_txn *txn, const char *coll, const char 
 
 /* Reads whether a trust root is set (j->trust). */
 void jn_trust_open(struct journal *j, MDB_txn *txn);
+/* Remote blobs applied in one transaction, with what is known of each one's
+ * authorship (auth[i]: 0 not checked yet, 1 its origin's, -1 not). */
+struct jn_batch {
+	const uint8_t *const *blobs;
+	const size_t *lens;
+	size_t n;
+	int8_t *auth;
+};
+/* The hash of the blob before (origin, seq) into prev (zeros for seq 1):
+ * what a version-2 blob (origin, seq) carries.  0 or an LMDB code. */
+int jn_prev_hash(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq,
+                 uint8_t prev[CHANGE_PREV_BYTES]);
 /*
- * Checks a remote blob (origin, seq; have = vv[origin]) before it is opened:
- * 0 to go on, JOURNAL_DUPLICATE, JOURNAL_EQUIVOCATION (kept, flagged) or a
- * refusal; an LMDB failure in *rc.
+ * Checks remote blob b->blobs[i] (origin, seq; have = vv[origin]) before it
+ * is opened: 0 to go on, JOURNAL_DUPLICATE, JOURNAL_EQUIVOCATION (kept,
+ * flagged) or a refusal; an LMDB failure in *rc.
  */
-int jn_trust_check(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
-                   uint64_t origin, uint64_t seq, uint64_t have, int *rc);
+int jn_trust_check(struct journal *j, MDB_txn *txn, struct jn_batch *b, size_t i, uint64_t origin,
+                   uint64_t seq, uint64_t have, int *rc);
 /* 0 if c's origin may make c (membership changes need an admin), else a refusal. */
 int jn_trust_allowed(struct journal *j, MDB_txn *txn, const struct change *c, int *rc);
 /* Updates the members from c's .devices ops (after it is applied). */

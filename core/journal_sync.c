@@ -47,9 +47,7 @@ journal_vv(struct journal *j, struct vv *out)
 }
 
 struct remote_arg {
-	const uint8_t *const *blobs;
-	const size_t *lens;
-	size_t n;
+	struct jn_batch b;
 	int *results;
 	struct touched t; /* every record the batch touched, for the observer */
 };
@@ -57,22 +55,24 @@ struct remote_arg {
 /* Applies one blob in txn: an enum journal_result (a refusal writes nothing,
  * an equivocation only its evidence); an LMDB failure is returned in *rc. */
 static int
-remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, struct touched *all,
+remote_one(struct journal *j, MDB_txn *txn, struct jn_batch *b, size_t i, struct touched *all,
            int *rc)
 {
+	const uint8_t *blob = b->blobs[i];
+	size_t len = b->lens[i];
 	struct touched t = {0};
 	struct change *c = NULL;
 	uint8_t *plain = NULL;
 	const uint8_t *p = blob;
 	uint64_t origin, seq, have;
-	size_t n = len, i;
+	size_t n = len;
 	int result = JOURNAL_REFUSED;
 
 	*rc = 0;
 	if (change_peek(blob, len, &origin, &seq) || seq == 0)
 		return JOURNAL_REFUSED;
 	have = jn_vv_get(j, txn, origin);
-	if (j->trust && (result = jn_trust_check(j, txn, blob, len, origin, seq, have, rc)) != 0)
+	if (j->trust && (result = jn_trust_check(j, txn, b, i, origin, seq, have, rc)) != 0)
 		return result;
 	if (seq <= have)
 		return JOURNAL_DUPLICATE;
@@ -96,8 +96,8 @@ remote_one(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, str
 	if ((*rc = jn_clock_recv(j, txn, c)) == 0 &&
 	    (*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
 		result = JOURNAL_APPLIED;
-	for (i = 0; i < t.n && *rc == 0; i++)
-		*rc = jn_touched_add(all, t.t[i].coll, t.t[i].rec);
+	for (size_t k = 0; k < t.n && *rc == 0; k++)
+		*rc = jn_touched_add(all, t.t[k].coll, t.t[k].rec);
 out:
 	jn_touched_clear(&t);
 	change_free(c);
@@ -113,8 +113,8 @@ remote_fn(struct journal *j, MDB_txn *txn, void *arg)
 	int rc, any = 0;
 
 	jn_touched_clear(&a->t);
-	for (i = 0; i < a->n; i++) {
-		a->results[i] = remote_one(j, txn, a->blobs[i], a->lens[i], &a->t, &rc);
+	for (i = 0; i < a->b.n; i++) {
+		a->results[i] = remote_one(j, txn, &a->b, i, &a->t, &rc);
 		if (rc)
 			return rc;
 		/* Evidence of an equivocation is kept too. */
@@ -127,14 +127,17 @@ int
 journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens, size_t n,
                     int *results)
 {
-	struct remote_arg a = {blobs, lens, n, results, {0}};
+	struct remote_arg a = {{blobs, lens, n, NULL}, results, {0}};
 	size_t i;
 	int rc;
 
+	if ((a.b.auth = calloc(n ? n : 1, 1)) == NULL)
+		return -1;
 	if ((rc = jn_write(j, remote_fn, &a)) == 0 && j->observer != NULL)
 		for (i = 0; i < a.t.n; i++)
 			j->observer(j->observer_ctx, a.t.t[i].coll, a.t.t[i].rec);
 	jn_touched_clear(&a.t);
+	free(a.b.auth);
 	return rc;
 }
 

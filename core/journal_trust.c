@@ -180,6 +180,73 @@ jn_signed_by(const uint8_t *blob, size_t len, const uint8_t pub[32])
 	                                   len - CHANGE_SIG_BYTES, pub) == 0;
 }
 
+/* A version-2 blob's prev, or NULL. */
+static const uint8_t *
+jn_prev_of(const uint8_t *blob, size_t len)
+{
+	const size_t at = CHANGE_HEADER_BYTES + CHANGE_KEYID_BYTES;
+
+	return len > at + CHANGE_PREV_BYTES + CHANGE_SIG_BYTES && blob[0] >= 2 ? blob + at : NULL;
+}
+
+int
+jn_prev_hash(struct journal *j, MDB_txn *txn, uint64_t origin, uint64_t seq,
+             uint8_t prev[CHANGE_PREV_BYTES])
+{
+	uint8_t id[16];
+	MDB_val k = jn_val(id, 16), v;
+	int rc;
+
+	memset(prev, 0, CHANGE_PREV_BYTES);
+	if (seq <= 1)
+		return 0;
+	be64(id, origin);
+	be64(id + 8, seq - 1);
+	if ((rc = mdb_get(txn, j->changes, &k, &v)) == 0)
+		crypto_generichash(prev, CHANGE_PREV_BYTES, v.mv_data, v.mv_size, NULL, 0);
+	return rc;
+}
+
+/* 1 if blob i + 1 is the next of blob i's origin and names blob i's hash. */
+static int
+jn_chained(const struct jn_batch *b, size_t i)
+{
+	const uint8_t *prev = jn_prev_of(b->blobs[i + 1], b->lens[i + 1]);
+	uint8_t h[CHANGE_PREV_BYTES];
+	uint64_t o1, s1, o2, s2;
+
+	if (prev == NULL || change_peek(b->blobs[i], b->lens[i], &o1, &s1) ||
+	    change_peek(b->blobs[i + 1], b->lens[i + 1], &o2, &s2) || o1 != o2 || s2 != s1 + 1)
+		return 0;
+	crypto_generichash(h, sizeof(h), b->blobs[i], b->lens[i], NULL, 0);
+	return sodium_memcmp(h, prev, sizeof(h)) == 0;
+}
+
+/*
+ * 1 if blob i is its origin's (signed with pub).  A blob that a later one of
+ * the batch chains back to is authenticated by that one's signature (the
+ * chain covers every byte of it): a run of one origin's blobs costs one
+ * verification, its last.  A run whose last signature fails falls back to
+ * checking its blobs one by one.
+ */
+static int
+jn_batch_signed(struct jn_batch *b, size_t i, const uint8_t pub[32])
+{
+	size_t k, m;
+
+	if (b->auth[i] == 0) {
+		for (k = i; b->auth[k] == 0 && k + 1 < b->n && jn_chained(b, k); k++)
+			;
+		if (b->auth[k] == 0)
+			b->auth[k] = jn_signed_by(b->blobs[k], b->lens[k], pub) ? 1 : -1;
+		for (m = i; m < k; m++)
+			b->auth[m] = b->auth[k] > 0 ? 1 : 0;
+		if (b->auth[i] == 0)
+			b->auth[i] = jn_signed_by(b->blobs[i], b->lens[i], pub) ? 1 : -1;
+	}
+	return b->auth[i] > 0;
+}
+
 /* Keeps the first other version of one of m's changes, and flags m. */
 static int
 jn_equivocation(struct journal *j, MDB_txn *txn, struct journal_member *m, uint64_t seq,
@@ -204,11 +271,13 @@ jn_equivocation(struct journal *j, MDB_txn *txn, struct journal_member *m, uint6
 }
 
 int
-jn_trust_check(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len, uint64_t origin,
+jn_trust_check(struct journal *j, MDB_txn *txn, struct jn_batch *b, size_t i, uint64_t origin,
                uint64_t seq, uint64_t have, int *rc)
 {
+	const uint8_t *blob = b->blobs[i], *prev;
+	size_t len = b->lens[i];
 	struct journal_member m;
-	uint8_t id[16];
+	uint8_t id[16], h[CHANGE_PREV_BYTES];
 	MDB_val k = jn_val(id, 16), v;
 
 	*rc = 0;
@@ -228,12 +297,22 @@ jn_trust_check(struct journal *j, MDB_txn *txn, const uint8_t *blob, size_t len,
 			return JOURNAL_REFUSED;
 		if (v.mv_size == len && memcmp(v.mv_data, blob, len) == 0)
 			return JOURNAL_DUPLICATE;
-		if (!jn_signed_by(blob, len, m.sign_pub))
+		if (!jn_batch_signed(b, i, m.sign_pub))
 			return JOURNAL_REFUSED;
 		return jn_equivocation(j, txn, &m, seq, blob, len, rc);
 	}
-	if (!jn_signed_by(blob, len, m.sign_pub))
+	if (!jn_batch_signed(b, i, m.sign_pub))
 		return JOURNAL_REFUSED;
+	/* The next of an origin's chain must build on the blob this device
+	 * holds before it: one that does not comes from a history its origin
+	 * forked (refused here, so no replica holds a broken chain). */
+	if (seq == have + 1 && (prev = jn_prev_of(blob, len)) != NULL) {
+		if ((*rc = jn_prev_hash(j, txn, origin, seq, h)) == MDB_NOTFOUND)
+			*rc = 0; /* nothing held to build on */
+		else if (*rc == 0 && sodium_memcmp(h, prev, sizeof(h)) == 0)
+			return 0;
+		return JOURNAL_REFUSED;
+	}
 	return 0;
 }
 

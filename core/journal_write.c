@@ -208,10 +208,12 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
                 const char *raw_rec, const char *raw, size_t rawlen)
 {
 	struct touched t = {0};
-	uint8_t *enc = NULL, *blob = NULL, h[8];
+	uint8_t *enc = NULL, *blob = NULL, h[8], prev[CHANGE_PREV_BYTES];
 	size_t elen, blen;
 	int rc;
 
+	if ((rc = jn_prev_hash(j, txn, c->origin, c->seq, prev)))
+		return rc;
 	if (change_encode(c, &enc, &elen))
 		return errno;
 	/* With a trust root, a change that is not signed would be refused
@@ -221,7 +223,7 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 		return EPERM;
 	}
 	if (j->crypto.seal != NULL) {
-		if (j->crypto.seal(j->crypto.ctx, enc, elen, &blob, &blen)) {
+		if (j->crypto.seal(j->crypto.ctx, enc, elen, prev, &blob, &blen)) {
 			free(enc);
 			return EIO;
 		}

@@ -48,7 +48,13 @@
  * to every peer as announcements.  Older peers are streamed everything, as
  * before, and are never sent a WANT.
  */
-#define MSG_PROTOCOL 3
+/*
+ * Protocol 4: change blobs of version 2, each carrying its predecessor's hash
+ * (core/change.h), so a receiver verifies one signature per run of an
+ * origin's changes.  A protocol-3 device cannot decode them and refuses our
+ * HELLO: as before, devices are upgraded together.
+ */
+#define MSG_PROTOCOL 4
 #define MSG_PROTOCOL_MIN 1
 #define MSG_BATCH_BYTES 65536             /* a CHANGES batch holds up to this (or one change) */
 #define MSG_MAX (CHANGE_MAX_BYTES + 4096) /* the longest message accepted */

@@ -146,22 +146,24 @@ seal_free(struct seal *s)
 }
 
 int
-seal_seal(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+seal_seal(void *ctx, const uint8_t *in, size_t len, const uint8_t *prev, uint8_t **out,
+          size_t *outlen)
 {
-	const size_t ad = CHANGE_HEADER_BYTES + CHANGE_KEYID_BYTES;
+	const size_t ad = CHANGE_HEADER_BYTES + CHANGE_KEYID_BYTES + CHANGE_PREV_BYTES;
 	struct seal *s = ctx;
 	unsigned long long clen;
 	uint8_t *b;
 
 	*out = NULL;
 	*outlen = 0;
-	if (len < CHANGE_HEADER_BYTES) {
+	if (len < CHANGE_HEADER_BYTES || in[0] != CHANGE_VERSION) {
 		errno = EINVAL;
 		return -1;
 	}
 	if ((b = malloc(len + SEAL_OVERHEAD)) == NULL)
 		return -1;
 	memcpy(b, in, CHANGE_HEADER_BYTES);
+	memcpy(b + ad - CHANGE_PREV_BYTES, prev, CHANGE_PREV_BYTES);
 	randombytes_buf(b + ad, SEAL_NONCE_LEN);
 	pthread_mutex_lock(&s->mu);
 	memcpy(b + CHANGE_HEADER_BYTES, s->ids[s->cur], CHANGE_KEYID_BYTES);
@@ -179,19 +181,22 @@ seal_seal(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outle
 int
 seal_open(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
 {
-	const size_t ad = CHANGE_HEADER_BYTES + CHANGE_KEYID_BYTES;
 	struct seal *s = ctx;
 	unsigned long long mlen;
+	/* A version-1 blob has no prev. */
+	const size_t prev = len > 0 && in[0] >= 2 ? CHANGE_PREV_BYTES : 0;
+	const size_t ad = CHANGE_HEADER_BYTES + CHANGE_KEYID_BYTES + prev;
+	const size_t over = SEAL_OVERHEAD - CHANGE_PREV_BYTES + prev;
 	uint8_t *b;
 	int k, rc;
 
 	*out = NULL;
 	*outlen = 0;
-	if (len < CHANGE_HEADER_BYTES + SEAL_OVERHEAD) {
+	if (len < CHANGE_HEADER_BYTES + over) {
 		errno = EINVAL;
 		return -1;
 	}
-	if ((b = malloc(len - SEAL_OVERHEAD)) == NULL)
+	if ((b = malloc(len - over)) == NULL)
 		return -1;
 	memcpy(b, in, CHANGE_HEADER_BYTES);
 	/* The signature was checked by the journal, against the origin's key. */

@@ -2,12 +2,13 @@
  * seal: end-to-end sealing of change blobs with the database's content keys
  * (DESIGN §4).  A sealed blob is
  *     header (CHANGE_HEADER_BYTES, in clear) | key id (CHANGE_KEYID_BYTES)
- *     | nonce (24) | XChaCha20-Poly1305(rest)
+ *     | prev (CHANGE_PREV_BYTES, version 2) | nonce (24) | XChaCha20-Poly1305(rest)
  *     | Ed25519 signature (CHANGE_SIG_BYTES) of every byte before it
- * with the header and key id as associated data, so a blob cannot be moved
- * to another id.  The signature, by the origin's DB/sign.key, is what the
- * journal checks (journal_trust.c) before it opens a blob: anyone holding
- * the signers' public keys can check it without a content key.
+ * with the header, key id and prev as associated data, so a blob cannot be
+ * moved to another id.  prev is the hash of the origin's blob before it
+ * (core/change.h); version-1 blobs, made before the chain, have none.  The signature, by the
+ * origin's DB/sign.key, is what the journal checks (journal_trust.c) before it opens a blob: anyone
+ * holding the signers' public keys can check it without a content key.
  *
  * Content keys and rotation.  DB/content.key is a keyring: the database's
  * keys, 32 bytes each, in the order this device learnt them; a key's id is
@@ -38,7 +39,8 @@
 #define SEAL_KEY_LEN 32
 #define SEAL_NONCE_LEN 24
 #define SEAL_TAG_LEN 16
-#define SEAL_OVERHEAD (CHANGE_KEYID_BYTES + SEAL_NONCE_LEN + SEAL_TAG_LEN + CHANGE_SIG_BYTES)
+#define SEAL_OVERHEAD                                                                              \
+	(CHANGE_KEYID_BYTES + CHANGE_PREV_BYTES + SEAL_NONCE_LEN + SEAL_TAG_LEN + CHANGE_SIG_BYTES)
 #define SEAL_KEYS_MAX 64 /* content keys a database may have had */
 
 struct seal;
@@ -62,10 +64,14 @@ struct seal *seal_load(const char *db);
 /* Wipes and frees s (NULL: nothing). */
 void seal_free(struct seal *s);
 
-/* Seals an encoded change.  0, or -1 (EINVAL if shorter than the header). */
-int seal_seal(void *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
+/* Seals an encoded change (of CHANGE_VERSION) whose origin's previous blob
+ * hashes to prev.  0, or -1 (EINVAL if shorter than the header or of another
+ * version). */
+int seal_seal(void *s, const uint8_t *in, size_t len, const uint8_t *prev, uint8_t **out,
+              size_t *outlen);
 
-/* Opens a sealed blob.  0, or -1 with EINVAL if short, forged or corrupt,
+/* Opens a sealed blob (of either version).  0, or -1 with EINVAL if short,
+ * forged or corrupt,
  * ENOKEY if sealed with a key this device does not hold (yet). */
 int seal_open(void *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
 

@@ -216,6 +216,7 @@ struct link {
 	uint64_t self;
 	uint8_t dbid[32];
 	struct seal *seal;
+	struct journal *j;     /* DBDIR's, read-only: what our changes chain to */
 	struct msg_hello peer; /* the receiver's HELLO */
 	uint64_t own_seq;      /* DBDIR's last seq of its own */
 };
@@ -278,7 +279,6 @@ static void
 lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 {
 	struct msg_hello h;
-	struct journal *j;
 	struct vv mine = {0, NULL};
 	uint8_t priv[32], pub[32], *m;
 	const uint8_t *in;
@@ -292,14 +292,13 @@ lk_open(struct link *l, const char *db, const char *hostport, const char *name)
 		die("the device key of DBDIR");
 	if ((l->seal = seal_load(db)) == NULL)
 		die("the content key of DBDIR");
-	if ((j = journal_open(db, JOURNAL_RDONLY)) == NULL)
+	if ((l->j = journal_open(db, JOURNAL_RDONLY)) == NULL)
 		die("the journal of DBDIR");
-	journal_dbid(j, l->dbid);
+	journal_dbid(l->j, l->dbid);
 	l->self = journal_key_origin(pub);
-	if (journal_vv(j, &mine) == 0)
+	if (journal_vv(l->j, &mine) == 0)
 		l->own_seq = vv_get(&mine, l->self);
 	vv_clear(&mine);
-	journal_close(j);
 	if ((l->fd = dial_to(hostport)) < 0)
 		die(hostport);
 	if (netkey_read(db, net))
@@ -384,14 +383,19 @@ make_change(struct change *c, uint64_t origin, uint64_t seq, const char *rec, in
 	free(v);
 }
 
-/* Adds change c, sealed with the content key, to batch b. */
+/* Adds change c, sealed with the content key and chained to the blob before
+ * it in DBDIR (if DBDIR holds one), to batch b. */
 static void
 batch_add(struct link *l, struct msg_buf *b, const struct change *c)
 {
-	uint8_t *enc, *sealed;
+	uint8_t *enc, *sealed, prev[CHANGE_PREV_BYTES] = {0};
 	size_t elen, slen;
 
-	if (change_encode(c, &enc, &elen) || seal_seal(l->seal, enc, elen, &sealed, &slen) ||
+	if (c->seq > 1 && journal_get_change(l->j, c->origin, c->seq - 1, &enc, &elen) == 0) {
+		crypto_generichash(prev, sizeof(prev), enc, elen, NULL, 0);
+		free(enc);
+	}
+	if (change_encode(c, &enc, &elen) || seal_seal(l->seal, enc, elen, prev, &sealed, &slen) ||
 	    msg_changes_add(b, sealed, slen))
 		die("encoding a change");
 	free(enc);
@@ -594,6 +598,7 @@ member(const char *mode, const char *db, const char *hp, int argc, char **argv)
 		usage();
 	conn_free(l.c);
 	seal_free(l.seal);
+	journal_close(l.j);
 	vv_clear(&l.peer.vv);
 	if (l.fd >= 0)
 		close(l.fd);

@@ -1152,9 +1152,11 @@ test_save_record_keeps_or_clears_rejects_in_one_call(void **state)
 
 /* Stand-in seal hooks: a marker after the header, checked on open. */
 static int
-fake_seal(void *ctx, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
+fake_seal(void *ctx, const uint8_t *in, size_t len, const uint8_t *prev, uint8_t **out,
+          size_t *outlen)
 {
 	(void)ctx;
+	(void)prev;
 	*out = malloc(len + 6);
 	memcpy(*out, in, 17);
 	memcpy(*out + 17, "SEALED", 6);

@@ -16,7 +16,7 @@
 
 /* Two devices: 0 an admin, 1 a member. */
 static uint8_t box_pk[2][32], box_sk[2][32], sign_pk[2][32], sign_sk[2][64];
-static const uint8_t content_key[32] = {4, 5, 6}, netkey[32] = {8};
+static const uint8_t content_key[32] = {4, 5, 6}, netkey[32] = {8}, prev[CHANGE_PREV_BYTES];
 
 static int
 setup(void **state)
@@ -76,7 +76,7 @@ blob(int dev, uint64_t seq, size_t *len)
 	assert_non_null(s);
 	assert_int_equal(change_add(&c, OP_SET, "secretcoll", "r", "f", "\"v\"", NULL, 0), 0);
 	assert_int_equal(change_encode(&c, &in, &inlen), 0);
-	assert_int_equal(seal_seal(s, in, inlen, &out, len), 0);
+	assert_int_equal(seal_seal(s, in, inlen, prev, &out, len), 0);
 	change_clear(&c);
 	free(in);
 	seal_free(s);

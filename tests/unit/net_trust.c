@@ -99,18 +99,23 @@ pull(struct dev *dst, struct dev *src, struct pull *p)
 }
 
 /* A blob that signer seals and signs, claiming (origin, seq), setting
- * coll/rec's field to value. */
+ * coll/rec's field to value, chained to the blob before it that signer
+ * holds (if any). */
 static void
 forge(struct dev *signer, uint64_t origin, uint64_t seq, const char *coll, const char *rec,
       const char *field, const char *value, uint8_t **blob, size_t *len)
 {
 	struct change c = {origin, seq, 1700000000000ULL << 16, 0, NULL};
-	uint8_t *enc;
+	uint8_t *enc, prev[CHANGE_PREV_BYTES] = {0};
 	size_t elen;
 
+	if (seq > 1 && journal_get_change(signer->j, origin, seq - 1, &enc, &elen) == 0) {
+		crypto_generichash(prev, sizeof(prev), enc, elen, NULL, 0);
+		free(enc);
+	}
 	assert_int_equal(change_add(&c, OP_SET, coll, rec, field, value, NULL, 0), 0);
 	assert_int_equal(change_encode(&c, &enc, &elen), 0);
-	assert_int_equal(seal_seal(signer->s, enc, elen, blob, len), 0);
+	assert_int_equal(seal_seal(signer->s, enc, elen, prev, blob, len), 0);
 	change_clear(&c);
 	free(enc);
 }
@@ -227,6 +232,99 @@ test_forgery(void **state)
 	free(r);
 	/* The forged blob is no equivocation of A: it is not A's signature. */
 	assert_int_equal(apply(&w->b, blob, len), JOURNAL_REFUSED);
+	free(blob);
+}
+
+/* B takes M's blobs first..first+n-1 (as M holds them, or as given) in one
+ * batch. */
+static void
+batch(struct dev *b, uint8_t **blobs, size_t *lens, size_t n, int *results)
+{
+	assert_int_equal(journal_apply_batch(b->j, (const uint8_t *const *)blobs, lens, n, results),
+	                 0);
+}
+
+static void
+m_blobs(struct world *w, uint64_t first, size_t n, uint8_t **blobs, size_t *lens)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(
+		    journal_get_change(w->m.j, w->m.id, first + i, &blobs[i], &lens[i]), 0);
+}
+
+/* An origin's blobs chain by hash, so a batch's run is checked by its last
+ * signature: a tampered blob anywhere in it is still refused, and a run whose
+ * last signature fails is checked blob by blob. */
+static void
+test_chain(void **state)
+{
+	struct world *w = *state;
+	uint64_t first = vv_of(&w->m, w->m.id) + 1;
+	uint8_t *blobs[3];
+	size_t lens[3];
+	const char *why;
+	int r[3];
+	char *rec;
+
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(journal_write_record(w->m.j, "c", name, "{\"v\":1}", 7, &why), 0);
+	}
+	/* The middle one's signature flipped: the chain breaks there (it covers
+	 * every byte), so it is checked alone. */
+	m_blobs(w, first, 3, blobs, lens);
+	blobs[1][lens[1] - 1] ^= 1;
+	batch(&w->b, blobs, lens, 3, r);
+	assert_int_equal(r[0], JOURNAL_APPLIED);
+	assert_int_equal(r[1], JOURNAL_REFUSED);
+	assert_int_equal(r[2], JOURNAL_GAP);
+	assert_null(read_rec(&w->b, "c", "k1"));
+	/* The last one's signature flipped: the others still apply. */
+	blobs[1][lens[1] - 1] ^= 1;
+	blobs[2][lens[2] - 1] ^= 1;
+	batch(&w->b, blobs, lens, 3, r);
+	assert_int_equal(r[0], JOURNAL_DUPLICATE);
+	assert_int_equal(r[1], JOURNAL_APPLIED);
+	assert_int_equal(r[2], JOURNAL_REFUSED);
+	blobs[2][lens[2] - 1] ^= 1;
+	batch(&w->b, blobs + 2, lens + 2, 1, r);
+	assert_int_equal(r[0], JOURNAL_APPLIED);
+	assert_non_null(rec = read_rec(&w->b, "c", "k2"));
+	free(rec);
+	for (int i = 0; i < 3; i++)
+		free(blobs[i]);
+}
+
+/* M signs its next change on a history B does not hold (another
+ * predecessor): refused, though the signature is M's. */
+static void
+test_fork(void **state)
+{
+	struct world *w = *state;
+	const char *why;
+	struct pull p;
+	uint64_t seq;
+	struct change c = {w->m.id, 0, 1700000000000ULL << 16, 0, NULL};
+	uint8_t *enc, *blob, prev[CHANGE_PREV_BYTES] = {1};
+	size_t elen, len;
+
+	assert_int_equal(journal_write_record(w->m.j, "c", "m", "{\"v\":1}", 7, &why), 0);
+	pull(&w->b, &w->m, &p);
+	c.seq = seq = vv_of(&w->m, w->m.id) + 1;
+	assert_int_equal(vv_of(&w->b, w->m.id), seq - 1);
+	assert_int_equal(change_add(&c, OP_SET, "c", "fork", "v", "1", NULL, 0), 0);
+	assert_int_equal(change_encode(&c, &enc, &elen), 0);
+	assert_int_equal(seal_seal(w->m.s, enc, elen, prev, &blob, &len), 0);
+	assert_int_equal(apply(&w->b, blob, len), JOURNAL_REFUSED);
+	assert_int_equal(vv_of(&w->b, w->m.id), seq - 1);
+	free(blob);
+	/* The same change on the history B holds applies. */
+	forge(&w->m, w->m.id, seq, "c", "fork", "v", "1", &blob, &len);
+	assert_int_equal(apply(&w->b, blob, len), JOURNAL_APPLIED);
+	change_clear(&c);
+	free(enc);
 	free(blob);
 }
 
@@ -429,6 +527,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_members_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forgery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_own_origin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_member, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_equivocation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_authority, setup, teardown),
