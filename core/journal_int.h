@@ -281,12 +281,17 @@ int jn_reject_del(struct journal *j, MDB_txn *txn, const char *coll, const char 
 /* Reads whether a trust root is set (j->trust). */
 void jn_trust_open(struct journal *j, MDB_txn *txn);
 /* Remote blobs applied in one transaction, with what is known of each one's
- * authorship (auth[i]: 0 not checked yet, 1 its origin's, -1 not). */
+ * authorship (auth[i]: 0 not checked yet, 1 its origin's, -1 not), each
+ * one's hash (with a trust root), and the last one applied (its index + 1,
+ * 0 if none yet): the blob the next of its origin builds on. */
 struct jn_batch {
 	const uint8_t *const *blobs;
 	const size_t *lens;
 	size_t n;
 	int8_t *auth;
+	uint8_t (*hash)[CHANGE_PREV_BYTES];
+	size_t last;
+	uint64_t last_origin, last_seq;
 };
 /* The hash of the blob before (origin, seq) into prev (zeros for seq 1):
  * what a version-2 blob (origin, seq) carries.  0 or an LMDB code. */

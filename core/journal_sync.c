@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <lmdb.h>
+#include <sodium.h>
 
 #include "core/bytes.h"
 #include "core/journal_int.h"
@@ -94,8 +95,12 @@ remote_one(struct journal *j, MDB_txn *txn, struct jn_batch *b, size_t i, struct
 	result = JOURNAL_REFUSED;
 	/* A clock far ahead is stored as is but does not drag ours along. */
 	if ((*rc = jn_clock_recv(j, txn, c)) == 0 &&
-	    (*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0)
+	    (*rc = jn_commit_change(j, txn, c, blob, len, &t, NULL, NULL, NULL, 0)) == 0) {
 		result = JOURNAL_APPLIED;
+		b->last = i + 1;
+		b->last_origin = origin;
+		b->last_seq = seq;
+	}
 	for (size_t k = 0; k < t.n && *rc == 0; k++)
 		*rc = jn_touched_add(all, t.t[k].coll, t.t[k].rec);
 out:
@@ -113,6 +118,7 @@ remote_fn(struct journal *j, MDB_txn *txn, void *arg)
 	int rc, any = 0;
 
 	jn_touched_clear(&a->t);
+	a->b.last = 0; /* a retried transaction starts over */
 	for (i = 0; i < a->b.n; i++) {
 		a->results[i] = remote_one(j, txn, &a->b, i, &a->t, &rc);
 		if (rc)
@@ -127,17 +133,22 @@ int
 journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t *lens, size_t n,
                     int *results)
 {
-	struct remote_arg a = {{blobs, lens, n, NULL}, results, {0}};
+	struct remote_arg a = {{blobs, lens, n, NULL, NULL, 0, 0, 0}, results, {0}};
 	size_t i;
-	int rc;
+	int rc = -1;
 
-	if ((a.b.auth = calloc(n ? n : 1, 1)) == NULL)
-		return -1;
+	if ((a.b.auth = calloc(n ? n : 1, 1)) == NULL ||
+	    (j->trust && (a.b.hash = malloc((n ? n : 1) * CHANGE_PREV_BYTES)) == NULL))
+		goto out;
+	for (i = 0; j->trust && i < n; i++)
+		crypto_generichash(a.b.hash[i], CHANGE_PREV_BYTES, blobs[i], lens[i], NULL, 0);
 	if ((rc = jn_write(j, remote_fn, &a)) == 0 && j->observer != NULL)
 		for (i = 0; i < a.t.n; i++)
 			j->observer(j->observer_ctx, a.t.t[i].coll, a.t.t[i].rec);
+out:
 	jn_touched_clear(&a.t);
 	free(a.b.auth);
+	free(a.b.hash);
 	return rc;
 }
 

@@ -212,14 +212,12 @@ static int
 jn_chained(const struct jn_batch *b, size_t i)
 {
 	const uint8_t *prev = jn_prev_of(b->blobs[i + 1], b->lens[i + 1]);
-	uint8_t h[CHANGE_PREV_BYTES];
 	uint64_t o1, s1, o2, s2;
 
-	if (prev == NULL || change_peek(b->blobs[i], b->lens[i], &o1, &s1) ||
-	    change_peek(b->blobs[i + 1], b->lens[i + 1], &o2, &s2) || o1 != o2 || s2 != s1 + 1)
-		return 0;
-	crypto_generichash(h, sizeof(h), b->blobs[i], b->lens[i], NULL, 0);
-	return sodium_memcmp(h, prev, sizeof(h)) == 0;
+	return prev != NULL && b->hash != NULL &&
+	       change_peek(b->blobs[i], b->lens[i], &o1, &s1) == 0 &&
+	       change_peek(b->blobs[i + 1], b->lens[i + 1], &o2, &s2) == 0 && o1 == o2 &&
+	       s2 == s1 + 1 && sodium_memcmp(b->hash[i], prev, CHANGE_PREV_BYTES) == 0;
 }
 
 /*
@@ -307,11 +305,15 @@ jn_trust_check(struct journal *j, MDB_txn *txn, struct jn_batch *b, size_t i, ui
 	 * holds before it: one that does not comes from a history its origin
 	 * forked (refused here, so no replica holds a broken chain). */
 	if (seq == have + 1 && (prev = jn_prev_of(blob, len)) != NULL) {
-		if ((*rc = jn_prev_hash(j, txn, origin, seq, h)) == MDB_NOTFOUND)
-			*rc = 0; /* nothing held to build on */
-		else if (*rc == 0 && sodium_memcmp(h, prev, sizeof(h)) == 0)
-			return 0;
-		return JOURNAL_REFUSED;
+		if (b->last && b->hash != NULL && b->last_origin == origin &&
+		    b->last_seq == seq - 1)
+			memcpy(h, b->hash[b->last - 1], sizeof(h)); /* just applied */
+		else if ((*rc = jn_prev_hash(j, txn, origin, seq, h)) != 0) {
+			if (*rc == MDB_NOTFOUND)
+				*rc = 0; /* nothing held to build on */
+			return JOURNAL_REFUSED;
+		}
+		return sodium_memcmp(h, prev, sizeof(h)) ? JOURNAL_REFUSED : 0;
 	}
 	return 0;
 }

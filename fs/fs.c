@@ -112,7 +112,13 @@ fs_getattr(struct fs *fs, struct fs_node *n, struct stat *st)
 	return 0;
 }
 
-/* A remote change touched coll/rec: drop what the kernel caches of it. */
+/*
+ * A remote change touched coll/rec: drop what the kernel caches of it.  The
+ * kernel holds an entry only for a name it has a node of (it caches no
+ * misses: a lookup of a missing name answers ENOENT, and listings are not
+ * cached), so names without one cost no notification: a device catching up
+ * takes in every record once, mostly unseen.
+ */
 static void
 fs_observe(void *ctx, const char *coll, const char *rec)
 {
@@ -123,14 +129,17 @@ fs_observe(void *ctx, const char *coll, const char *rec)
 	cino = fs_node_stale(&fs->t, FUSE_ROOT_ID, coll);
 	/* A record may have come or gone (its times: fs_getattr). */
 	fs_node_touch(&fs->t, cino ? cino : FUSE_ROOT_ID);
-	if (cino == 0 || rec[0] == '\0') {
+	if (cino == 0)
+		return;
+	if (rec[0] == '\0') {
 		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, coll, strlen(coll));
 		return;
 	}
 	snprintf(fname, sizeof(fname), "%s.json", rec);
-	if ((rino = fs_node_stale(&fs->t, cino, fname)) != 0)
+	if ((rino = fs_node_stale(&fs->t, cino, fname)) != 0) {
 		fuse_lowlevel_notify_inval_inode(fs->se, rino, 0, 0);
-	fuse_lowlevel_notify_inval_entry(fs->se, cino, fname, strlen(fname));
+		fuse_lowlevel_notify_inval_entry(fs->se, cino, fname, strlen(fname));
+	}
 }
 
 struct fs *

@@ -205,6 +205,7 @@ net_free(struct net *n)
 		sodium_free(n->netkeys);
 	json_decref(n->status);
 	pthread_mutex_destroy(&n->status_lock);
+	free(n->hold.buf);
 	free(n);
 }
 

@@ -419,21 +419,66 @@ peer_stranger(struct net *n, char *line, size_t len)
 	return line;
 }
 
+/* Holds CHANGES message m to be applied with the others of this read.  0 or
+ * -1 (out of memory). */
+static int
+peer_hold(struct net *n, const uint8_t *m, size_t len)
+{
+	size_t cap = n->hold.cap;
+	uint8_t *b;
+
+	while (n->hold.len + len > cap)
+		cap = cap ? 2 * cap : NET_READ_BYTES;
+	if (cap != n->hold.cap) {
+		if ((b = realloc(n->hold.buf, cap)) == NULL)
+			return -1;
+		n->hold.buf = b;
+		n->hold.cap = cap;
+	}
+	memcpy(n->hold.buf + n->hold.len, m, len);
+	n->hold.off[n->hold.n] = n->hold.len;
+	n->hold.mlen[n->hold.n++] = len;
+	n->hold.len += len;
+	return 0;
+}
+
+/* Applies the CHANGES messages held, in one transaction.  0 or -1 (close p). */
+static int
+peer_apply_held(struct net *n, struct peer *p, int *applied)
+{
+	const uint8_t *ms[NET_HOLD_MSGS];
+	size_t k, nmsgs = n->hold.n;
+	int ev;
+
+	if (nmsgs == 0)
+		return 0;
+	for (k = 0; k < nmsgs; k++)
+		ms[k] = n->hold.buf + n->hold.off[k];
+	n->hold.n = n->hold.len = 0;
+	if ((ev = sync_recv_changes(p->s, ms, n->hold.mlen, nmsgs)) < 0)
+		return -1;
+	if (ev & SYNC_APPLIED)
+		*applied = 1;
+	return 0;
+}
+
 void
 peer_readable(struct net *n, struct peer *p, int *applied)
 {
-	uint8_t buf[65536];
+	uint8_t *buf = n->rbuf;
 	const uint8_t *m;
 	size_t len;
 	ssize_t r;
-	int ev, loops = 0;
+	int ev, held, loops = 0;
 
-	/* One read of up to 64 KiB a turn, so that a flooding peer does not
-	 * starve the others (a turn of PINGs is ~3000 messages, a few ms; the
+	/* One read of up to NET_READ_BYTES a turn, so that a flooding peer does
+	 * not starve the others (a turn of PINGs is ~12000 messages, ~10 ms; the
 	 * level-triggered epoll brings us back for the rest), and nothing more
-	 * once the replies queued for p reach NET_IN_STOP. */
+	 * once the replies queued for p reach NET_IN_STOP.  The CHANGES messages
+	 * of a read are applied together: a device catching up commits (and
+	 * syncs) once for several. */
 	while (loops++ < PEER_READS_PER_TURN && conn_out(p->c, &m) < NET_IN_STOP) {
-		if ((r = recv(p->fd, buf, sizeof(buf), 0)) < 0) {
+		if ((r = recv(p->fd, buf, NET_READ_BYTES, 0)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			peer_close(n, p, strerror(errno));
@@ -462,6 +507,23 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			/* Alive means whole messages arrive, not just bytes (a
 			 * stream cut mid-frame never parses again). */
 			p->last_rx = hlc_mono_ms();
+			held = ev == CONN_MSG && p->s != NULL && !conn_is_join(p->c) &&
+			       msg_type(m, len) == MSG_CHANGES;
+			if (held) {
+				if (peer_hold(n, m, len)) {
+					peer_close(n, p, "out of memory");
+					return;
+				}
+				if (n->hold.n < NET_HOLD_MSGS)
+					continue;
+			}
+			/* What follows held changes comes after them. */
+			if (peer_apply_held(n, p, applied)) {
+				peer_close(n, p, "protocol error");
+				return;
+			}
+			if (held)
+				continue; /* and just applied */
 			if (ev == CONN_READY && on_ready(n, p)) {
 				peer_close(n, p,
 				           errno == EACCES   ? "refused: not a member"
@@ -473,6 +535,10 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 				peer_close(n, p, "protocol error");
 				return;
 			}
+		}
+		if (peer_apply_held(n, p, applied)) {
+			peer_close(n, p, "protocol error");
+			return;
 		}
 		if (ev == CONN_DEAD && conn_pake_wrong(p->c)) {
 			/* One guess per code: the next one, right or not, is refused. */

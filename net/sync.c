@@ -294,10 +294,10 @@ refusal_kind(int result)
 	}
 }
 
-/* A send-only device's answer to a batch: noted as what the peer has, not
- * applied, acknowledged with what this device really has. */
+/* A send-only device notes a batch as what the peer has, not applied (it is
+ * acknowledged with what this device really has). */
 static int
-ignore_changes(struct sync *s, const uint8_t *m, size_t len, size_t count)
+note_ignored(struct sync *s, const uint8_t *m, size_t len)
 {
 	const uint8_t *blob;
 	size_t off = 0, blen;
@@ -308,36 +308,45 @@ ignore_changes(struct sync *s, const uint8_t *m, size_t len, size_t count)
 		    vv_get(&s->acked, origin) < seq && known_origin(s, origin) &&
 		    vv_set(&s->acked, origin, seq))
 			return -1;
-	s->changes_in += count;
-	return send_ack(s);
+	return 0;
 }
 
-/* Applies a batch in one transaction.  SYNC_APPLIED if a change was new. */
-static int
-on_changes(struct sync *s, const uint8_t *m, size_t len)
+/* Applies the changes of nmsgs CHANGES messages in one transaction. */
+int
+sync_recv_changes(struct sync *s, const uint8_t *const *ms, const size_t *mlens, size_t nmsgs)
 {
 	const uint8_t *blob, **blobs = NULL;
-	size_t off = 0, blen, *lens = NULL, count = 0, i;
+	size_t off, blen, *lens = NULL, count = 0, k, i;
 	uint64_t origin = 0, seq = 0;
 	int *results = NULL, rc = -1, gap = 0, applied = 0;
 
-	if (!s->session || msg_changes_check(m, len) < 0)
-		return -1;
-	while (msg_changes_next(m, len, &off, &blob, &blen) == 1)
-		count++;
+	for (k = 0; k < nmsgs; k++) {
+		if (!s->session || msg_changes_check(ms[k], mlens[k]) < 0)
+			return -1;
+		for (off = 0; msg_changes_next(ms[k], mlens[k], &off, &blob, &blen) == 1;)
+			count++;
+	}
 	if (count == 0)
 		return send_ack(s);
 	/* Send-only: others' changes are not applied here.  The peer has
 	 * them (status counts them as ignored) and was told what we have. */
-	if (s->cfg->mode == MODE_SEND_ONLY)
-		return ignore_changes(s, m, len, count);
+	if (s->cfg->mode == MODE_SEND_ONLY) {
+		for (k = 0; k < nmsgs; k++)
+			if (note_ignored(s, ms[k], mlens[k]))
+				return -1;
+		s->changes_in += count;
+		return send_ack(s);
+	}
 	blobs = malloc(count * sizeof(*blobs));
 	lens = malloc(count * sizeof(*lens));
 	results = malloc(count * sizeof(*results));
 	if (blobs == NULL || lens == NULL || results == NULL)
 		goto out;
-	for (off = 0, i = 0; i < count; i++)
-		msg_changes_next(m, len, &off, &blobs[i], &lens[i]);
+	for (k = 0, i = 0; k < nmsgs; k++)
+		for (off = 0; msg_changes_next(ms[k], mlens[k], &off, &blob, &blen) == 1; i++) {
+			blobs[i] = blob;
+			lens[i] = blen;
+		}
 	if (journal_apply_batch(s->cfg->j, blobs, lens, count, results)) {
 		netlog(NETLOG_CHANGE, LOG_INFO, "peer %s %s: applying changes failed: %s", s->addr,
 		       s->name, strerror(errno));
@@ -440,7 +449,7 @@ sync_recv(struct sync *s, const uint8_t *m, size_t len)
 	case MSG_HELLO:
 		return on_hello(s, m, len);
 	case MSG_CHANGES:
-		return on_changes(s, m, len);
+		return sync_recv_changes(s, &m, &len, 1);
 	case MSG_ACK:
 		return on_ack(s, m, len);
 	case MSG_WANT:

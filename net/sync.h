@@ -85,6 +85,10 @@ int sync_start(struct sync *s);
  */
 int sync_recv(struct sync *s, const uint8_t *m, size_t len);
 
+/* sync_recv of nmsgs CHANGES messages in a row, applied in one transaction
+ * (a device catching up commits, and syncs, once for several). */
+int sync_recv_changes(struct sync *s, const uint8_t *const *ms, const size_t *lens, size_t nmsgs);
+
 /* Sends the next batch of changes the peer lacks.  1 if one went, 0 if there
  * is nothing to send (or no session yet), -1 on error. */
 int sync_pump(struct sync *s);

@@ -295,6 +295,20 @@ test_chain(void **state)
 	free(rec);
 	for (int i = 0; i < 3; i++)
 		free(blobs[i]);
+	/* Three more, untouched, in one batch: each builds on the one before. */
+	for (int i = 3; i < 6; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(journal_write_record(w->m.j, "c", name, "{\"v\":1}", 7, &why), 0);
+	}
+	m_blobs(w, first + 3, 3, blobs, lens);
+	batch(&w->b, blobs, lens, 3, r);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r[i], JOURNAL_APPLIED);
+		free(blobs[i]);
+	}
+	assert_int_equal(vv_of(&w->b, w->m.id), first + 5);
 }
 
 /* M signs its next change on a history B does not hold (another
