@@ -237,8 +237,8 @@ jn_batch_signed(struct jn_batch *b, size_t i, const uint8_t pub[32])
 			;
 		if (b->auth[k] == 0)
 			b->auth[k] = jn_signed_by(b->blobs[k], b->lens[k], pub) ? 1 : -1;
-		for (m = i; m < k; m++)
-			b->auth[m] = b->auth[k] > 0 ? 1 : 0;
+		for (m = i; m < k && b->auth[k] > 0; m++)
+			b->auth[m] = 1;
 		if (b->auth[i] == 0)
 			b->auth[i] = jn_signed_by(b->blobs[i], b->lens[i], pub) ? 1 : -1;
 	}

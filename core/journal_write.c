@@ -212,8 +212,6 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 	size_t elen, blen;
 	int rc;
 
-	if ((rc = jn_prev_hash(j, txn, c->origin, c->seq, prev)))
-		return rc;
 	if (change_encode(c, &enc, &elen))
 		return errno;
 	/* With a trust root, a change that is not signed would be refused
@@ -223,6 +221,10 @@ jn_local_commit(struct journal *j, MDB_txn *txn, struct change *c, const char *r
 		return EPERM;
 	}
 	if (j->crypto.seal != NULL) {
+		if ((rc = jn_prev_hash(j, txn, c->origin, c->seq, prev))) {
+			free(enc);
+			return rc;
+		}
 		if (j->crypto.seal(j->crypto.ctx, enc, elen, prev, &blob, &blen)) {
 			free(enc);
 			return EIO;

@@ -511,6 +511,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			       msg_type(m, len) == MSG_CHANGES;
 			if (held) {
 				if (peer_hold(n, m, len)) {
+					n->hold.n = n->hold.len = 0;
 					peer_close(n, p, "out of memory");
 					return;
 				}

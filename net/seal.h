@@ -6,9 +6,10 @@
  *     | Ed25519 signature (CHANGE_SIG_BYTES) of every byte before it
  * with the header, key id and prev as associated data, so a blob cannot be
  * moved to another id.  prev is the hash of the origin's blob before it
- * (core/change.h); version-1 blobs, made before the chain, have none.  The signature, by the
- * origin's DB/sign.key, is what the journal checks (journal_trust.c) before it opens a blob: anyone
- * holding the signers' public keys can check it without a content key.
+ * (core/change.h); version-1 blobs, made before the chain, have none.  The
+ * signature, by the origin's DB/sign.key, is what the journal checks
+ * (journal_trust.c) before it opens a blob: anyone holding the signers'
+ * public keys can check it without a content key.
  *
  * Content keys and rotation.  DB/content.key is a keyring: the database's
  * keys, 32 bytes each, in the order this device learnt them; a key's id is
@@ -71,8 +72,8 @@ int seal_seal(void *s, const uint8_t *in, size_t len, const uint8_t *prev, uint8
               size_t *outlen);
 
 /* Opens a sealed blob (of either version).  0, or -1 with EINVAL if short,
- * forged or corrupt,
- * ENOKEY if sealed with a key this device does not hold (yet). */
+ * forged or corrupt, ENOKEY if sealed with a key this device does not hold
+ * (yet). */
 int seal_open(void *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen);
 
 /* Fills c with hooks calling seal_seal/seal_open on s (which must outlive
