@@ -134,6 +134,22 @@ run(struct side *a, struct sync *sa, struct side *b, struct sync *sb)
 	fail_msg("the sessions never went quiet");
 }
 
+/* A with n records (padded by pad), B empty, in session with each other. */
+static void
+pair(struct side *a, struct sync **sa, struct side *b, struct sync **sb, int n, size_t pad)
+{
+	side_open(a, ID_A, "alpha");
+	side_open(b, ID_B, "beta");
+	for (int i = 0; i < n; i++)
+		put(a->j, i, pad);
+	assert_non_null(*sa = sync_new(&a->cfg, ID_B, "b:1", queue, &a->out));
+	assert_non_null(*sb = sync_new(&b->cfg, ID_A, "a:1", queue, &b->out));
+	assert_int_equal(sync_start(*sa), 0);
+	assert_int_equal(sync_start(*sb), 0);
+	deliver(&a->out, *sb);
+	deliver(&b->out, *sa);
+}
+
 /* Several CHANGES messages taken at once apply together, and are answered
  * with one ACK. */
 static void
@@ -145,16 +161,7 @@ test_messages_together(void **state)
 	size_t len;
 
 	(void)state;
-	side_open(&a, ID_A, "alpha");
-	side_open(&b, ID_B, "beta");
-	for (int i = 0; i < 200; i++)
-		put(a.j, i, 1000);
-	assert_non_null(sa = sync_new(&a.cfg, ID_B, "b:1", queue, &a.out));
-	assert_non_null(sb = sync_new(&b.cfg, ID_A, "a:1", queue, &b.out));
-	assert_int_equal(sync_start(sa), 0);
-	assert_int_equal(sync_start(sb), 0);
-	deliver(&a.out, sb);
-	deliver(&b.out, sa);
+	pair(&a, &sa, &b, &sb, 200, 1000);
 	while (sync_pump(sa) == 1)
 		;
 	assert_true(a.out.n >= 3); /* 200 kB: several messages */
@@ -271,16 +278,7 @@ test_gap_restarts(void **state)
 	int ev;
 
 	(void)state;
-	side_open(&a, ID_A, "alpha");
-	side_open(&b, ID_B, "beta");
-	for (int i = 0; i < 3; i++)
-		put(a.j, i, 10);
-	assert_non_null(sa = sync_new(&a.cfg, ID_B, "b:1", queue, &a.out));
-	assert_non_null(sb = sync_new(&b.cfg, ID_A, "a:1", queue, &b.out));
-	assert_int_equal(sync_start(sa), 0);
-	assert_int_equal(sync_start(sb), 0);
-	deliver(&a.out, sb);
-	deliver(&b.out, sa);
+	pair(&a, &sa, &b, &sb, 3, 10);
 
 	/* Changes 2 and 3 of A, without 1. */
 	assert_int_equal(msg_changes_init(&mb), 0);
