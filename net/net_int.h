@@ -34,7 +34,7 @@
 #define NET_UNAUTH_MAX 16
 #define NET_UNAUTH_PER_ADDR 4
 #define NET_SLOTS (NET_MAX_PEERS + NET_UNAUTH_MAX)
-#define NET_READ_BYTES (256 * 1024) /* read from a peer a turn */
+#define NET_READ_BYTES (256 * 1024) /* a read from a peer sending changes */
 #define NET_HOLD_MSGS 16            /* CHANGES messages applied together, at most */
 #define NET_IN_STOP (2 * NET_OUT_MAX + MSG_MAX)
 #define CLOCK_LOGGED_MAX 64
@@ -50,6 +50,7 @@ struct peer {
 	int dialled; /* we dialled it */
 	int target;  /* index of the target dialled, or -1 */
 	int closing; /* close once the output is written */
+	int bulk;    /* its last read brought changes: read more at once */
 	int want_out, want_in;
 	char addr[80];
 	char host[72]; /* addr without the port: the per-address limit */
@@ -113,9 +114,9 @@ struct net {
 	uint8_t roster_hash[32]; /* of the members in the last roster sent */
 	pthread_mutex_t status_lock;
 	json_t *status; /* protected by status_lock: what peers.json last said */
-	/* peer.c: a peer's read of one turn, and the CHANGES messages of it held
-	 * to be applied in one transaction (copied: a message conn_poll returns
-	 * lives until its next call) */
+	/* peer.c: a read from a peer, and the CHANGES messages of it held to be
+	 * applied in one transaction (copied: a message conn_poll returns lives
+	 * until its next call) */
 	uint8_t rbuf[NET_READ_BYTES];
 	struct {
 		uint8_t *buf;

@@ -299,17 +299,9 @@ on_session(struct net *n, struct peer *p)
 		n->targets[p->target].device = peer_device(p);
 		n->targets[p->target].backoff = DIAL_BACKOFF_MIN_MS;
 	}
-	if (dedupe(n, p)) {
-		p->closing = 1;
-		return;
-	}
-	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
-	seen(n, p);
-	/* What to pull from it (and from the others, now it is here). */
-	gossip_note_session(n);
-	gossip_route(n);
-	/* Where we reached it: a later mount dials it again, flags or not
-	 * (a relay is dialled from .devices anyway). */
+	/* Where we reached it: a later mount dials it again, flags or not (a
+	 * relay is dialled from .devices anyway), even if this connection goes
+	 * as the duplicate of one it dialled at the same time. */
 	if (p->dialled && p->target >= 0 && (size_t)p->target < n->relay_first) {
 		const struct target *t = &n->targets[p->target];
 		char hp[sizeof(t->host) + sizeof(t->port) + 1];
@@ -320,6 +312,15 @@ on_session(struct net *n, struct peer *p)
 			       strerror(errno));
 	}
 	n->status_dirty = 1;
+	if (dedupe(n, p)) {
+		p->closing = 1;
+		return;
+	}
+	netlog(NETLOG_SESSION, LOG_INFO, "peer %s %s: in sync session", p->addr, sync_name(p->s));
+	seen(n, p);
+	/* What to pull from it (and from the others, now it is here). */
+	gossip_note_session(n);
+	gossip_route(n);
 }
 
 /* The handshake is done: a join burns the invite, a member gets a session. */
@@ -467,18 +468,19 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 {
 	uint8_t *buf = n->rbuf;
 	const uint8_t *m;
-	size_t len;
 	ssize_t r;
+	size_t len, bulk = 0;
 	int ev, held, loops = 0;
 
-	/* One read of up to NET_READ_BYTES a turn, so that a flooding peer does
-	 * not starve the others (a turn of PINGs is ~12000 messages, ~10 ms; the
+	/* One read of up to 64 KiB a turn, so that a flooding peer does not
+	 * starve the others (a turn of PINGs is ~3000 messages, a few ms; the
 	 * level-triggered epoll brings us back for the rest), and nothing more
-	 * once the replies queued for p reach NET_IN_STOP.  The CHANGES messages
-	 * of a read are applied together: a device catching up commits (and
-	 * syncs) once for several. */
+	 * once the replies queued for p reach NET_IN_STOP.  A peer whose last
+	 * read was mostly changes is read up to NET_READ_BYTES, and the CHANGES
+	 * messages of a read are applied together: a device catching up
+	 * commits (and syncs) once for several. */
 	while (loops++ < PEER_READS_PER_TURN && conn_out(p->c, &m) < NET_IN_STOP) {
-		if ((r = recv(p->fd, buf, NET_READ_BYTES, 0)) < 0) {
+		if ((r = recv(p->fd, buf, p->bulk ? NET_READ_BYTES : 65536, 0)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			peer_close(n, p, strerror(errno));
@@ -510,6 +512,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 			held = ev == CONN_MSG && p->s != NULL && !conn_is_join(p->c) &&
 			       msg_type(m, len) == MSG_CHANGES;
 			if (held) {
+				bulk += len;
 				if (peer_hold(n, m, len)) {
 					n->hold.n = n->hold.len = 0;
 					peer_close(n, p, "out of memory");
@@ -537,6 +540,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 				return;
 			}
 		}
+		p->bulk = 2 * bulk >= (size_t)r; /* mostly changes (not pings) */
 		if (peer_apply_held(n, p, applied)) {
 			peer_close(n, p, "protocol error");
 			return;

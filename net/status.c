@@ -173,10 +173,11 @@ status_build(struct net *n)
 	for (size_t i = 0; i < n->nstatic; i++) {
 		const struct target *t = &n->targets[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:b}", "address", t->host,
-		                                   "port", t->port, "source",
-		                                   t->remembered ? "remembered" : "static",
-		                                   "connected", t->p != NULL));
+		change_devid(t->device, dev);
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:s, s:s, s:b}", "address", t->host, "port", t->port,
+		                 "source", t->remembered ? "remembered" : "static", "device",
+		                 t->device ? dev : "", "connected", t->p != NULL));
 	}
 	json_object_set_new(o, "dialling", a);
 	/* The blind relays the database is paired with (relaylink.h). */
