@@ -35,6 +35,7 @@
 #define NET_UNAUTH_PER_ADDR 4
 #define NET_SLOTS (NET_MAX_PEERS + NET_UNAUTH_MAX)
 #define NET_READ_BYTES (256 * 1024) /* a read from a peer sending changes */
+#define NET_READ_OTHER 65536        /* a read from any other peer */
 #define NET_HOLD_MSGS 16            /* CHANGES messages applied together, at most */
 #define NET_IN_STOP (2 * NET_OUT_MAX + MSG_MAX)
 #define CLOCK_LOGGED_MAX 64
@@ -50,7 +51,7 @@ struct peer {
 	int dialled; /* we dialled it */
 	int target;  /* index of the target dialled, or -1 */
 	int closing; /* close once the output is written */
-	int bulk;    /* its last read brought changes: read more at once */
+	int bulk;    /* its last read was mostly changes: read NET_READ_BYTES */
 	int want_out, want_in;
 	char addr[80];
 	char host[72]; /* addr without the port: the per-address limit */

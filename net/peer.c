@@ -480,7 +480,7 @@ peer_readable(struct net *n, struct peer *p, int *applied)
 	 * messages of a read are applied together: a device catching up
 	 * commits (and syncs) once for several. */
 	while (loops++ < PEER_READS_PER_TURN && conn_out(p->c, &m) < NET_IN_STOP) {
-		if ((r = recv(p->fd, buf, p->bulk ? NET_READ_BYTES : 65536, 0)) < 0) {
+		if ((r = recv(p->fd, buf, p->bulk ? NET_READ_BYTES : NET_READ_OTHER, 0)) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			peer_close(n, p, strerror(errno));
