@@ -11,7 +11,10 @@ start B --no-listen --no-mdns
 mkdir "$T/A.mnt/c"
 echo '{"v": 1}' >"$T/A.mnt/c/r.json"
 wait_until 10 same "$T/A.mnt/c/r.json" "$T/B.mnt/c/r.json" || fail "no sync"
-wait_until 5 eval '"$BLAZEFS" status "$T/A" | grep -q "we lack 0"' || fail "no in-sync line"
+# The status is a snapshot the network rebuilds each second: wait for the
+# one that has seen B's acknowledgement, not just any with "we lack 0".
+wait_until 10 eval '"$BLAZEFS" status "$T/A" | grep -q "it lacks 0 changes; we lack 0"' ||
+	fail "no in-sync line: $("$BLAZEFS" status "$T/A")"
 out=$("$BLAZEFS" status "$T/A")
 for want in "mounted: yes" "this device: alpha" "device: beta" "role: member, priority 0" \
 	"connected: 127.0.0.1:" "suite " "it lacks 0 changes; we lack 0"; do
