@@ -256,18 +256,3 @@ crdt_priority_value(const struct crdt_reg *r)
 	}
 	return p;
 }
-
-int
-crdt_render_field(json_t *obj, const struct crdt_reg *r, crdt_priority_fn *prio, void *ctx)
-{
-	json_t *v;
-	size_t w;
-
-	if (r->field == NULL || r->n == 0)
-		return 0;
-	w = crdt_winner(r, prio, ctx);
-	if ((v = record_value_parse(r->e[w].value, r->e[w].vlen)) == NULL ||
-	    json_object_set_new(obj, r->field, v) != 0)
-		return EIO;
-	return 0;
-}

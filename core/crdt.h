@@ -23,8 +23,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "core/change.h"
 
 #define CRDT_KEY_MAX 512          /* the longest record or register key */
@@ -118,9 +116,5 @@ size_t crdt_winner(const struct crdt_reg *r, crdt_priority_fn *prio, void *ctx);
  * concurrent priorities), 0 if none or not an integer.
  */
 int64_t crdt_priority_value(const struct crdt_reg *r);
-
-/* Sets field r->field of obj to the winner's value (markers set nothing).
- * 0, or EIO if a stored value is not JSON. */
-int crdt_render_field(json_t *obj, const struct crdt_reg *r, crdt_priority_fn *prio, void *ctx);
 
 #endif

@@ -75,45 +75,98 @@ jn_each_reg(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, 
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* A record's visible fields, collected for rendering: each register's
+ * field name and winning value, taken from the decoded register. */
 struct render_ctx {
 	struct journal *j;
 	MDB_txn *txn;
-	json_t *obj;
-	int any;
-	int err;
+	size_t n, cap;
+	struct record_field *f; /* its strings owned */
+	int any;                /* a register exists (a marker too): the record is visible */
 };
 
 static int
 render_reg(void *ctx, const uint8_t *k, size_t kl, struct crdt_reg *r)
 {
 	struct render_ctx *c = ctx;
-	struct txn_ctx p = {c->j, c->txn};
+	struct record_field *f;
+	size_t w;
 
 	(void)k;
 	(void)kl;
 	c->any = 1;
-	return (c->err = crdt_render_field(c->obj, r, jn_priority, &p)) != 0;
+	if (r->field == NULL || r->n == 0)
+		return 0;
+	if (c->n == c->cap) {
+		if ((f = realloc(c->f, (c->cap ? 2 * c->cap : 8) * sizeof(*f))) == NULL)
+			return ENOMEM;
+		c->f = f;
+		c->cap = c->cap ? 2 * c->cap : 8;
+	}
+	w = jn_winner(c->j, c->txn, r);
+	/* Taken over: crdt_reg_clear frees what is left. */
+	c->f[c->n++] = (struct record_field){r->field, r->e[w].value, r->e[w].vlen};
+	r->field = NULL;
+	r->e[w].value = NULL;
+	return 0;
 }
 
-/* The current state of a record as a JSON object, or NULL if not visible
- * (*rc = 0) or on error (*rc set). */
-static json_t *
-jn_state(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, int *rc)
+static int
+field_cmp(const void *a, const void *b)
 {
-	struct render_ctx c = {j, txn, json_object(), 0, 0};
+	return strcmp(((const struct record_field *)a)->name,
+	              ((const struct record_field *)b)->name);
+}
 
-	if (c.obj == NULL) {
+/* The canonical rendering of the fields: straight from their value texts
+ * when those are canonical, else through jansson. */
+static char *
+render_fields(struct record_field *f, size_t n, size_t *len, int *rc)
+{
+	json_t *obj, *v;
+	char *out;
+	size_t i;
+
+	*rc = 0;
+	qsort(f, n, sizeof(*f), field_cmp);
+	if ((out = record_render_fields(f, n, len)) != NULL || errno != EINVAL) {
+		*rc = out == NULL ? ENOMEM : 0;
+		return out;
+	}
+	if ((obj = json_object()) == NULL) {
 		*rc = ENOMEM;
 		return NULL;
 	}
-	*rc = jn_each_reg(j, txn, coll, rec, render_reg, &c);
-	if (*rc == 0)
-		*rc = c.err;
-	if (*rc || !c.any) {
-		json_decref(c.obj);
-		return NULL;
+	for (i = 0; i < n; i++)
+		if ((v = record_value_parse(f[i].text, f[i].len)) == NULL ||
+		    json_object_set_new(obj, f[i].name, v) != 0) {
+			json_decref(obj);
+			*rc = EIO;
+			return NULL;
+		}
+	if ((out = record_render(obj, len)) == NULL)
+		*rc = ENOMEM;
+	json_decref(obj);
+	return out;
+}
+
+/* The current state of a record rendered canonically (length in *len), or
+ * NULL if not visible (*rc = 0) or on error (*rc set). */
+static char *
+jn_render(struct journal *j, MDB_txn *txn, const char *coll, const char *rec, size_t *len, int *rc)
+{
+	struct render_ctx c = {j, txn, 0, 0, NULL, 0};
+	char *out = NULL;
+	size_t i;
+
+	if ((*rc = jn_each_reg(j, txn, coll, rec, render_reg, &c)) == 0 && c.any)
+		out = render_fields(c.f, c.n, len, rc);
+	for (i = 0; i < c.n; i++) {
+		free((char *)c.f[i].name);
+		free((char *)c.f[i].text);
 	}
-	return c.obj;
+	free(c.f);
+	return out;
 }
 
 int
@@ -164,22 +217,17 @@ jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const char *
 	int mine = raw != NULL; /* raw is this write's, not the stored bytes */
 	uint8_t k[CRDT_KEY_MAX];
 	MDB_val key = jn_val(k, crdt_record_key(k, coll, rec)), old, v;
-	char *canon = NULL;
+	char *canon;
 	uint8_t *b;
 	size_t clen = 0, n;
-	json_t *obj;
 	int rc;
 
-	if ((obj = jn_state(j, txn, coll, rec, &rc)) == NULL) {
+	if ((canon = jn_render(j, txn, coll, rec, &clen, &rc)) == NULL) {
 		if (rc)
 			return rc;
 		rc = mdb_del(txn, j->records, &key, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	canon = record_render(obj, &clen);
-	json_decref(obj);
-	if (canon == NULL)
-		return ENOMEM;
 	if ((rc = jn_record_get(j, txn, coll, rec, &old)) == 0) {
 		if (hlc == 0)
 			hlc = get64(old.mv_data);
@@ -272,6 +320,49 @@ jn_touched_add(struct touched *t, const char *coll, const char *rec)
 	}
 	t->n++;
 	return 0;
+}
+
+int
+jn_touched_move(struct touched *all, struct touched *t)
+{
+	void *p;
+
+	if (t->n == 0)
+		return 0;
+	if ((p = realloc(all->t, (all->n + t->n) * sizeof(*all->t))) == NULL)
+		return ENOMEM;
+	all->t = p;
+	memcpy(all->t + all->n, t->t, t->n * sizeof(*t->t));
+	all->n += t->n;
+	free(t->t);
+	memset(t, 0, sizeof(*t));
+	return 0;
+}
+
+static int
+touched_cmp(const void *a, const void *b)
+{
+	const struct touch *x = a, *y = b;
+	int d = strcmp(x->coll, y->coll);
+
+	return d ? d : strcmp(x->rec, y->rec);
+}
+
+void
+jn_touched_uniq(struct touched *t)
+{
+	size_t i, k = 0;
+
+	qsort(t->t, t->n, sizeof(*t->t), touched_cmp);
+	for (i = 0; i < t->n; i++) {
+		if (k > 0 && touched_cmp(&t->t[k - 1], &t->t[i]) == 0) {
+			free(t->t[i].coll);
+			free(t->t[i].rec);
+			continue;
+		}
+		t->t[k++] = t->t[i];
+	}
+	t->n = k;
 }
 
 void

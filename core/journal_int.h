@@ -87,11 +87,12 @@ struct journal {
 };
 
 /* Records touched by a change, for re-rendering and notification. */
+struct touch {
+	char *coll, *rec;
+};
 struct touched {
 	size_t n;
-	struct {
-		char *coll, *rec;
-	} * t;
+	struct touch *t;
 };
 
 /* A write transaction's work: returns 0, TXN_NOOP, an errno or an LMDB code. */
@@ -207,6 +208,11 @@ int jn_record_update(struct journal *j, MDB_txn *txn, const char *coll, const ch
 
 /* Adds (coll, rec) to t once.  0 or ENOMEM. */
 int jn_touched_add(struct touched *t, const char *coll, const char *rec);
+/* Moves t's entries to the end of all, repeats and all (t is left empty).
+ * 0 or ENOMEM (t unchanged). */
+int jn_touched_move(struct touched *all, struct touched *t);
+/* Sorts t and drops its repeated entries. */
+void jn_touched_uniq(struct touched *t);
 void jn_touched_clear(struct touched *t);
 
 /*

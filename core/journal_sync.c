@@ -50,7 +50,7 @@ journal_vv(struct journal *j, struct vv *out)
 struct remote_arg {
 	struct jn_batch b;
 	int *results;
-	struct touched t; /* every record the batch touched, for the observer */
+	struct touched t; /* every record the batch touched (repeats too), for the observer */
 };
 
 /* Applies one blob in txn: an enum journal_result (a refusal writes nothing,
@@ -101,8 +101,8 @@ remote_one(struct journal *j, MDB_txn *txn, struct jn_batch *b, size_t i, struct
 		b->last_origin = origin;
 		b->last_seq = seq;
 	}
-	for (size_t k = 0; k < t.n && *rc == 0; k++)
-		*rc = jn_touched_add(all, t.t[k].coll, t.t[k].rec);
+	if (*rc == 0)
+		*rc = jn_touched_move(all, &t);
 out:
 	jn_touched_clear(&t);
 	change_free(c);
@@ -142,9 +142,11 @@ journal_apply_batch(struct journal *j, const uint8_t *const *blobs, const size_t
 		goto out;
 	for (i = 0; j->trust && i < n; i++)
 		crypto_generichash(a.b.hash[i], CHANGE_PREV_BYTES, blobs[i], lens[i], NULL, 0);
-	if ((rc = jn_write(j, remote_fn, &a)) == 0 && j->observer != NULL)
+	if ((rc = jn_write(j, remote_fn, &a)) == 0 && j->observer != NULL) {
+		jn_touched_uniq(&a.t);
 		for (i = 0; i < a.t.n; i++)
 			j->observer(j->observer_ctx, a.t.t[i].coll, a.t.t[i].rec);
+	}
 out:
 	jn_touched_clear(&a.t);
 	free(a.b.auth);

@@ -299,6 +299,216 @@ record_value_parse(const char *text, size_t len)
 	return v;
 }
 
+static int record_utf8_valid(const unsigned char *s, size_t len);
+
+/*
+ * A reader of canonical value texts (record_value_text's output): it checks
+ * that the text at c->i is one and, if c->o is set, writes it re-indented as
+ * out_value(indent 2) would at that level.  Reals and escaped object keys
+ * are left to jansson (-1), like anything else that is not canonical.
+ */
+struct canon {
+	const char *s;
+	size_t n, i;
+	struct out *o; /* NULL: check only */
+};
+
+static void
+canon_emit(struct canon *c, const char *p, size_t n)
+{
+	if (c->o != NULL)
+		out_add(c->o, p, n);
+}
+
+static void
+canon_indent(struct canon *c, int level)
+{
+	if (c->o != NULL)
+		out_indent(c->o, 2, level);
+}
+
+static int
+canon_hex(char x)
+{
+	return x >= '0' && x <= '9' ? x - '0' : x >= 'a' && x <= 'f' ? x - 'a' + 10 : -1;
+}
+
+/* A string as out_str writes it; *esc: it has an escape. */
+static int
+canon_string(struct canon *c, int *esc)
+{
+	size_t i = c->i + 1, start = c->i;
+	int hi, lo;
+
+	*esc = 0;
+	if (c->i >= c->n || c->s[c->i] != '"')
+		return -1;
+	for (; i < c->n && c->s[i] != '"'; i++) {
+		if ((unsigned char)c->s[i] < 0x20)
+			return -1;
+		if (c->s[i] != '\\')
+			continue;
+		*esc = 1;
+		if (++i >= c->n)
+			return -1;
+		if (strchr("\"\\ntrbf", c->s[i]) != NULL && c->s[i] != '\0')
+			continue;
+		/* \u00xx: only for the controls without a short form, not NUL. */
+		if (c->s[i] != 'u' || c->n - i < 5 || c->s[i + 1] != '0' || c->s[i + 2] != '0' ||
+		    (hi = canon_hex(c->s[i + 3])) < 0 || hi > 1 ||
+		    (lo = canon_hex(c->s[i + 4])) < 0 || hi * 16 + lo == 0 ||
+		    strchr("\n\t\r\b\f", hi * 16 + lo) != NULL)
+			return -1;
+		i += 4;
+	}
+	if (i >= c->n ||
+	    record_utf8_valid((const unsigned char *)c->s + start + 1, i - start - 1) != 0)
+		return -1;
+	c->i = i + 1;
+	canon_emit(c, c->s + start, c->i - start);
+	return 0;
+}
+
+/* An integer as "%lld" writes it, at most 18 digits (always in range). */
+static int
+canon_integer(struct canon *c)
+{
+	size_t start = c->i, digits;
+
+	if (c->s[c->i] == '-')
+		c->i++;
+	for (digits = 0; c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9'; c->i++)
+		digits++;
+	if (digits == 0 || digits > 18 ||
+	    (c->s[c->i - digits] == '0' && (digits > 1 || start < c->i - 1)))
+		return -1;
+	canon_emit(c, c->s + start, c->i - start);
+	return 0;
+}
+
+static int canon_value(struct canon *c, int level);
+
+/* An array or object: '[' or '{' at c->i. */
+static int
+canon_container(struct canon *c, int level)
+{
+	char open = c->s[c->i], close = open == '[' ? ']' : '}';
+	const char *prev = NULL, *key;
+	size_t plen = 0, klen, m;
+	int esc, d;
+
+	if (level >= RECORD_MAX_DEPTH)
+		return -1;
+	if (++c->i < c->n && c->s[c->i] == close) {
+		c->i++;
+		canon_emit(c, open == '[' ? "[]" : "{}", 2);
+		return 0;
+	}
+	canon_emit(c, &open, 1);
+	for (;;) {
+		canon_indent(c, level + 1);
+		if (open == '{') {
+			/* Keys in strcmp order, no repeats. */
+			key = c->s + c->i + 1;
+			if (canon_string(c, &esc) || esc)
+				return -1;
+			klen = (size_t)(c->s + c->i - 1 - key);
+			m = plen < klen ? plen : klen;
+			if (prev != NULL &&
+			    ((d = memcmp(prev, key, m)) > 0 || (d == 0 && plen >= klen)))
+				return -1;
+			prev = key;
+			plen = klen;
+			if (c->i >= c->n || c->s[c->i++] != ':')
+				return -1;
+			canon_emit(c, ": ", 2);
+		}
+		if (canon_value(c, level + 1) || c->i >= c->n)
+			return -1;
+		if (c->s[c->i] == close)
+			break;
+		if (c->s[c->i++] != ',')
+			return -1;
+		canon_emit(c, ",", 1);
+	}
+	c->i++;
+	canon_indent(c, level);
+	canon_emit(c, &close, 1);
+	return 0;
+}
+
+static int
+canon_value(struct canon *c, int level)
+{
+	static const char *const words[] = {"true", "false", "null"};
+	int esc;
+
+	if (c->i >= c->n)
+		return -1;
+	switch (c->s[c->i]) {
+	case '"':
+		return canon_string(c, &esc);
+	case '[':
+	case '{':
+		return canon_container(c, level);
+	case 't':
+	case 'f':
+	case 'n':
+		for (size_t k = 0; k < 3; k++) {
+			size_t l = strlen(words[k]);
+
+			if (c->n - c->i >= l && memcmp(c->s + c->i, words[k], l) == 0) {
+				canon_emit(c, words[k], l);
+				c->i += l;
+				return 0;
+			}
+		}
+		return -1;
+	default:
+		return canon_integer(c);
+	}
+}
+
+int
+record_value_canonical(const char *text, size_t len)
+{
+	struct canon c = {text, len, 0, NULL};
+
+	return canon_value(&c, 0) == 0 && c.i == len;
+}
+
+char *
+record_render_fields(const struct record_field *f, size_t n, size_t *len)
+{
+	struct out o = {0};
+	size_t i;
+
+	out_add(&o, "{", 1);
+	for (i = 0; i < n; i++) {
+		struct canon c = {f[i].text, f[i].len, 0, &o};
+
+		if (i > 0 && strcmp(f[i - 1].name, f[i].name) >= 0) {
+			free(o.p);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (i > 0)
+			out_add(&o, ",", 1);
+		out_indent(&o, 2, 1);
+		out_str(&o, f[i].name, strlen(f[i].name));
+		out_add(&o, ": ", 2);
+		if (canon_value(&c, 1) || c.i != c.n) {
+			free(o.p);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	if (n > 0)
+		out_indent(&o, 2, 0);
+	out_add(&o, "}\n", 2);
+	return out_finish(&o, len);
+}
+
 /* Returns 0 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 static int
 record_utf8_valid(const unsigned char *s, size_t len)

@@ -36,6 +36,28 @@ char *record_value_text(const json_t *v);
 json_t *record_value_parse(const char *text, size_t len);
 
 /*
+ * 1 if text is exactly what record_value_text renders of the value it parses
+ * to, told without parsing: such a text always parses.  Texts with a real
+ * number, an escaped object key or nesting deeper than RECORD_MAX_DEPTH are
+ * never told canonical here (0: parse them to know).
+ */
+int record_value_canonical(const char *text, size_t len);
+
+/* A field of a record: its name and the text of its value. */
+struct record_field {
+	const char *name, *text;
+	size_t len; /* of text */
+};
+
+/*
+ * record_render of the object of the n fields f (sorted by name, strcmp, no
+ * repeats), without building it: NULL with errno EINVAL if they are not
+ * sorted or a text is not canonical (record_value_canonical: render the
+ * parsed object then), ENOMEM.
+ */
+char *record_render_fields(const struct record_field *f, size_t n, size_t *len);
+
+/*
  * Returns 0 if name (len bytes) is a valid collection or record name: valid
  * UTF-8, 1..NAME_MAX_BYTES bytes, no '/', no NUL, not starting with '.'.
  * Otherwise -1 with errno ENAMETOOLONG or EINVAL.

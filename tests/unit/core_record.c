@@ -139,6 +139,134 @@ test_numbers_round_trip(void **state)
 	json_decref(v);
 }
 
+/* What record_render_fields gives of one field "k" with text t, or NULL. */
+static char *
+render_one(const char *t)
+{
+	struct record_field f = {"k", t, strlen(t)};
+	size_t len;
+
+	return record_render_fields(&f, 1, &len);
+}
+
+static void
+test_canonical_texts(void **state)
+{
+	static const char *const yes[] = {"0",
+	                                  "-1",
+	                                  "123456789012345678",
+	                                  "true",
+	                                  "false",
+	                                  "null",
+	                                  "\"\"",
+	                                  "\"a\\\"\\\\\\n\\t\\r\\b\\f\\u001f\\u0001 \x7f\xc3\xa9\"",
+	                                  "[]",
+	                                  "{}",
+	                                  "[1,[2,{}],{\"a\":[]}]",
+	                                  "{\"\":0,\"B\":1,\"a\":2,\"ab\":3,\"\xc3\xa9\":4}"};
+	static const char *const no[] = {"",
+	                                 " 1",
+	                                 "1 ",
+	                                 "01",
+	                                 "-0",
+	                                 "+1",
+	                                 "1.0",
+	                                 "1e5",
+	                                 "1234567890123456789",
+	                                 "tru",
+	                                 "nul",
+	                                 "\"\\/\"",
+	                                 "\"\\u000a\"",
+	                                 "\"\\u0000\"",
+	                                 "\"\\u001F\"",
+	                                 "\"\\u0020\"",
+	                                 "\"\x01\"",
+	                                 "\"\xff\"",
+	                                 "\"a",
+	                                 "[1,]",
+	                                 "[,1]",
+	                                 "[1 ]",
+	                                 "{\"a\": 1}",
+	                                 "{\"b\":1,\"a\":2}",
+	                                 "{\"a\":1,\"a\":2}",
+	                                 "{\"\\n\":1}",
+	                                 "{1:2}",
+	                                 "[1]]",
+	                                 "[1}",
+	                                 "{\"a\"}"};
+	char deep[2 * RECORD_MAX_DEPTH + 3];
+	size_t i;
+	char *s;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		json_t *v = record_value_parse(yes[i], strlen(yes[i]));
+		json_t *o = json_pack("{s:O}", "k", v);
+		char *want = o ? record_render(o, NULL) : NULL;
+
+		if (!record_value_canonical(yes[i], strlen(yes[i])))
+			fail_msg("not told canonical: %s", yes[i]);
+		/* It is what record_value_text gives, and renders as jansson's. */
+		assert_non_null(v);
+		assert_non_null(s = record_value_text(v));
+		assert_string_equal(s, yes[i]);
+		free(s);
+		assert_non_null(s = render_one(yes[i]));
+		assert_string_equal(s, want);
+		free(s);
+		free(want);
+		json_decref(o);
+		json_decref(v);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		if (record_value_canonical(no[i], strlen(no[i])))
+			fail_msg("told canonical: %s", no[i]);
+		errno = 0;
+		assert_null(render_one(no[i]));
+		assert_int_equal(errno, EINVAL);
+	}
+	/* Nesting past RECORD_MAX_DEPTH is left to the parser. */
+	memset(deep, '[', RECORD_MAX_DEPTH + 1);
+	memset(deep + RECORD_MAX_DEPTH + 1, ']', RECORD_MAX_DEPTH + 1);
+	deep[2 * RECORD_MAX_DEPTH + 2] = '\0';
+	assert_false(record_value_canonical(deep, strlen(deep)));
+	assert_true(record_value_canonical(deep + 1, strlen(deep) - 2));
+}
+
+static void
+test_render_fields(void **state)
+{
+	struct record_field f[] = {
+	    {"B", "true", 4}, {"a", "[1,{\"x\":null}]", 14}, {"b", "\"x\"", 3}};
+	size_t len;
+	char *s;
+
+	(void)state;
+	assert_non_null(s = record_render_fields(f, 3, &len));
+	assert_string_equal(s, "{\n"
+	                       "  \"B\": true,\n"
+	                       "  \"a\": [\n"
+	                       "    1,\n"
+	                       "    {\n"
+	                       "      \"x\": null\n"
+	                       "    }\n"
+	                       "  ],\n"
+	                       "  \"b\": \"x\"\n"
+	                       "}\n");
+	assert_int_equal(len, strlen(s));
+	free(s);
+	assert_non_null(s = record_render_fields(f, 0, &len));
+	assert_string_equal(s, "{}\n");
+	free(s);
+	/* Unsorted or repeated names: the caller renders the object instead. */
+	f[0].name = "c";
+	assert_null(record_render_fields(f, 3, &len));
+	assert_int_equal(errno, EINVAL);
+	f[0].name = "a";
+	assert_null(record_render_fields(f, 3, &len));
+	assert_int_equal(errno, EINVAL);
+}
+
 static void
 test_names(void **state)
 {
@@ -175,6 +303,8 @@ main(void)
 	    cmocka_unit_test(test_size_limit),
 	    cmocka_unit_test(test_render_is_canonical),
 	    cmocka_unit_test(test_numbers_round_trip),
+	    cmocka_unit_test(test_canonical_texts),
+	    cmocka_unit_test(test_render_fields),
 	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
