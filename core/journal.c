@@ -74,10 +74,12 @@ jn_flush_sync(struct journal *j, int sync)
 	if (j->batch == NULL)
 		return 0;
 	be64(id, mdb_txn_id(j->batch));
-	if ((rc = jn_meta_put(j, j->batch, WAL_TXN_META, id, 8)) == 0)
+	if ((rc = jn_meta_put(j, j->batch, WAL_TXN_META, id, 8)) == 0) {
+		jn_trim(j);
 		rc = mdb_txn_commit(j->batch);
-	else
+	} else {
 		mdb_txn_abort(j->batch);
+	}
 	j->batch = NULL;
 	j->batch_local = 0;
 	if (rc) {

@@ -388,5 +388,7 @@ json_t *journal_clock_json(struct journal *j);
 
 /* Test hook: initial map size in bytes (0 = default).  Set before open. */
 void journal_set_initial_mapsize(size_t bytes);
+/* Test hook: how much of the map may stay resident (0 = default). */
+void journal_set_map_rss_max(size_t bytes);
 
 #endif

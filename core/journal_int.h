@@ -122,6 +122,17 @@ struct journal *jn_env(const char *dir, int flags, unsigned int create);
 /* mdb_txn_begin, adopting a map another process grew.  An LMDB code. */
 int jn_txn_begin(struct journal *j, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
 
+/*
+ * The pages of the map a process has touched count in its RSS (and for the
+ * OOM killer), though they are the page cache's: a device catching up on a
+ * million records would show the whole database.  Past MAP_RSS_MAX they are
+ * dropped from the process (MADV_DONTNEED on LMDB's shared read-only map:
+ * the next access maps the same page of the page cache again).  Called in a
+ * write transaction: mdb_env_set_mapsize (jn_grow, another process's growth
+ * adopted) refuses to move the map while one is open.
+ */
+void jn_trim(struct journal *j);
+
 /* Doubles the map after MDB_MAP_FULL.  0 or an LMDB code. */
 int jn_grow(struct journal *j);
 

@@ -1,7 +1,10 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -11,8 +14,9 @@
 #include "core/journal_int.h"
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30) /* address space only: the file grows as used */
+#define MAP_RSS_MAX ((size_t)64 << 20)     /* of the map resident in the process (jn_trim) */
 
-static size_t initial_mapsize;
+static size_t initial_mapsize, map_rss_max = MAP_RSS_MAX;
 
 /* ---- errors: LMDB codes map to errno here and only here ---- */
 
@@ -130,6 +134,51 @@ journal_set_initial_mapsize(size_t bytes)
 	initial_mapsize = bytes;
 }
 
+void
+journal_set_map_rss_max(size_t bytes)
+{
+	map_rss_max = bytes ? bytes : MAP_RSS_MAX;
+}
+
+/* Drops the pages of the map (the mappings of the database's file, found
+ * by device and inode) from the process. */
+static void
+jn_unmap_pages(struct journal *j)
+{
+	unsigned long lo, hi, maj, min, ino;
+	char *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (mdb_env_get_fd(j->env, &fd) || fstat(fd, &st) ||
+	    (f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (getline(&line, &cap, f) > 0)
+		if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &maj, &min, &ino) == 5 &&
+		    ino == st.st_ino && makedev(maj, min) == st.st_dev)
+			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	free(line);
+	fclose(f);
+}
+
+void
+jn_trim(struct journal *j)
+{
+	unsigned long size, resident, shared = 0;
+	FILE *f;
+
+	/* Best effort: what fails here costs memory, not data. */
+	if ((f = fopen("/proc/self/statm", "re")) == NULL)
+		return;
+	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+		shared = 0;
+	fclose(f);
+	if (shared * (size_t)sysconf(_SC_PAGESIZE) > map_rss_max)
+		jn_unmap_pages(j);
+}
+
 /* ---- transactions ---- */
 
 int
@@ -171,6 +220,7 @@ jn_write(struct journal *j, txn_fn *fn, void *arg)
 		}
 		if (rc == 0) {
 			local = j->local_commit; /* read while still holding the lock */
+			jn_trim(j);
 			rc = mdb_txn_commit(txn);
 			if (rc == 0 && local && j->on_local != NULL)
 				j->on_local(j->on_local_ctx);

@@ -1030,6 +1030,63 @@ test_map_grows_when_full(void **state)
 	journal_set_initial_mapsize(0);
 }
 
+/* KiB of this process's mappings of the database (smaps' Rss). */
+static long
+map_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	long kb, sum = 0;
+	int in = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *sp = strchr(line, ' ');
+
+		/* A mapping's line, not one of its "Name: value" lines. */
+		if (sp != NULL && sp > line && sp[-1] != ':')
+			in = strstr(line, "/data.mdb") != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
+
+static void
+test_map_pages_leave_the_process(void **state)
+{
+	char rec[32], json[1024], *buf;
+	struct db d;
+	size_t len;
+	int i;
+
+	(void)state;
+	db_open(&d, 1);
+	memset(json, 'x', sizeof(json));
+	memcpy(json, "{\"pad\":\"", 8);
+	memcpy(json + sizeof(json) - 3, "\"}", 3);
+	for (i = 0; i < 3000; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		put(d.j, "c", rec, json);
+	}
+	/* Reading every record maps the pages that hold them... */
+	for (i = 0; i < 3000; i++) {
+		snprintf(rec, sizeof(rec), "r%d", i);
+		assert_int_equal(journal_read_record(d.j, "c", rec, &buf, &len), 0);
+		free(buf);
+	}
+	assert_true(map_rss_kb() > 2048);
+	/* ...and once they are past the limit the next commit drops them from
+	 * the process, nothing lost. */
+	journal_set_map_rss_max(512 * 1024);
+	put(d.j, "c", "last", json);
+	assert_true(map_rss_kb() < 512);
+	expect(d.j, "c", "r1234", json);
+	db_close(&d);
+	journal_set_map_rss_max(0);
+}
+
 static void
 test_batch_reads_see_writes_at_once(void **state)
 {
@@ -1429,6 +1486,7 @@ main(void)
 	    cmocka_unit_test(test_clock_far_ahead_is_reported_and_shows_no_future_mtime),
 	    cmocka_unit_test(test_100k_records_reopen_identical),
 	    cmocka_unit_test(test_map_grows_when_full),
+	    cmocka_unit_test(test_map_pages_leave_the_process),
 	    cmocka_unit_test(test_batch_reads_see_writes_at_once),
 	    cmocka_unit_test(test_batch_survives_kill_9),
 	    cmocka_unit_test(test_save_record_keeps_or_clears_rejects_in_one_call),
