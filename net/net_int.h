@@ -36,7 +36,7 @@
 #define NET_SLOTS (NET_MAX_PEERS + NET_UNAUTH_MAX)
 #define NET_READ_BYTES (256 * 1024) /* a read from a peer sending changes */
 #define NET_READ_OTHER 65536        /* a read from any other peer */
-#define NET_HOLD_MSGS 16            /* CHANGES messages applied together, at most */
+#define NET_HOLD_MSGS 8             /* CHANGES messages applied together: half a window */
 #define NET_IN_STOP (2 * NET_OUT_MAX + MSG_MAX)
 #define CLOCK_LOGGED_MAX 64
 

@@ -16,13 +16,14 @@
 
 /*
  * At most this many CHANGES batches (64 KiB each) in flight to a protocol-3
- * peer: the receiver acknowledges each batch once applied.  What is queued
- * behind a slow link stays small, so when the peer moves an origin to
- * another source (gossip.c) little of it was already on its way twice, and
- * several slow links to one device share its catch-up.  On a LAN four
- * batches keep the link busy.
+ * peer: the receiver acknowledges what it applies, up to NET_HOLD_MSGS
+ * batches in one commit.  Twice that keeps it busy: while it applies and
+ * syncs one half, the other is on its way (with 4 a device catching up on
+ * 100k records waited for data: 5.4 s; with 16, 2.7-3.9 s).  What is queued
+ * behind a slow link stays bounded (1 MiB), so when the peer moves an origin
+ * to another source (gossip.c) little of it was already on its way twice.
  */
-#define SYNC_WINDOW 4
+#define SYNC_WINDOW 16
 /* At most this many origins a peer claims that are not members here yet. */
 #define SYNC_UNKNOWN_MAX 64
 
