@@ -388,6 +388,10 @@ json_t *journal_clock_json(struct journal *j);
 
 /* Test hook: initial map size in bytes (0 = default).  Set before open. */
 void journal_set_initial_mapsize(size_t bytes);
+/* Drops the database's pages from the process if too many are resident
+ * (they are the page cache's; a listing of a million records maps them
+ * all).  Cheap: looks at most every 50 ms.  Any thread. */
+void journal_trim(struct journal *j);
 /* Test hook: how much of the map may stay resident (0 = default). */
 void journal_set_map_rss_max(size_t bytes);
 

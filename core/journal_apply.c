@@ -291,6 +291,9 @@ jn_col_update(struct journal *j, MDB_txn *txn, const char *coll)
 	}
 	key = jn_val(coll, strlen(coll));
 	if (visible) {
+		/* Most changes leave a listed collection listed: no write. */
+		if ((rc = mdb_get(txn, j->cols, &key, &v)) != MDB_NOTFOUND)
+			return rc;
 		v = jn_val("", 0);
 		return mdb_put(txn, j->cols, &key, &v, 0);
 	}

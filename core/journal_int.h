@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <pthread.h>
+
 #include <lmdb.h>
 
 #include "core/crdt.h"
@@ -84,6 +86,11 @@ struct journal {
 	uint64_t clock_offset;
 	uint64_t clock_dropped;
 	int clock_reset; /* the offset grew: restart the clock from the wall (atomic) */
+	/* jn_trim: held while the map may move (mdb_env_set_mapsize) or its
+	 * pages are dropped; when the resident size was last looked at (µs,
+	 * atomic). */
+	pthread_mutex_t map_lock;
+	uint64_t trim_us;
 };
 
 /* Records touched by a change, for re-rendering and notification. */
@@ -125,11 +132,11 @@ int jn_txn_begin(struct journal *j, MDB_txn *parent, unsigned int flags, MDB_txn
 /*
  * The pages of the map a process has touched count in its RSS (and for the
  * OOM killer), though they are the page cache's: a device catching up on a
- * million records would show the whole database.  Past MAP_RSS_MAX they are
- * dropped from the process (MADV_DONTNEED on LMDB's shared read-only map:
- * the next access maps the same page of the page cache again).  Called in a
- * write transaction: mdb_env_set_mapsize (jn_grow, another process's growth
- * adopted) refuses to move the map while one is open.
+ * million records, or listing them, would show the whole database.  Past
+ * MAP_RSS_MAX they are dropped from the process (MADV_DONTNEED on LMDB's
+ * shared read-only map: the next access maps the same page of the page cache
+ * again), under map_lock, which the map's moves take too.  Looks at most once
+ * per TRIM_US; any thread.
  */
 void jn_trim(struct journal *j);
 

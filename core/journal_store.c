@@ -11,10 +11,12 @@
 #include <sodium.h>
 
 #include "core/bytes.h"
+#include "core/hlc.h"
 #include "core/journal_int.h"
 
 #define DEFAULT_MAPSIZE ((size_t)64 << 30) /* address space only: the file grows as used */
 #define MAP_RSS_MAX ((size_t)64 << 20)     /* of the map resident in the process (jn_trim) */
+#define TRIM_US 50000                      /* jn_trim looks at most this often */
 
 static size_t initial_mapsize, map_rss_max = MAP_RSS_MAX;
 
@@ -83,6 +85,7 @@ jn_env(const char *dir, int flags, unsigned int create)
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
+	pthread_mutex_init(&j->map_lock, NULL);
 	j->flags = flags;
 	if (flags & JOURNAL_NOSYNC)
 		ef |= MDB_NOSYNC;
@@ -167,16 +170,29 @@ void
 jn_trim(struct journal *j)
 {
 	unsigned long size, resident, shared = 0;
+	uint64_t now = hlc_mono_us();
 	FILE *f;
 
+	if (now - __atomic_load_n(&j->trim_us, __ATOMIC_RELAXED) < TRIM_US)
+		return;
+	__atomic_store_n(&j->trim_us, now, __ATOMIC_RELAXED);
 	/* Best effort: what fails here costs memory, not data. */
 	if ((f = fopen("/proc/self/statm", "re")) == NULL)
 		return;
 	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
 		shared = 0;
 	fclose(f);
-	if (shared * (size_t)sysconf(_SC_PAGESIZE) > map_rss_max)
-		jn_unmap_pages(j);
+	if (shared * (size_t)sysconf(_SC_PAGESIZE) <= map_rss_max)
+		return;
+	pthread_mutex_lock(&j->map_lock);
+	jn_unmap_pages(j);
+	pthread_mutex_unlock(&j->map_lock);
+}
+
+void
+journal_trim(struct journal *j)
+{
+	jn_trim(j);
 }
 
 /* ---- transactions ---- */
@@ -187,8 +203,13 @@ jn_txn_begin(struct journal *j, MDB_txn *parent, unsigned int flags, MDB_txn **t
 	int rc = mdb_txn_begin(j->env, parent, flags, txn);
 
 	/* Another process grew the map: adopt its size and begin again. */
-	if (rc == MDB_MAP_RESIZED && (rc = mdb_env_set_mapsize(j->env, 0)) == 0)
-		rc = mdb_txn_begin(j->env, parent, flags, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		pthread_mutex_lock(&j->map_lock);
+		rc = mdb_env_set_mapsize(j->env, 0);
+		pthread_mutex_unlock(&j->map_lock);
+		if (rc == 0)
+			rc = mdb_txn_begin(j->env, parent, flags, txn);
+	}
 	return rc;
 }
 
@@ -199,8 +220,10 @@ jn_grow(struct journal *j)
 	int rc;
 
 	/* Address space only: the file grows as pages are used. */
+	pthread_mutex_lock(&j->map_lock);
 	if ((rc = mdb_env_info(j->env, &info)) == 0)
 		rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
+	pthread_mutex_unlock(&j->map_lock);
 	return rc;
 }
 

@@ -90,6 +90,7 @@ fs_loop(struct fuse_session *se, struct journal *j)
 		rc = fuse_session_receive_buf(se, &buf);
 		if (rc > 0) {
 			fuse_session_process_buf(se, &buf);
+			journal_trim(j); /* what a listing mapped */
 			last = hlc_mono_us();
 			rc = 0;
 			continue;
