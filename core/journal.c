@@ -485,7 +485,6 @@ journal_close(struct journal *j)
 	if (!(j->flags & JOURNAL_RDONLY))
 		mdb_env_sync(j->env, 1);
 	mdb_env_close(j->env);
-	pthread_mutex_destroy(&j->map_lock);
 	free(j);
 }
 

@@ -30,8 +30,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <pthread.h>
-
 #include <lmdb.h>
 
 #include "core/crdt.h"
@@ -86,10 +84,10 @@ struct journal {
 	uint64_t clock_offset;
 	uint64_t clock_dropped;
 	int clock_reset; /* the offset grew: restart the clock from the wall (atomic) */
-	/* jn_trim: held while the map may move (mdb_env_set_mapsize) or its
-	 * pages are dropped; when the resident size was last looked at (µs,
-	 * atomic). */
-	pthread_mutex_t map_lock;
+	/* jn_trim: set while the map may move (mdb_env_set_mapsize) or its
+	 * pages are dropped (journal_store.c); when the resident size was last
+	 * looked at (µs).  Both atomic. */
+	int map_busy;
 	uint64_t trim_us;
 };
 
@@ -135,8 +133,8 @@ int jn_txn_begin(struct journal *j, MDB_txn *parent, unsigned int flags, MDB_txn
  * million records, or listing them, would show the whole database.  Past
  * MAP_RSS_MAX they are dropped from the process (MADV_DONTNEED on LMDB's
  * shared read-only map: the next access maps the same page of the page cache
- * again), under map_lock, which the map's moves take too.  Looks at most once
- * per TRIM_US; any thread.
+ * again), holding the map in place as its moves do.  Looks at most once per
+ * TRIM_US; any thread.
  */
 void jn_trim(struct journal *j);
 

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,6 @@ jn_env(const char *dir, int flags, unsigned int create)
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
-	pthread_mutex_init(&j->map_lock, NULL);
 	j->flags = flags;
 	if (flags & JOURNAL_NOSYNC)
 		ef |= MDB_NOSYNC;
@@ -143,6 +143,22 @@ journal_set_map_rss_max(size_t bytes)
 	map_rss_max = bytes ? bytes : MAP_RSS_MAX;
 }
 
+/* Keeps the map where it is (or waits for whoever does) until
+ * jn_map_release: around mdb_env_set_mapsize and what uses the map's
+ * address.  Held for microseconds: a spin. */
+static void
+jn_map_hold(struct journal *j)
+{
+	while (__atomic_exchange_n(&j->map_busy, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void
+jn_map_release(struct journal *j)
+{
+	__atomic_store_n(&j->map_busy, 0, __ATOMIC_RELEASE);
+}
+
 /* Drops the pages of the map (the mappings of the database's file, found
  * by device and inode) from the process. */
 static void
@@ -184,9 +200,9 @@ jn_trim(struct journal *j)
 	fclose(f);
 	if (shared * (size_t)sysconf(_SC_PAGESIZE) <= map_rss_max)
 		return;
-	pthread_mutex_lock(&j->map_lock);
+	jn_map_hold(j);
 	jn_unmap_pages(j);
-	pthread_mutex_unlock(&j->map_lock);
+	jn_map_release(j);
 }
 
 void
@@ -204,9 +220,9 @@ jn_txn_begin(struct journal *j, MDB_txn *parent, unsigned int flags, MDB_txn **t
 
 	/* Another process grew the map: adopt its size and begin again. */
 	if (rc == MDB_MAP_RESIZED) {
-		pthread_mutex_lock(&j->map_lock);
+		jn_map_hold(j);
 		rc = mdb_env_set_mapsize(j->env, 0);
-		pthread_mutex_unlock(&j->map_lock);
+		jn_map_release(j);
 		if (rc == 0)
 			rc = mdb_txn_begin(j->env, parent, flags, txn);
 	}
@@ -220,10 +236,10 @@ jn_grow(struct journal *j)
 	int rc;
 
 	/* Address space only: the file grows as pages are used. */
-	pthread_mutex_lock(&j->map_lock);
+	jn_map_hold(j);
 	if ((rc = mdb_env_info(j->env, &info)) == 0)
 		rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
-	pthread_mutex_unlock(&j->map_lock);
+	jn_map_release(j);
 	return rc;
 }
 
