@@ -128,7 +128,8 @@ render_fields(struct record_field *f, size_t n, size_t *len, int *rc)
 	size_t i;
 
 	*rc = 0;
-	qsort(f, n, sizeof(*f), field_cmp);
+	if (n > 1)
+		qsort(f, n, sizeof(*f), field_cmp);
 	if ((out = record_render_fields(f, n, len)) != NULL || errno != EINVAL) {
 		*rc = out == NULL ? ENOMEM : 0;
 		return out;
@@ -356,6 +357,8 @@ jn_touched_uniq(struct touched *t)
 {
 	size_t i, k = 0;
 
+	if (t->n < 2)
+		return;
 	qsort(t->t, t->n, sizeof(*t->t), touched_cmp);
 	for (i = 0; i < t->n; i++) {
 		if (k > 0 && touched_cmp(&t->t[k - 1], &t->t[i]) == 0) {
